@@ -1,0 +1,101 @@
+"""Developer and CI sessions. Every session installs what it needs into its own venv."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.sessions = ["lint", "typecheck", "tests", "drift"]
+
+ROOT = Path(__file__).parent
+CONTRACT = "contracts/mqtt_client_api.yaml"
+PYTHON_SOURCES = ["runtime", "codegen", "generated", "tests", "benchmarks", "noxfile.py"]
+TYPED_PACKAGES = ["runtime/mqttwire", "codegen/mqttwire_codegen", "generated/tars_mqtt"]
+
+
+def _find_mosquitto() -> str | None:
+    return shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/usr/local/sbin")
+
+
+def _ensure_mosquitto(session: nox.Session) -> None:
+    """Integration tests start their own Mosquitto; install it when the machine lacks it."""
+    if _find_mosquitto():
+        return
+    if shutil.which("apt-get") and hasattr(os, "geteuid"):
+        prefix = [] if os.geteuid() == 0 else ["sudo", "-n"]
+        session.run(*prefix, "apt-get", "update", "-q", external=True, success_codes=[0, 100])
+        session.run(*prefix, "apt-get", "install", "-y", "-q", "mosquitto", external=True)
+    if not _find_mosquitto():
+        session.error(
+            "mosquitto is not installed and could not be installed automatically; "
+            "install it (e.g. `apt-get install mosquitto` or `brew install mosquitto`)"
+        )
+
+
+def _install(session: nox.Session, extras: str = "dev") -> None:
+    session.install("-e", f".[{extras}]")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The whole test suite, including integration tests against a real Mosquitto."""
+    _ensure_mosquitto(session)
+    _install(session)
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check + ruff format --check."""
+    session.install("ruff==0.17.6")
+    session.run("ruff", "check", *PYTHON_SOURCES)
+    session.run("ruff", "format", "--check", *PYTHON_SOURCES)
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on the runtime, the generator and the generated package."""
+    _install(session)
+    session.run("mypy", "--strict", *[p for p in TYPED_PACKAGES if (ROOT / p).exists()])
+
+
+@nox.session
+def generate(session: nox.Session) -> None:
+    """Regenerate generated/tars_mqtt from the contract."""
+    _install(session)
+    session.run("mqttwire", "generate", CONTRACT, "--package", "tars_mqtt", "--out", "generated")
+
+
+@nox.session
+def drift(session: nox.Session) -> None:
+    """Fail when generated/ differs from what the contract generates (untracked files too)."""
+    _install(session)
+    session.run("mqttwire", "check", CONTRACT, "--package", "tars_mqtt", "--out", "generated")
+
+
+@nox.session
+def contract(session: nox.Session) -> None:
+    """Validate every AsyncAPI document under contracts/ with the official @asyncapi/parser."""
+    tools = ROOT / ".cache" / "asyncapi-parser"
+    tools.mkdir(parents=True, exist_ok=True)
+    if not (tools / "node_modules" / "@asyncapi" / "parser").exists():
+        session.run(
+            "npm", "install", "--prefix", str(tools), "--no-audit", "--no-fund",
+            "@asyncapi/parser@3", external=True,
+        )
+    session.run(
+        "node", str(ROOT / "tools" / "validate_asyncapi.mjs"), *sorted(
+            str(p) for p in (ROOT / "contracts").glob("*.yaml")
+        ),
+        external=True, env={"NODE_PATH": str(tools / "node_modules")},
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit("run with: nox -s <session>")

@@ -1,0 +1,189 @@
+"""A real Mosquitto broker on a free loopback port, for integration tests.
+
+Tests own the process: they can stop it (SIGTERM), kill it (SIGKILL), freeze it
+(SIGSTOP/SIGCONT) and start it again on the same port.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+__all__ = ["BrokerNotAvailableError", "MosquittoBroker", "find_mosquitto", "free_port"]
+
+
+class BrokerNotAvailableError(RuntimeError):
+    """No mosquitto binary could be found."""
+
+
+def find_mosquitto() -> str | None:
+    """Path of the mosquitto binary (PATH, then the sbin folders Debian installs into)."""
+    return shutil.which("mosquitto") or shutil.which(
+        "mosquitto", path="/usr/sbin:/usr/local/sbin:/opt/homebrew/sbin"
+    )
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class MosquittoBroker:
+    """One mosquitto process with its own temporary config, data and log folder."""
+
+    def __init__(
+        self,
+        port: int | None = None,
+        *,
+        persistence: bool = False,
+        password_file: str | Path | None = None,
+        acl_file: str | Path | None = None,
+        extra_config: Iterable[str] = (),
+        workdir: str | Path | None = None,
+    ) -> None:
+        binary = find_mosquitto()
+        if binary is None:
+            raise BrokerNotAvailableError(
+                "mosquitto is not installed (apt-get install mosquitto / brew install mosquitto)"
+            )
+        self.binary = binary
+        self.host = "127.0.0.1"
+        self.port = port if port is not None else free_port()
+        self._own_dir = workdir is None
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="mqttwire-broker-"))
+        self.persistence = persistence
+        self.password_file = password_file
+        self.acl_file = acl_file
+        self.extra_config = list(extra_config)
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://{self.host}:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "mosquitto.log"
+
+    def log(self) -> str:
+        """The broker's log so far (for assertion messages)."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def _write_config(self) -> Path:
+        lines = [
+            f"listener {self.port} {self.host}",
+            "set_tcp_nodelay true",
+            "max_queued_messages 100000",
+            "max_inflight_messages 0",
+            f"log_dest file {self.log_path}",
+            "log_type all",
+            "connection_messages true",
+        ]
+        if self.password_file:
+            lines += ["allow_anonymous false", f"password_file {self.password_file}"]
+        else:
+            lines.append("allow_anonymous true")
+        if self.acl_file:
+            lines.append(f"acl_file {self.acl_file}")
+        if self.persistence:
+            lines += [
+                "persistence true",
+                f"persistence_location {self.workdir}/",
+                "autosave_interval 1",
+            ]
+        else:
+            lines.append("persistence false")
+        lines += self.extra_config
+        path = self.workdir / "mosquitto.conf"
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Start (or restart) the broker on the same port; returns once it accepts TCP."""
+        if self.running:
+            return
+        config = self._write_config()
+        self._process = subprocess.Popen(
+            [self.binary, "-c", str(config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                err = self._process.stderr.read().decode(errors="replace") if self._process.stderr else ""
+                raise RuntimeError(f"mosquitto exited with {self._process.returncode}: {err}{self.log()}")
+            with contextlib.suppress(OSError), socket.create_connection((self.host, self.port), 0.2):
+                return
+            time.sleep(0.02)
+        raise TimeoutError(f"mosquitto did not listen on {self.host}:{self.port} within {timeout}s")
+
+    def _signal(self, sig: signal.Signals) -> None:
+        if self._process is not None and self._process.poll() is None:
+            os.kill(self._process.pid, sig)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Graceful stop (SIGTERM): mosquitto saves its persistence file."""
+        self._signal(signal.SIGTERM)
+        self._wait(timeout)
+
+    def kill(self) -> None:
+        """Hard stop (SIGKILL): nothing is saved, no will is sent by the broker."""
+        self._signal(signal.SIGKILL)
+        self._wait(10.0)
+
+    def pause(self) -> None:
+        """Freeze the broker (SIGSTOP): the TCP link stays open but nothing answers."""
+        self._signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self._signal(signal.SIGCONT)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def _wait(self, timeout: float) -> None:
+        if self._process is None:
+            return
+        try:
+            self._process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait(timeout)
+        if self._process.stderr:
+            self._process.stderr.close()
+        self._process = None
+
+    def close(self) -> None:
+        """Stop the broker for good and remove its folder."""
+        self.resume()
+        self.kill()
+        if self._own_dir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> MosquittoBroker:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
