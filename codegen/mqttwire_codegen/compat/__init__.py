@@ -1,0 +1,1 @@
+"""Compatibility analysis between two versions of a contract (`mqttwire diff`)."""
