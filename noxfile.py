@@ -79,9 +79,12 @@ def drift(session: nox.Session) -> None:
     session.run("mqttwire", "check", CONTRACT, "--package", "tars_mqtt", "--out", "generated")
 
 
-@nox.session
+@nox.session(venv_backend="none")
 def contract(session: nox.Session) -> None:
-    """Validate every AsyncAPI document under contracts/ with the official @asyncapi/parser."""
+    """Validate every AsyncAPI document under contracts/ with the official @asyncapi/parser.
+
+    Needs only node + npm (no Python venv); the parser is cached in .cache/asyncapi-parser.
+    """
     tools = ROOT / ".cache" / "asyncapi-parser"
     tools.mkdir(parents=True, exist_ok=True)
     if not (tools / "node_modules" / "@asyncapi" / "parser").exists():
