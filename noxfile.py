@@ -79,6 +79,41 @@ def drift(session: nox.Session) -> None:
     session.run("mqttwire", "check", CONTRACT, "--package", "tars_mqtt", "--out", "generated")
 
 
+def _git_out(*args: str) -> str | None:
+    import subprocess
+
+    done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+@nox.session
+def breaking(session: nox.Session) -> None:
+    """Fail on breaking contract changes against the merge-base with main (or --against REF).
+
+    Breaking changes pass when info.version's major was bumped or contracts/compat-allow.yaml
+    names the rule and pointer.
+    """
+    args = list(session.posargs)
+    against = None
+    if "--against" in args:
+        against = args[args.index("--against") + 1]
+    else:
+        for branch in ("origin/main", "main"):
+            against = _git_out("merge-base", "HEAD", branch)
+            if against:
+                break
+    if not against:
+        session.skip("no main branch to compare with; pass --against REF")
+    if _git_out("cat-file", "-e", f"{against}:{CONTRACT}") is None:
+        session.skip(f"{CONTRACT} does not exist at {against}: nothing to compare")
+    _install(session)
+    session.log(f"comparing {CONTRACT} (working tree) against {against}")
+    session.run(
+        "mqttwire", "diff", f"git:{against}:{CONTRACT}", CONTRACT,
+        "--gate", "--allow", "contracts/compat-allow.yaml",
+    )
+
+
 @nox.session(venv_backend="none")
 def contract(session: nox.Session) -> None:
     """Validate every AsyncAPI document under contracts/ with the official @asyncapi/parser.

@@ -25,6 +25,11 @@ CHANNEL_REMOVED = _rule(
 ADDRESS_CHANGED = _rule(
     "address-changed", B, "old and new services publish and subscribe on different topics"
 )
+CHANNEL_ID_RENAMED = _rule(
+    "channel-id-renamed",
+    N,
+    "same topic on the wire; generated method names change (source-level only)",
+)
 OPERATION_ADDED = _rule(
     "operation-added", N, "the application does something new; nothing changes for others"
 )
