@@ -66,6 +66,17 @@ def typecheck(session: nox.Session) -> None:
 
 
 @nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks of issue 8 against their own Mosquitto -> benchmarks/results/latest.{json,png}.
+
+    ``nox -s bench -- --quick`` for a short smoke run, ``-- --cases publish_qos0`` to filter.
+    """
+    _ensure_mosquitto(session)
+    _install(session, "dev,bench")
+    session.run("python", "benchmarks/run.py", *session.posargs)
+
+
+@nox.session
 def generate(session: nox.Session) -> None:
     """Regenerate generated/tars_mqtt from the contract."""
     _install(session)
@@ -112,6 +123,14 @@ def breaking(session: nox.Session) -> None:
         "mqttwire", "diff", f"git:{against}:{CONTRACT}", CONTRACT,
         "--gate", "--allow", "contracts/compat-allow.yaml",
     )
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Regenerate docs/topics.md and docs/topics.svg from the contract (`-- --check` to verify)."""
+    _install(session)
+    out = ["-o", "docs/topics.md", "--svg", "docs/topics.svg"]
+    session.run("mqttwire", "docs", CONTRACT, *out, *session.posargs)
 
 
 @nox.session(venv_backend="none")
