@@ -1,0 +1,61 @@
+"""Diagnostics: what is wrong, where (file + JSON pointer), and which rule says so."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """A node of a contract: the file it was read from and its JSON pointer in that file."""
+
+    file: Path
+    pointer: str
+
+    def child(self, *tokens: str | int) -> Location:
+        ptr = self.pointer
+        for token in tokens:
+            ptr += "/" + str(token).replace("~", "~0").replace("/", "~1")
+        return Location(self.file, ptr)
+
+    def __str__(self) -> str:
+        return f"{self.file}#{self.pointer}"
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """One finding. ``rule`` is a stable id (the official parser's id where one exists)."""
+
+    location: Location
+    rule: str
+    message: str
+    severity: str = "error"
+    hint: str = ""
+
+    def render(self) -> str:
+        text = f"{self.location.file}:{self.location.pointer or '/'}: {self.severity} [{self.rule}] {self.message}"
+        if self.hint:
+            text += f"\n    hint: {self.hint}"
+        return text
+
+
+class ContractError(Exception):
+    """The contract cannot be turned into a client. Carries the diagnostics."""
+
+    def __init__(self, diagnostics: Sequence[Diagnostic]) -> None:
+        self.diagnostics: tuple[Diagnostic, ...] = tuple(diagnostics)
+        super().__init__("\n".join(d.render() for d in self.diagnostics))
+
+    @property
+    def rules(self) -> set[str]:
+        return {d.rule for d in self.diagnostics}
+
+
+class NotMQTTError(ContractError):
+    """A valid AsyncAPI document that does not describe an MQTT API."""
+
+
+def errors_only(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+    return [d for d in diagnostics if d.severity == "error"]

@@ -1,0 +1,192 @@
+"""Load YAML/JSON documents and resolve ``$ref`` (local pointers, relative files, pointers in them).
+
+Every node handed out comes with its :class:`Location` (file + JSON pointer) for diagnostics.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mqttwire_codegen.diagnostics import ContractError, Diagnostic, Location
+
+try:  # pragma: no cover - depends on the PyYAML build
+    _BaseLoader: Any = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover
+    _BaseLoader = yaml.SafeLoader
+
+
+class _Yaml12Loader(_BaseLoader):  # type: ignore[misc]
+    """Safe loader with YAML 1.2 booleans: ``on``/``off``/``yes``/``no`` stay strings, as in
+    the official (JavaScript) parser. Only ``true``/``false`` are booleans."""
+
+
+_Yaml12Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
+}
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
+_YamlLoader: Any = _Yaml12Loader
+
+
+def _stringify_keys(node: Any) -> Any:
+    """YAML 1.1 turns keys like ``on`` into booleans; JSON documents only have string keys."""
+    if isinstance(node, dict):
+        return {
+            str(k) if not isinstance(k, str) else k: _stringify_keys(v) for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_stringify_keys(v) for v in node]
+    return node
+
+
+def _unescape(token: str) -> str:
+    return token.replace("~1", "/").replace("~0", "~")
+
+
+class Resolver:
+    """Reads documents (cached by absolute path) and follows ``$ref``s between them."""
+
+    def __init__(self, root_file: Path) -> None:
+        self.root_file = root_file.resolve()
+        self._docs: dict[Path, Any] = {}
+        self._texts: dict[Path, bytes] = {}
+        self.root: Any = self.load(self.root_file, Location(self.root_file, ""))
+
+    @property
+    def root_location(self) -> Location:
+        return Location(self.root_file, "")
+
+    @property
+    def files(self) -> dict[Path, bytes]:
+        """Raw bytes of every file read so far (root first)."""
+        return dict(self._texts)
+
+    def load(self, path: Path, referrer: Location) -> Any:
+        if path in self._docs:
+            return self._docs[path]
+        path = path.resolve()
+        if path in self._docs:
+            return self._docs[path]
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ContractError(
+                [Diagnostic(referrer, "invalid-ref", f"cannot read {path}: {exc.strerror or exc}")]
+            ) from None
+        try:
+            if path.suffix.lower() == ".json":
+                doc = json.loads(data)
+            else:
+                doc = yaml.load(data, Loader=_YamlLoader)
+        except (ValueError, yaml.YAMLError) as exc:
+            raise ContractError(
+                [Diagnostic(Location(path, ""), "parse-error", f"not valid YAML/JSON: {exc}")]
+            ) from None
+        doc = _stringify_keys(doc)
+        self._docs[path] = doc
+        self._texts[path] = data
+        return doc
+
+    def pointer_get(self, doc: Any, pointer: str, file: Path, referrer: Location) -> Any:
+        node = doc
+        if pointer in ("", "/"):
+            return node
+        for raw in pointer.lstrip("/").split("/"):
+            token = _unescape(raw)
+            if isinstance(node, dict) and token in node:
+                node = node[token]
+            elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+                node = node[int(token)]
+            else:
+                where = "" if file == self.root_file else f"{file.name}"
+                raise ContractError(
+                    [
+                        Diagnostic(
+                            referrer,
+                            "invalid-ref",
+                            f"'{where}#{pointer}' does not exist",
+                        )
+                    ]
+                )
+        return node
+
+    def resolve_ref(self, ref: object, referrer: Location) -> tuple[Any, Location]:
+        """Resolve one ``$ref`` value found at ``referrer`` (the location of the ref object)."""
+        if not isinstance(ref, str):
+            raise ContractError([Diagnostic(referrer, "invalid-ref", "$ref must be a string")])
+        if "://" in ref.split("#", 1)[0]:
+            raise ContractError(
+                [
+                    Diagnostic(
+                        referrer,
+                        "remote-ref",
+                        f"remote $ref {ref!r} is not supported (no network access at generation time)",
+                        hint="vendor the referenced file next to the contract and use a relative path",
+                    )
+                ]
+            )
+        file_part, _, pointer = ref.partition("#")
+        if pointer and not pointer.startswith("/"):
+            raise ContractError(
+                [
+                    Diagnostic(
+                        referrer, "invalid-ref", f"$ref pointer {pointer!r} must start with '/'"
+                    )
+                ]
+            )
+        if file_part:
+            target_file = (referrer.file.parent / file_part).resolve()
+            doc = self.load(target_file, referrer)
+        else:
+            target_file = referrer.file
+            cached = self._docs.get(target_file)
+            doc = cached if cached is not None else self.load(target_file, referrer)
+        node = self.pointer_get(doc, pointer, target_file, referrer)
+        return node, Location(target_file, pointer)
+
+    def deref(self, node: Any, loc: Location) -> tuple[Any, Location]:
+        """Follow a chain of reference objects to the real node."""
+        seen: set[Location] = set()
+        while isinstance(node, dict) and "$ref" in node:
+            if loc in seen:
+                raise ContractError([Diagnostic(loc, "invalid-ref", "circular $ref chain")])
+            seen.add(loc)
+            node, loc = self.resolve_ref(node["$ref"], loc.child("$ref"))
+        return node, loc
+
+    def check_all_refs(self) -> list[Diagnostic]:
+        """Visit every node reachable from the root and report each unresolvable ``$ref``."""
+        found: list[Diagnostic] = []
+        visited: set[Location] = set()
+        stack: list[tuple[Any, Location]] = [(self.root, self.root_location)]
+        while stack:
+            node, loc = stack.pop()
+            if isinstance(node, dict):
+                if "$ref" in node and isinstance(node["$ref"], str):
+                    try:
+                        target, tloc = self.resolve_ref(node["$ref"], loc.child("$ref"))
+                    except ContractError as exc:
+                        found.extend(exc.diagnostics)
+                    else:
+                        if tloc.file != self.root_file and tloc not in visited:
+                            visited.add(tloc)
+                            stack.append((target, tloc))
+                for key in sorted(node, reverse=True):
+                    if key != "$ref":
+                        stack.append((node[key], loc.child(key)))
+            elif isinstance(node, list):
+                for i in range(len(node) - 1, -1, -1):
+                    stack.append((node[i], loc.child(i)))
+        unique: dict[tuple[Location, str], Diagnostic] = {}
+        for d in found:
+            unique.setdefault((d.location, d.message), d)
+        return list(unique.values())

@@ -1,0 +1,43 @@
+"""contract path -> {relative path: text} of the generated package (in memory, formatted)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from mqttwire_codegen.api import load_contract
+from mqttwire_codegen.diagnostics import Diagnostic
+from mqttwire_codegen.errors import GeneratorError
+from mqttwire_codegen.formatting import format_python
+from mqttwire_codegen.ir import Contract
+from mqttwire_codegen.models_gen import generate_models
+from mqttwire_codegen.naming import is_identifier
+from mqttwire_codegen.render import header, render_templates, template_context
+
+
+@dataclass(frozen=True)
+class GeneratedPackage:
+    contract: Contract
+    files: dict[str, str]
+    warnings: tuple[Diagnostic, ...]
+
+
+def generate_package(
+    contract_path: Path | str, package: str, *, client_name: str | None = None
+) -> GeneratedPackage:
+    """Everything ``mqttwire generate`` writes, without touching the disk."""
+    if not all(is_identifier(part) for part in package.split(".")):
+        raise GeneratorError(f"--package {package!r} is not a valid Python package name")
+    contract, diagnostics = load_contract(contract_path, client_name=client_name)
+    context = template_context(contract, package, Path(contract_path).name)
+    head = header(context)
+    sources = render_templates(context)
+    sources["models.py"] = (
+        head
+        + f'"""Payload models of {context["title"]} (Pydantic v2, from the contract\'s JSON Schemas)."""\n\n'
+        + generate_models(contract.schema_defs)
+    )
+    first_party = ("mqttwire", package.split(".")[0])
+    files = {name: format_python(src, name, first_party) for name, src in sorted(sources.items())}
+    files["py.typed"] = ""
+    return GeneratedPackage(contract, files, tuple(d for d in diagnostics if d.severity != "error"))

@@ -1,0 +1,164 @@
+"""Client, channel table and package ``__init__`` from the IR via jinja2 (StrictUndefined)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mqttwire_codegen import __version__
+from mqttwire_codegen.build import reply_problem
+from mqttwire_codegen.ir import Channel, Contract, Parameter
+
+RUNTIME_API = 1
+DEFAULT_REQUEST_TIMEOUT = 30.0
+
+
+def _py(value: object) -> str:
+    """A Python literal for ``value`` (str, int, float, bool, None, tuples of those)."""
+    if isinstance(value, tuple):
+        return "(" + "".join(f"{_py(v)}, " for v in value) + ")"
+    return repr(value)
+
+
+def _doc(value: object) -> str:
+    """Text safe inside a triple-quoted docstring."""
+    text = str(value).strip().replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    return text.rstrip('"') if text.endswith('"') else text
+
+
+def _param_view(p: Parameter) -> dict[str, Any]:
+    type_ = "Literal[" + ", ".join(repr(v) for v in p.enum) + "]" if p.enum else "str"
+    return {
+        "name": p.name,
+        "py_name": p.py_name,
+        "type": type_,
+        "enum": p.enum,
+        "default": p.default,
+    }
+
+
+def _union(names: list[str]) -> str:
+    unique = list(dict.fromkeys(names))
+    return " | ".join(f"models.{n}" for n in unique)
+
+
+def _policy_doc(ch: Channel) -> str:
+    pol = ch.publish_policy
+    events = ", ".join(dict.fromkeys(m.name for m in ch.messages))
+    kind = f"envelope type {events}" if ch.envelope else "bare JSON"
+    return f"QoS {pol.qos}, retain {pol.retain}, {kind}"
+
+
+def _shared_event_types(ch: Channel) -> list[str]:
+    """Event types of messages whose model is shared with another message of the channel (the
+    publisher then chooses the type; the first one is the default)."""
+    counts: dict[str, int] = {}
+    for m in ch.messages:
+        counts[m.class_name] = counts.get(m.class_name, 0) + 1
+    return list(dict.fromkeys(m.name for m in ch.messages if counts[m.class_name] > 1))
+
+
+def _channel_view(ch: Channel) -> dict[str, Any]:
+    return {
+        "name": ch.py_name,
+        "const": ch.const_name,
+        "address": ch.topic.address,
+        "params": [_param_view(p) for p in ch.topic.parameters],
+        "messages": [{"event_type": m.name, "class_name": m.class_name} for m in ch.messages],
+        "payload_type": _union([m.class_name for m in ch.messages]),
+        "envelope": ch.envelope,
+        "publish_qos": ch.publish_policy.qos,
+        "publish_retain": ch.publish_policy.retain,
+        "subscribe_qos": ch.subscribe_policy.qos,
+        "expiry": ch.publish_policy.message_expiry_interval,
+        "publishable": not ch.topic.has_wildcards,
+        "event_types": _shared_event_types(ch),
+        "publish_doc": _policy_doc(ch),
+        "description": ch.description,
+    }
+
+
+def template_context(contract: Contract, package: str, contract_name: str) -> dict[str, Any]:
+    channels = [ch for ch in contract.channels if ch.messages]
+    by_id = {ch.id: ch for ch in channels}
+    requests: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for op in contract.requests:
+        assert op.reply is not None
+        req = by_id.get(op.channel_id)
+        rep = by_id.get(op.reply.channel_id)
+        if req is None or rep is None or req.py_name in seen:
+            continue
+        if reply_problem(req, rep, op.reply.correlation) is not None:
+            continue
+        seen.add(req.py_name)
+        reply_names = [m.class_name for m in op.reply.messages] or [
+            m.class_name for m in rep.messages
+        ]
+        stream = by_id.get(op.reply_stream_channel_id or "")
+        requests.append(
+            {
+                "name": req.py_name,
+                "const": req.const_name,
+                "request_const": req.const_name,
+                "reply_const": rep.const_name,
+                "stream_const": stream.const_name if stream else None,
+                "stream_address": stream.topic.address if stream else None,
+                "stream_type": _union([m.class_name for m in stream.messages] + reply_names)
+                if stream
+                else None,
+                "address": req.topic.address,
+                "reply_address": rep.topic.address,
+                "params": [_param_view(p) for p in req.topic.parameters],
+                "payload_type": _union([m.class_name for m in req.messages]),
+                "reply_type": _union(reply_names),
+                "reply_type_str": _union(reply_names),
+                "correlation": op.reply.correlation,
+                "timeout": DEFAULT_REQUEST_TIMEOUT,
+            }
+        )
+    return {
+        "generator_version": __version__,
+        "contract_name": contract_name,
+        "asyncapi_version": contract.asyncapi_version,
+        "sha256": contract.sha256,
+        "title": contract.title,
+        "version": contract.version,
+        "description": contract.description,
+        "package": package,
+        "client_name": contract.client_name,
+        "runtime_api": RUNTIME_API,
+        "channels": [_channel_view(ch) for ch in channels],
+        "requests": requests,
+    }
+
+
+def render_templates(context: dict[str, Any]) -> dict[str, str]:
+    """``{relative path: source}`` for the jinja-rendered modules (unformatted)."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("mqttwire_codegen", "templates"),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    env.filters["py"] = _py
+    env.filters["doc"] = _doc
+    return {
+        "__init__.py": env.get_template("init.py.j2").render(context),
+        "channels.py": env.get_template("channels.py.j2").render(context),
+        "client.py": env.get_template("client.py.j2").render(context),
+    }
+
+
+def header(context: dict[str, Any]) -> str:
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("mqttwire_codegen", "templates"),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    return env.get_template("header.j2").render(context)

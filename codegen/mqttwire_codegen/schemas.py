@@ -1,0 +1,153 @@
+"""Bundle payload schemas (spread over files and ``$ref``s) into one JSON Schema ``$defs`` map.
+
+Object-like schemas reached by ``$ref`` become named definitions (one Python model each, reused
+wherever referenced); primitive/enum/array schemas are inlined so fields stay plain types.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mqttwire_codegen.diagnostics import ContractError, Diagnostic, Location
+from mqttwire_codegen.loader import Resolver
+from mqttwire_codegen.naming import class_name_from
+
+_SUBSCHEMA_MAPS = ("properties", "patternProperties", "dependentSchemas")
+_SUBSCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
+_SUBSCHEMA_ONE = (
+    "additionalProperties", "not", "if", "then", "else", "contains", "propertyNames",
+    "additionalItems", "unevaluatedProperties", "unevaluatedItems",
+)  # fmt: skip
+RESERVED_MODEL_NAMES = frozenset(
+    {
+        "Any", "Annotated", "Literal", "Optional", "Union", "BaseModel", "ConfigDict", "Field",
+        "RootModel", "AwareDatetime", "NaiveDatetime", "StringConstraints", "AnyUrl", "EmailStr",
+        "UUID", "Decimal", "date", "datetime", "time", "timedelta", "constr", "conint", "confloat",
+        "new_uuid4_hex", "now_datetime", "now_timestamp", "annotations", "Enum", "Model",
+    }
+)  # fmt: skip
+_DROP = frozenset(
+    {"$id", "$schema", "definitions", "$defs", "discriminator", "externalDocs", "$comment"}
+)
+
+
+def _object_like(schema: Any) -> bool:
+    if not isinstance(schema, dict):
+        return False
+    typ = schema.get("type")
+    return (
+        typ == "object"
+        or "properties" in schema
+        or "allOf" in schema
+        or (isinstance(typ, list) and "object" in typ)
+    )
+
+
+class SchemaBundle:
+    """Accumulates named definitions; deterministic given the order of ``add_payload`` calls."""
+
+    def __init__(self, resolver: Resolver) -> None:
+        self.r = resolver
+        self.defs: dict[str, dict[str, Any]] = {}
+        self._by_location: dict[Location, str] = {}
+        self._origin: dict[str, Location] = {}
+        self._active: set[Location] = set()
+
+    def add_payload(self, schema: Any, loc: Location, fallback_name: str) -> str:
+        """Register a message payload; returns its model class name."""
+        if schema is None:
+            schema, loc = {}, loc
+        if isinstance(schema, dict) and "$ref" in schema:
+            target, tloc = self.r.deref(schema, loc)
+            return self._define(target, tloc, self._name_for(target, tloc))
+        name = (
+            class_name_from(str(schema.get("title")))
+            if isinstance(schema, dict) and isinstance(schema.get("title"), str)
+            else fallback_name
+        )
+        return self._define(schema, loc, name)
+
+    def _name_for(self, schema: Any, loc: Location) -> str:
+        if isinstance(schema, dict):
+            override = schema.get("x-python-name")
+            if isinstance(override, str):
+                return override
+            if isinstance(schema.get("title"), str):
+                return class_name_from(schema["title"])
+        token = loc.pointer.rsplit("/", 1)[-1] if loc.pointer else loc.file.stem.split(".")[0]
+        return class_name_from(token.replace("~1", "/").replace("~0", "~"))
+
+    def _define(self, schema: Any, loc: Location, name: str) -> str:
+        if loc in self._by_location:
+            return self._by_location[loc]
+        self._by_location[loc] = name
+        self._active.add(loc)
+        try:
+            body = self._walk(schema, loc)
+        finally:
+            self._active.discard(loc)
+        if isinstance(body, bool):
+            body = {} if body else {"not": {}}
+        if name in RESERVED_MODEL_NAMES or not name.isidentifier():
+            raise ContractError(
+                [
+                    Diagnostic(
+                        loc,
+                        "model-name-collision",
+                        f"the schema would become the Python model {name!r}, which clashes with a "
+                        "name models.py imports (typing/pydantic) or is not an identifier",
+                        hint="give the schema another 'title' or an 'x-python-name'",
+                    )
+                ]
+            )
+        if name in self.defs:
+            if json.dumps(self.defs[name], sort_keys=True) == json.dumps(body, sort_keys=True):
+                self._by_location[loc] = name
+                return name
+            first = self._origin[name]
+            raise ContractError(
+                [
+                    Diagnostic(
+                        loc,
+                        "model-name-collision",
+                        f"two different schemas map to the Python model {name!r} (the other is at {first})",
+                        hint="give one of them a distinct 'title' or an 'x-python-name'",
+                    )
+                ]
+            )
+        self.defs[name] = body
+        self._origin[name] = loc
+        return name
+
+    def _walk(self, node: Any, loc: Location) -> Any:
+        if not isinstance(node, dict):
+            return node
+        if "$ref" in node:
+            target, tloc = self.r.deref(node, loc)
+            if tloc in self._by_location or tloc in self._active or _object_like(target):
+                name = self._by_location.get(tloc) or self._define(
+                    target, tloc, self._name_for(target, tloc)
+                )
+                return {"$ref": f"#/$defs/{name}"}
+            self._active.add(tloc)
+            try:
+                return self._walk(target, tloc)
+            finally:
+                self._active.discard(tloc)
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if key in _DROP:
+                continue
+            if key in _SUBSCHEMA_MAPS and isinstance(value, dict):
+                out[key] = {k: self._walk(v, loc.child(key, k)) for k, v in value.items()}
+            elif key in _SUBSCHEMA_LISTS and isinstance(value, list):
+                out[key] = [self._walk(v, loc.child(key, i)) for i, v in enumerate(value)]
+            elif key in _SUBSCHEMA_ONE or key == "items":
+                if isinstance(value, list):
+                    out[key] = [self._walk(v, loc.child(key, i)) for i, v in enumerate(value)]
+                else:
+                    out[key] = self._walk(value, loc.child(key))
+            else:
+                out[key] = value
+        return out
