@@ -120,8 +120,13 @@ def breaking(session: nox.Session) -> None:
     _install(session)
     session.log(f"comparing {CONTRACT} (working tree) against {against}")
     session.run(
-        "mqttwire", "diff", f"git:{against}:{CONTRACT}", CONTRACT,
-        "--gate", "--allow", "contracts/compat-allow.yaml",
+        "mqttwire",
+        "diff",
+        f"git:{against}:{CONTRACT}",
+        CONTRACT,
+        "--gate",
+        "--allow",
+        "contracts/compat-allow.yaml",
     )
 
 
@@ -143,14 +148,21 @@ def contract(session: nox.Session) -> None:
     tools.mkdir(parents=True, exist_ok=True)
     if not (tools / "node_modules" / "@asyncapi" / "parser").exists():
         session.run(
-            "npm", "install", "--prefix", str(tools), "--no-audit", "--no-fund",
-            "@asyncapi/parser@3", external=True,
+            "npm",
+            "install",
+            "--prefix",
+            str(tools),
+            "--no-audit",
+            "--no-fund",
+            "@asyncapi/parser@3",
+            external=True,
         )
     session.run(
-        "node", str(ROOT / "tools" / "validate_asyncapi.mjs"), *sorted(
-            str(p) for p in (ROOT / "contracts").glob("*.yaml")
-        ),
-        external=True, env={"NODE_PATH": str(tools / "node_modules")},
+        "node",
+        str(ROOT / "tools" / "validate_asyncapi.mjs"),
+        *sorted(str(p) for p in (ROOT / "contracts").glob("*.yaml")),
+        external=True,
+        env={"NODE_PATH": str(tools / "node_modules")},
     )
 
 
