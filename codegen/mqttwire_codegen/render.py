@@ -63,7 +63,15 @@ def _channel_view(ch: Channel) -> dict[str, Any]:
         "const": ch.const_name,
         "address": ch.topic.address,
         "params": [_param_view(p) for p in ch.topic.parameters],
-        "messages": [{"event_type": m.name, "class_name": m.class_name} for m in ch.messages],
+        "messages": [
+            {
+                "event_type": m.name,
+                "class_name": m.class_name,
+                # only spelled out where a message departs from its channel's envelope rule
+                "envelope": None if m.envelope == ch.envelope else m.envelope,
+            }
+            for m in ch.messages
+        ],
         "payload_type": _union([m.class_name for m in ch.messages]),
         "envelope": ch.envelope,
         "publish_qos": ch.publish_policy.qos,

@@ -470,7 +470,7 @@ CH_SYSTEM_HEALTH: Final = ChannelSpec(
         MessageSpec("system.health.tts", models.HealthPing),
         MessageSpec("system.health.memory", models.HealthPing),
         MessageSpec("wake.health", models.WakeHealthPayload),
-        MessageSpec("esp32.health", models.HealthPing),
+        MessageSpec("esp32.health", models.HealthPing, envelope=False),
         MessageSpec("config.health", models.ConfigHealthPayload),
     ),
     envelope=True,

@@ -105,10 +105,14 @@ class RawClient(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class MessageSpec:
-    """One message of a channel: its event type (envelope ``type``) and payload model."""
+    """One message of a channel: its event type (envelope ``type``) and payload model.
+
+    ``envelope`` overrides the channel's envelope rule for this message (``None`` inherits it).
+    """
 
     event_type: str
     model: type[BaseModel]
+    envelope: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,15 +128,31 @@ class ChannelSpec:
     subscribe_qos: int = 0
     message_expiry_interval: int | None = None
 
-    def event_type_for(self, payload: BaseModel) -> str:
-        for spec in self.messages:
+    def enveloped(self, message: MessageSpec) -> bool:
+        return self.envelope if message.envelope is None else message.envelope
+
+    @property
+    def may_carry_envelopes(self) -> bool:
+        return any(self.enveloped(m) for m in self.messages)
+
+    def message_for(self, payload: BaseModel, event_type: str | None = None) -> MessageSpec:
+        """The message a payload is published as (exact model first, then subclasses)."""
+        candidates = [m for m in self.messages if event_type is None or m.event_type == event_type]
+        for spec in candidates:
             if type(payload) is spec.model:
-                return spec.event_type
-        for spec in self.messages:
+                return spec
+        for spec in candidates:
             if isinstance(payload, spec.model):
-                return spec.event_type
+                return spec
+        if event_type is not None:
+            raise TypeError(
+                f"channel {self.name} has no message {event_type!r} carrying {type(payload).__name__}"
+            )
         allowed = ", ".join(s.model.__name__ for s in self.messages)
         raise TypeError(f"channel {self.name} carries {allowed}, not {type(payload).__name__}")
+
+    def event_type_for(self, payload: BaseModel) -> str:
+        return self.message_for(payload).event_type
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,18 +297,11 @@ class TypedClient:
         ``event_type`` picks one of several message names that share the payload's model.
         """
         topic = spec.topic.format(params)
-        if event_type is None:
-            event_type = spec.event_type_for(payload)
-        elif not any(
-            m.event_type == event_type and isinstance(payload, m.model) for m in spec.messages
-        ):
-            raise TypeError(
-                f"channel {spec.name} has no message {event_type!r} carrying {type(payload).__name__}"
-            )
-        if spec.envelope:
+        message = spec.message_for(payload, event_type)
+        if spec.enveloped(message):
             return await self._client.publish_event(
                 topic,
-                event_type,
+                message.event_type,
                 _encode(payload),
                 correlation_id=correlation_id,
                 qos=spec.publish_qos,
@@ -306,9 +319,11 @@ class TypedClient:
         params = spec.topic.match(meta.topic) or {}
         candidates = spec.messages
         data: Any
-        envelope = decode_envelope(payload) if spec.envelope else None
+        envelope = decode_envelope(payload) if spec.may_carry_envelopes else None
         if envelope is not None:
-            typed = tuple(m for m in spec.messages if m.event_type == envelope.type)
+            typed = tuple(
+                m for m in spec.messages if m.event_type == envelope.type and spec.enveloped(m)
+            )
             candidates = typed or spec.messages
             data = envelope.data
             meta = replace(

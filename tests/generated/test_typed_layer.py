@@ -231,3 +231,34 @@ async def test_payload_pointer_correlation_on_bare_channels() -> None:
     assert client.stats.late_replies["r"] == 1
     with pytest.raises(TypeError):  # envelope-id needs envelopes
         await client._request(RequestSpec(req, rep), Stop(reason="x"), {}, timeout=1)
+
+
+MIXED = ChannelSpec(
+    "health",
+    TopicTemplate("health"),
+    (MessageSpec("health.status", Say), MessageSpec("device.health", Stop, envelope=False)),
+    envelope=True,
+)
+
+
+async def test_a_message_can_depart_from_its_channels_envelope_rule() -> None:
+    """A bare message on an enveloped channel is published bare and received as bare JSON."""
+    client, fake = make()
+    assert await client._publish(MIXED, Stop(reason="esp32"), {}) is None
+    assert orjson.loads(fake.published[-1][1]) == {"reason": "esp32"}
+    assert isinstance(await client._publish(MIXED, Say(text="ok"), {}), str)
+    assert orjson.loads(fake.published[-1][1])["type"] == "health.status"
+
+    got: list[tuple[BaseModel, MessageMeta]] = []
+
+    async def handler(msg: BaseModel, meta: MessageMeta) -> None:
+        got.append((msg, meta))
+
+    await client._subscribe(MIXED, handler)
+    for _, payload, _, _ in fake.published:
+        await fake.deliver("health", payload)
+    assert [(type(m).__name__, meta.event_type) for m, meta in got] == [
+        ("Stop", None),
+        ("Say", "health.status"),
+    ]
+    assert client.stats.received["health"] == 2
