@@ -125,16 +125,19 @@ class SchemaBundle:
             return node
         if "$ref" in node:
             target, tloc = self.r.deref(node, loc)
+            # keywords beside a $ref (description, default, ...) refine the target: keep them
+            siblings = self._walk({k: v for k, v in node.items() if k != "$ref"}, loc)
             if tloc in self._by_location or tloc in self._active or _object_like(target):
                 name = self._by_location.get(tloc) or self._define(
                     target, tloc, self._name_for(target, tloc)
                 )
-                return {"$ref": f"#/$defs/{name}"}
+                return {"$ref": f"#/$defs/{name}", **siblings}
             self._active.add(tloc)
             try:
-                return self._walk(target, tloc)
+                inlined = self._walk(target, tloc)
             finally:
                 self._active.discard(tloc)
+            return {**inlined, **siblings} if isinstance(inlined, dict) else inlined
         out: dict[str, Any] = {}
         for key, value in node.items():
             if key in _DROP:

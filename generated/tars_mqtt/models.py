@@ -814,7 +814,7 @@ class WakeEvent(BaseModel):
         Field(title="WakeEventType"),
     ]
     """
-    Wake lifecycle event type.
+    Type of wake lifecycle event
     """
     confidence: Annotated[float | None, Field(ge=0.0, le=1.0, title="Confidence")] = None
     energy: Annotated[float | None, Field(ge=0.0, title="Energy")] = None
