@@ -1,5 +1,10 @@
 """mqttwire: the asyncio MQTT runtime beneath the generated clients."""
 
+from mqttwire.client import MQTTClient
+from mqttwire.config import ENV_VARIABLES, MQTTClientConfig
+from mqttwire.dedupe import MessageDeduplicator, dedupe_key
+from mqttwire.dispatch import Handler, Subscription
+from mqttwire.envelope import Envelope, decode_envelope, encode_envelope, new_message_id
 from mqttwire.errors import (
     AuthenticationError,
     ConfigError,
@@ -16,15 +21,46 @@ from mqttwire.errors import (
     SubscribeError,
     TopicParameterError,
 )
+from mqttwire.health import (
+    HEALTH_EVENT_TYPE,
+    HealthStatus,
+    HeartbeatPayload,
+    health_topic,
+    keepalive_topic,
+)
 from mqttwire.meta import MessageMeta
+from mqttwire.metrics import ClientMetrics
+from mqttwire.state import ClientState
+from mqttwire.topic_filter import (
+    TopicFilter,
+    topic_matches,
+    validate_topic_filter,
+    validate_topic_name,
+)
+from mqttwire.transport import Transport
+from mqttwire.url import ConnectionParams
+from mqttwire.version import RUNTIME_API_VERSION, __version__
 
 __all__ = [
+    "ENV_VARIABLES",
+    "HEALTH_EVENT_TYPE",
+    "RUNTIME_API_VERSION",
     "AuthenticationError",
+    "ClientMetrics",
+    "ClientState",
     "ConfigError",
     "ConnectError",
+    "ConnectionParams",
     "ContractVersionError",
+    "Envelope",
+    "Handler",
+    "HealthStatus",
+    "HeartbeatPayload",
     "InvalidTopicError",
+    "MQTTClient",
+    "MQTTClientConfig",
     "MQTTWireError",
+    "MessageDeduplicator",
     "MessageMeta",
     "NotConnectedError",
     "OfflineQueueFullError",
@@ -33,5 +69,18 @@ __all__ = [
     "PublishTimeoutError",
     "RequestTimeoutError",
     "SubscribeError",
+    "Subscription",
+    "TopicFilter",
     "TopicParameterError",
+    "Transport",
+    "__version__",
+    "decode_envelope",
+    "dedupe_key",
+    "encode_envelope",
+    "health_topic",
+    "keepalive_topic",
+    "new_message_id",
+    "topic_matches",
+    "validate_topic_filter",
+    "validate_topic_name",
 ]

@@ -97,6 +97,10 @@ class MosquittoBroker:
             "log_type all",
             "connection_messages true",
         ]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            # As root, mosquitto drops to user "mosquitto", which cannot read our private
+            # temporary folder (log, password and ACL files): keep the test broker as root.
+            lines.append("user root")
         if self.password_file:
             lines += ["allow_anonymous false", f"password_file {self.password_file}"]
         else:
@@ -130,9 +134,18 @@ class MosquittoBroker:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                err = self._process.stderr.read().decode(errors="replace") if self._process.stderr else ""
-                raise RuntimeError(f"mosquitto exited with {self._process.returncode}: {err}{self.log()}")
-            with contextlib.suppress(OSError), socket.create_connection((self.host, self.port), 0.2):
+                err = (
+                    self._process.stderr.read().decode(errors="replace")
+                    if self._process.stderr
+                    else ""
+                )
+                raise RuntimeError(
+                    f"mosquitto exited with {self._process.returncode}: {err}{self.log()}"
+                )
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection((self.host, self.port), 0.2),
+            ):
                 return
             time.sleep(0.02)
         raise TimeoutError(f"mosquitto did not listen on {self.host}:{self.port} within {timeout}s")

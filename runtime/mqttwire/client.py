@@ -1,0 +1,698 @@
+"""``MQTTClient``: one supervised connection, offline buffering, isolated handlers, health.
+
+Delivery guarantees (what a caller can rely on):
+
+* ``publish`` with QoS 0 while the link is up waits until the message is written; while the link
+  is down it is dropped and counted (``metrics.dropped_qos0_offline``) unless
+  ``offline_queue_qos0`` is set.
+* ``publish`` with QoS >= 1 while the link is up waits for the broker's acknowledgement (at most
+  ``publish_timeout``, then :class:`PublishTimeoutError`). While the link is down, or if the link
+  drops before the acknowledgement, the message goes into the ordered offline queue and is sent
+  again after reconnecting with the same bytes (so the same envelope id: receivers with dedupe see
+  it once). A full queue raises :class:`OfflineQueueFullError`.
+* Handlers registered before ``connect`` are subscribed with the first CONNECT, so with
+  ``clean_session=False`` they receive what the broker kept for the session while we were away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import Any
+
+from pydantic import BaseModel
+
+from mqttwire.backoff import Backoff
+from mqttwire.config import MQTTClientConfig
+from mqttwire.dedupe import MessageDeduplicator
+from mqttwire.dispatch import Dispatcher, Handler, Subscription
+from mqttwire.envelope import encode_envelope
+from mqttwire.errors import (
+    AuthenticationError,
+    ConnectError,
+    MQTTWireError,
+    NotConnectedError,
+    PublishError,
+    PublishTimeoutError,
+    SubscribeError,
+)
+from mqttwire.health import encode_health, encode_heartbeat, health_topic, keepalive_topic
+from mqttwire.metrics import ClientMetrics
+from mqttwire.offline_queue import OfflineQueue, OutgoingMessage
+from mqttwire.state import ClientState
+from mqttwire.topic_filter import validate_topic_filter, validate_topic_name
+from mqttwire.transport import (
+    ConnectOptions,
+    IncomingMessage,
+    TLSOptions,
+    Transport,
+    TransportConnectError,
+    TransportDisconnectedError,
+    TransportError,
+    TransportTimeoutError,
+    WillMessage,
+)
+
+__all__ = ["MQTTClient"]
+
+_LOG = logging.getLogger("mqttwire.client")
+
+# The watchdog reconnects after this many heartbeat intervals without our own heartbeat coming
+# back; checked four times per interval, so a dead link is found within 2.75 intervals.
+WATCHDOG_INTERVALS = 2.5
+_FLUSH_WINDOW = 64
+_STATES_ACCEPTING_OFFLINE = frozenset(
+    {ClientState.CONNECTING, ClientState.CONNECTED, ClientState.RECONNECTING}
+)
+
+
+def _default_transport() -> Transport:
+    from mqttwire._aiomqtt_transport import AiomqttTransport
+
+    return AiomqttTransport()
+
+
+class MQTTClient:
+    """An asyncio MQTT client that keeps itself connected.
+
+    ``connect()`` makes the first connection (failure raises :class:`ConnectError`, or
+    :class:`AuthenticationError` for refused credentials) and starts a supervisor task that
+    reconnects with exponential backoff and jitter, resubscribes every filter and flushes the
+    offline queue. ``shutdown()`` is the graceful end; ``disconnect()`` just closes the link.
+
+    ``transport`` replaces the aiomqtt transport (see :mod:`mqttwire.transport`), e.g. with an
+    in-memory one in tests.
+    """
+
+    def __init__(self, config: MQTTClientConfig, *, transport: Transport | None = None) -> None:
+        self._config = config
+        self._params = config.connection
+        self._transport: Transport = transport if transport is not None else _default_transport()
+        self._metrics = ClientMetrics()
+        self._dispatcher = Dispatcher(self._metrics, config.handler_queue_size)
+        self._offline = OfflineQueue(config.offline_queue_size)
+        self._dedupe = (
+            MessageDeduplicator(config.dedupe_ttl, config.dedupe_max_entries)
+            if config.dedupe_ttl > 0
+            else None
+        )
+        self._source = config.source_name or config.client_id
+        self._health_topic = health_topic(config.client_id)
+        self._keepalive_topic = keepalive_topic(config.client_id)
+        self._state = ClientState.CREATED
+        self._listeners: list[Callable[[ClientState], None]] = []
+        self._supervisor: asyncio.Task[None] | None = None
+        self._first_result: asyncio.Future[None] | None = None
+        self._stop = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._link_up = False
+        self._flushing = False
+        self._connected_once = False
+        self._accepting = True
+        self._shutdown_done = False
+        self._auth_error: ConnectError | None = None
+        self._last_heartbeat_seen = 0.0
+        self._failures_in_row = 0
+        self._short_links = 0
+        self.last_error: MQTTWireError | None = None
+
+    # ------------------------------------------------------------------ properties
+
+    @classmethod
+    def from_env(cls) -> MQTTClient:
+        """A client configured from the ``MQTT_*`` environment variables."""
+        return cls(MQTTClientConfig.from_env())
+
+    @property
+    def config(self) -> MQTTClientConfig:
+        return self._config
+
+    @property
+    def client_id(self) -> str:
+        return self._config.client_id
+
+    @property
+    def source_name(self) -> str:
+        """The envelope ``source``: ``source_name`` or else the client id."""
+        return self._source
+
+    @property
+    def state(self) -> ClientState:
+        return self._state
+
+    @property
+    def connected(self) -> bool:
+        return self._state is ClientState.CONNECTED
+
+    @property
+    def client(self) -> Any:
+        """The underlying ``aiomqtt.Client`` while connected (escape hatch), else ``None``."""
+        return self._transport.native
+
+    @property
+    def metrics(self) -> ClientMetrics:
+        return self._metrics
+
+    @property
+    def subscriptions(self) -> tuple[Subscription, ...]:
+        return self._dispatcher.subscriptions
+
+    @property
+    def offline_queue_length(self) -> int:
+        return len(self._offline)
+
+    def add_state_listener(self, callback: Callable[[ClientState], None]) -> None:
+        """Call ``callback(state)`` on every state change (synchronously; keep it short)."""
+        self._listeners.append(callback)
+
+    def remove_state_listener(self, callback: Callable[[ClientState], None]) -> None:
+        with contextlib.suppress(ValueError):
+            self._listeners.remove(callback)
+
+    def _set_state(self, state: ClientState) -> None:
+        if state is self._state:
+            return
+        self._state = state
+        for callback in list(self._listeners):
+            try:
+                callback(state)
+            except Exception:
+                _LOG.exception("state listener %r failed", callback)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def __aenter__(self) -> MQTTClient:
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.shutdown()
+
+    async def connect(self) -> None:
+        """Connect and start supervising the link. Idempotent while connected.
+
+        Raises :class:`ConnectError` (naming host and port) when the first attempt fails, or
+        keeps retrying with backoff when ``connect_retry`` is set. Fatal refusals raise at once in
+        both modes: :class:`AuthenticationError` for credentials/authorization, otherwise a
+        :class:`ConnectError` with ``fatal=True`` (client id rejected, TLS setup).
+        """
+        if self._shutdown_done:
+            raise NotConnectedError("connect", "shut down")
+        if self._supervisor is not None and not self._supervisor.done():
+            if self._first_result is not None:
+                await asyncio.shield(self._first_result)
+            return
+        loop = asyncio.get_running_loop()
+        self._stop.clear()
+        self._wake.clear()
+        self._accepting = True
+        self._connected_once = False
+        self._first_result = loop.create_future()
+        self._set_state(ClientState.CONNECTING)
+        self._supervisor = loop.create_task(
+            self._supervise(), name=f"mqttwire-supervisor[{self.client_id}]"
+        )
+        try:
+            await asyncio.shield(self._first_result)
+        except asyncio.CancelledError:
+            await self._stop_supervisor()
+            self._set_state(ClientState.DISCONNECTED)
+            raise
+
+    async def disconnect(self) -> None:
+        """Close the link cleanly (no will) and stop reconnecting; subscriptions stay registered."""
+        if self._supervisor is None:
+            self._set_state(ClientState.DISCONNECTED)
+            return
+        self._set_state(ClientState.DISCONNECTING)
+        await self._stop_supervisor()
+        self._set_state(ClientState.DISCONNECTED)
+
+    async def shutdown(self) -> None:
+        """Graceful, idempotent end of the client.
+
+        Lets handlers finish their queued messages, stops accepting publishes, sends what is in
+        the offline queue, publishes the retained health ``shutdown`` (when health is enabled),
+        then disconnects cleanly so the broker does not fire the will. Bounded by
+        ``shutdown_timeout``; handlers still running after it are cancelled, and messages still
+        queued are logged as not sent. After ``shutdown`` the client cannot connect again.
+        """
+        if self._shutdown_done:
+            return
+        self._shutdown_done = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._config.shutdown_timeout
+        # Handlers may still publish replies, so they go first; but a stuck handler must not
+        # eat the time promised to queued messages.
+        budget = self._config.shutdown_timeout
+        await self._dispatcher.drain(budget / 2 if self._offline else budget)
+        self._accepting = False
+        while self._offline and self._supervisor is not None and not self._supervisor.done():
+            if loop.time() >= deadline:
+                break
+            if self._link_up and not self._flushing:
+                with contextlib.suppress(TransportError):
+                    await self._flush()
+            else:
+                await asyncio.sleep(0.02)
+        if self._offline:
+            _LOG.warning("shutdown: %d queued message(s) not sent", len(self._offline))
+        if self._config.enable_health and self._link_up:
+            payload = encode_health(False, source=self._source, event="shutdown")
+            with contextlib.suppress(TransportError):
+                await self._transport.publish(
+                    self._health_topic,
+                    payload,
+                    1,
+                    True,
+                    max(0.5, min(self._config.publish_timeout, deadline - loop.time())),
+                )
+        if self._supervisor is not None:
+            self._set_state(ClientState.DISCONNECTING)
+            await self._stop_supervisor()
+        await self._dispatcher.close()
+        self._set_state(ClientState.DISCONNECTED)
+
+    async def _stop_supervisor(self) -> None:
+        supervisor = self._supervisor
+        self._stop.set()
+        self._wake.set()
+        if supervisor is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(supervisor), self._config.connect_timeout + 2)
+            except (TimeoutError, asyncio.CancelledError):
+                supervisor.cancel()
+                await asyncio.gather(supervisor, return_exceptions=True)
+        self._supervisor = None
+        self._link_up = False
+        await self._transport.disconnect(1.0)
+
+    # ------------------------------------------------------------------ supervisor
+
+    def _connect_options(self) -> ConnectOptions:
+        config, params = self._config, self._params
+        will = None
+        if config.enable_health:
+            will = WillMessage(
+                self._health_topic,
+                encode_health(
+                    False, source=self._source, event="offline", error="unexpected disconnect"
+                ),
+                qos=1,
+                retain=True,
+            )
+        tls = None
+        if config.tls:
+            tls = TLSOptions(
+                config.tls_ca_file, config.tls_cert_file, config.tls_key_file, config.tls_insecure
+            )
+        return ConnectOptions(
+            host=params.host,
+            port=params.port,
+            client_id=config.client_id,
+            username=params.username,
+            password=params.password,
+            keepalive=config.keepalive,
+            clean_session=config.clean_session,
+            protocol=config.protocol,
+            session_expiry=config.session_expiry,
+            tls=tls,
+            will=will,
+            timeout=config.connect_timeout,
+        )
+
+    def _resolve_first(self, error: BaseException | None) -> None:
+        future = self._first_result
+        if future is None or future.done():
+            return
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)
+
+    async def _sleep(self, delay: float) -> None:
+        """Sleep unless asked to stop."""
+        if delay <= 0:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), delay)
+
+    async def _supervise(self) -> None:
+        config = self._config
+        backoff = Backoff(config.reconnect_min_delay, config.reconnect_max_delay)
+        loop = asyncio.get_running_loop()
+        held_after = max(config.reconnect_max_delay, 1.0)
+        try:
+            while not self._stop.is_set():
+                try:
+                    await self._transport.connect(self._connect_options())
+                except TransportConnectError as exc:
+                    if not self._on_connect_failure(exc):
+                        return
+                    delay = backoff.next_delay()
+                    if exc.fatal:
+                        delay = max(delay, config.reconnect_max_delay)
+                    await self._sleep(max(delay, config.reconnect_min_delay))
+                    continue
+                if self._stop.is_set():
+                    return
+                started = loop.time()
+                reason = "link lost"
+                try:
+                    await self._link_established()
+                    reason = await self._run_link()
+                except TransportError as exc:
+                    reason = f"link lost during setup: {exc}"
+                finally:
+                    self._link_up = False
+                if self._stop.is_set():
+                    return
+                lasted = loop.time() - started
+                if lasted >= held_after:
+                    backoff.reset()
+                    self._short_links = 0
+                elif lasted < 1.0 and reason == "link lost":
+                    self._short_links += 1
+                    if self._short_links == 3:
+                        _LOG.warning(
+                            "MQTT connection %s dropped right after connecting 3 times in a "
+                            "row; is another client using client id %r? backing off",
+                            self._params,
+                            self.client_id,
+                        )
+                self._metrics.reconnects += 1
+                self._set_state(ClientState.RECONNECTING)
+                _LOG.info("MQTT link to %s down (%s); reconnecting", self._params, reason)
+                await self._transport.disconnect(1.0)
+                await self._sleep(backoff.next_delay())
+        except Exception as exc:
+            _LOG.exception("MQTT supervisor failed")
+            self._resolve_first(exc)
+            self._set_state(ClientState.DISCONNECTED)
+        finally:
+            self._link_up = False
+            if not self._connected_once:
+                self._resolve_first(
+                    ConnectError(self._params.host, self._params.port, "connect cancelled")
+                )
+
+    def _on_connect_failure(self, exc: TransportConnectError) -> bool:
+        """Record a failed attempt; False when the supervisor should give up."""
+        self._metrics.connect_failures += 1
+        host, port = self._params.host, self._params.port
+        error: ConnectError
+        if exc.authentication:
+            error = AuthenticationError(host, port, exc.reason, fatal=True)
+        else:
+            error = ConnectError(host, port, exc.reason, fatal=exc.fatal)
+        self.last_error = error
+        if not self._connected_once and (exc.fatal or not self._config.connect_retry):
+            self._set_state(ClientState.DISCONNECTED)
+            self._resolve_first(error)
+            return False
+        if exc.fatal:
+            if self._auth_error is None:
+                self._auth_error = error
+                _LOG.error("%s; retrying every %gs", error, self._config.reconnect_max_delay)
+        elif self._failures_in_row == 0:
+            _LOG.warning("%s; retrying with backoff", error)
+        else:
+            _LOG.debug("%s", error)
+        self._failures_in_row += 1
+        self._set_state(
+            ClientState.RECONNECTING if self._connected_once else ClientState.CONNECTING
+        )
+        return True
+
+    async def _link_established(self) -> None:
+        """Resubscribe, announce health, go CONNECTED, flush the offline queue."""
+        config = self._config
+        filters = self._dispatcher.filters()
+        if config.enable_heartbeat:
+            filters.setdefault(self._keepalive_topic, 0)
+        await self._subscribe_all(filters)
+        reconnect = self._connected_once
+        self._metrics.connects += 1
+        if config.enable_health:
+            await self._transport.publish(
+                self._health_topic,
+                encode_health(
+                    True, source=self._source, event="reconnected" if reconnect else "ready"
+                ),
+                1,
+                True,
+                config.publish_timeout,
+            )
+        self._auth_error = None
+        self._link_up = True
+        self._connected_once = True
+        self._last_heartbeat_seen = asyncio.get_running_loop().time()
+        # subscribe() calls made while we were setting up saw the link down: catch them up.
+        missing = {
+            topic_filter: qos
+            for topic_filter, qos in self._dispatcher.filters().items()
+            if filters.get(topic_filter, -1) < qos
+        }
+        await self._subscribe_all(missing)
+        self._set_state(ClientState.CONNECTED)
+        self._resolve_first(None)
+        self._failures_in_row = 0
+        if reconnect:
+            _LOG.info("MQTT reconnected to %s", self._params)
+
+    async def _subscribe_all(self, filters: dict[str, int]) -> None:
+        if not filters:
+            return
+        items = list(filters.items())
+        granted = await self._transport.subscribe(items, self._config.publish_timeout)
+        for (topic_filter, _qos), code in zip(items, granted, strict=False):
+            if code >= 0x80:
+                self._metrics.subscribe_failures += 1
+                _LOG.error("broker refused subscription %r (code %#x)", topic_filter, code)
+
+    async def _flush(self) -> None:
+        """Send the offline queue in order, a window at a time; requeue on failure."""
+        if self._flushing:
+            return
+        self._flushing = True
+        timeout = self._config.publish_timeout
+        try:
+            while self._offline and self._link_up:
+                batch = self._offline.take(_FLUSH_WINDOW)
+                results = await asyncio.gather(
+                    *(
+                        self._transport.publish(m.topic, m.payload, m.qos, m.retain, timeout)
+                        for m in batch
+                    ),
+                    return_exceptions=True,
+                )
+                failed = [m for m, r in zip(batch, results, strict=True) if r is not None]
+                self._metrics.offline_flushed += len(batch) - len(failed)
+                if failed:
+                    self._offline.put_front(failed)
+                    self._metrics.publish_retries += len(failed)
+                    errors = [r for r in results if isinstance(r, BaseException)]
+                    unexpected = [e for e in errors if not isinstance(e, TransportError)]
+                    if unexpected:
+                        raise unexpected[0]
+                    # Not acknowledged although the link looked up: treat the link as dead.
+                    self._wake.set()
+                    raise TransportDisconnectedError("offline queue flush interrupted")
+        finally:
+            self._flushing = False
+
+    async def _flush_in_background(self) -> None:
+        """Flush after (re)connect; never ends the link by itself, only wakes the supervisor."""
+        try:
+            await self._flush()
+        except TransportError as exc:
+            _LOG.info("offline queue flush interrupted: %s", exc)
+        except Exception:
+            _LOG.exception("offline queue flush failed")
+        await asyncio.Event().wait()  # stay pending: only the other tasks end the link
+
+    async def _run_link(self) -> str:
+        """Serve the live link until it drops, the watchdog fires or we are asked to stop."""
+        loop = asyncio.get_running_loop()
+        self._wake.clear()
+        if self._stop.is_set():
+            return "stop"
+        tasks = [
+            loop.create_task(self._read(), name="mqttwire-reader"),
+            loop.create_task(self._wake.wait(), name="mqttwire-wake"),
+        ]
+        if self._config.enable_heartbeat:
+            tasks.append(loop.create_task(self._heartbeat(), name="mqttwire-heartbeat"))
+        flush = loop.create_task(self._flush_in_background(), name="mqttwire-flush")
+        tasks.append(flush)
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if tasks[0] in done:
+            return "link lost"
+        if self._config.enable_heartbeat and tasks[2] in done and not tasks[2].cancelled():
+            return "watchdog"
+        return "stop" if self._stop.is_set() else "forced reconnect"
+
+    async def _read(self) -> None:
+        metrics = self._metrics
+        dispatch = self._dispatcher.dispatch
+        dedupe = self._dedupe
+        keepalive = self._keepalive_topic
+        message: IncomingMessage
+        async for message in self._transport.messages():
+            metrics.messages_received += 1
+            topic = message.topic
+            if topic == keepalive:
+                self._last_heartbeat_seen = asyncio.get_running_loop().time()
+            if dedupe is not None and dedupe.is_duplicate_payload(message.payload):
+                metrics.duplicates += 1
+                continue
+            dispatch(topic, message.payload, message.qos, message.retain)
+
+    async def _heartbeat(self) -> None:
+        """Publish heartbeats; return when our own heartbeats stop coming back."""
+        interval = self._config.heartbeat_interval
+        limit = WATCHDOG_INTERVALS * interval
+        loop = asyncio.get_running_loop()
+        next_beat = loop.time()
+        while True:
+            now = loop.time()
+            if now - self._last_heartbeat_seen > limit:
+                self._metrics.watchdog_reconnects += 1
+                _LOG.warning(
+                    "MQTT watchdog: no heartbeat echo for %.1fs from %s; forcing reconnect",
+                    now - self._last_heartbeat_seen,
+                    self._params,
+                )
+                return
+            if now >= next_beat:
+                next_beat = now + interval
+                try:
+                    await self._transport.publish(
+                        self._keepalive_topic, encode_heartbeat(), 0, False, interval
+                    )
+                    self._metrics.heartbeats_sent += 1
+                except TransportError:
+                    pass
+            await asyncio.sleep(interval / 4)
+
+    def force_reconnect(self) -> None:
+        """Drop the current link and reconnect (e.g. after an application-level health check)."""
+        self._wake.set()
+
+    # ------------------------------------------------------------------ publish
+
+    async def publish(
+        self, topic: str, payload: bytes, *, qos: int = 0, retain: bool = False
+    ) -> None:
+        """Publish raw bytes. See the module docstring for the delivery guarantees."""
+        if qos not in (0, 1, 2):
+            raise PublishError(topic, f"qos must be 0, 1 or 2, got {qos!r}", qos=qos)
+        if not topic or "+" in topic or "#" in topic or "\x00" in topic:
+            validate_topic_name(topic)
+        if not self._accepting:
+            raise NotConnectedError("publish", "shutting down")
+        if self._link_up and (qos == 0 or not self._offline):
+            try:
+                await self._transport.publish(
+                    topic, payload, qos, retain, self._config.publish_timeout
+                )
+                return
+            except TransportTimeoutError:
+                self._metrics.publish_timeouts += 1
+                raise PublishTimeoutError(topic, self._config.publish_timeout, qos=qos) from None
+            except TransportDisconnectedError:
+                if qos == 0:
+                    self._metrics.dropped_qos0_offline += 1
+                    return
+                # Sent, maybe delivered, not acknowledged: resend the same bytes after reconnect.
+                self._offline.put_front([OutgoingMessage(topic, payload, qos, retain)])
+                self._metrics.publish_retries += 1
+                return
+        if self._state not in _STATES_ACCEPTING_OFFLINE:
+            raise NotConnectedError("publish", self._state.value)
+        if qos == 0 and not self._config.offline_queue_qos0:
+            self._metrics.dropped_qos0_offline += 1
+            return
+        self._offline.put(OutgoingMessage(topic, payload, qos, retain))
+        self._metrics.offline_queued += 1
+
+    async def publish_event(
+        self,
+        topic: str,
+        event_type: str,
+        data: Mapping[str, Any] | BaseModel,
+        *,
+        correlation_id: str | None = None,
+        qos: int = 0,
+        retain: bool = False,
+    ) -> str:
+        """Wrap ``data`` in the TARS envelope and publish it; returns the envelope id."""
+        message_id, payload = encode_envelope(
+            event_type, data, source=self._source, correlation_id=correlation_id
+        )
+        await self.publish(topic, payload, qos=qos, retain=retain)
+        return message_id
+
+    async def publish_health(
+        self, ok: bool, *, event: str | None = None, error: str | None = None
+    ) -> None:
+        """Publish the retained ``health.status`` on ``system/health/{client_id}`` at QoS 1."""
+        payload = encode_health(ok, source=self._source, event=event, error=error)
+        await self.publish(self._health_topic, payload, qos=1, retain=True)
+
+    # ------------------------------------------------------------------ subscribe
+
+    async def subscribe(self, topic_filter: str, handler: Handler, *, qos: int = 0) -> Subscription:
+        """Run ``handler`` for every message matching ``topic_filter``.
+
+        ``handler`` is ``async (payload: bytes)`` or ``async (payload: bytes, meta: MessageMeta)``.
+        It may be registered before ``connect``; every filter is resubscribed on each connect.
+        Each subscription has its own bounded queue and worker (see :mod:`mqttwire.dispatch`).
+        """
+        if qos not in (0, 1, 2):
+            raise SubscribeError(topic_filter, f"qos must be 0, 1 or 2, got {qos!r}")
+        validate_topic_filter(topic_filter)
+        before = self._dispatcher.filters().get(topic_filter)
+        sub = self._dispatcher.add(topic_filter, handler, qos)
+        if self._link_up and (before is None or qos > before):
+            try:
+                granted = await self._transport.subscribe(
+                    [(topic_filter, qos)], self._config.publish_timeout
+                )
+            except TransportDisconnectedError:
+                return sub  # resubscribed on reconnect
+            except TransportTimeoutError:
+                await self._dispatcher.remove(sub)
+                raise SubscribeError(topic_filter, "no SUBACK in time") from None
+            if granted and granted[0] >= 0x80:
+                await self._dispatcher.remove(sub)
+                self._metrics.subscribe_failures += 1
+                raise SubscribeError(topic_filter, f"refused by broker (code {granted[0]:#x})")
+        return sub
+
+    async def unsubscribe(self, subscription: Subscription) -> None:
+        """Stop ``subscription`` (queued messages are dropped); unsubscribe the filter when unused."""
+        last = await self._dispatcher.remove(subscription)
+        if last and self._link_up:
+            with contextlib.suppress(TransportError):
+                await self._transport.unsubscribe(
+                    [subscription.topic_filter], self._config.publish_timeout
+                )
+
+    # ------------------------------------------------------------------ misc
+
+    def __repr__(self) -> str:
+        return f"MQTTClient(client_id={self.client_id!r}, broker={self._params}, state={self._state.value})"

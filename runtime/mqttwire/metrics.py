@@ -1,0 +1,33 @@
+"""Counters a service can export; plain integers, incremented on the hot path."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+__all__ = ["ClientMetrics"]
+
+
+@dataclass(slots=True)
+class ClientMetrics:
+    """What happened to messages that did not take the happy path, and link events."""
+
+    messages_received: int = 0
+    messages_delivered: int = 0
+    handler_errors: int = 0
+    queue_overflow: int = 0
+    duplicates: int = 0
+    dropped_qos0_offline: int = 0
+    offline_queued: int = 0
+    offline_flushed: int = 0
+    publish_retries: int = 0
+    publish_timeouts: int = 0
+    subscribe_failures: int = 0
+    connects: int = 0
+    reconnects: int = 0
+    connect_failures: int = 0
+    watchdog_reconnects: int = 0
+    heartbeats_sent: int = 0
+
+    def snapshot(self) -> dict[str, int]:
+        """A copy of every counter, e.g. for a metrics endpoint or a log line."""
+        return asdict(self)
