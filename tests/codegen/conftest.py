@@ -11,6 +11,8 @@ from codegen_support import CORPUS
 @pytest.fixture(scope="session")
 def corpus() -> Path:
     if not CORPUS.is_dir():
-        pytest.skip("asyncapi corpus not available")
+        pytest.fail(
+            f"asyncapi corpus not available at {CORPUS}: it lives next to the repo in ../shared"
+        )
     path: Path = CORPUS
     return path

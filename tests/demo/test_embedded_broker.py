@@ -54,7 +54,6 @@ def test_mosquitto_from_path_is_preferred() -> None:
 
 
 def test_amqtt_in_process_when_no_mosquitto(monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("amqtt.broker", reason="amqtt is the optional `demo` extra")
     monkeypatch.setattr(embedded, "find_mosquitto", lambda: None)
     chosen = embedded.start_default_broker({})
     try:
