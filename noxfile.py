@@ -101,7 +101,7 @@ def _git_out(*args: str) -> str | None:
 def breaking(session: nox.Session) -> None:
     """Fail on breaking contract changes against the merge-base with main (or --against REF).
 
-    Breaking changes pass when info.version's major was bumped or contracts/compat-allow.yaml
+    Breaking changes pass when info.version's major was bumped or contracts/compat/allow.yaml
     names the rule and pointer.
     """
     args = list(session.posargs)
@@ -126,7 +126,7 @@ def breaking(session: nox.Session) -> None:
         CONTRACT,
         "--gate",
         "--allow",
-        "contracts/compat-allow.yaml",
+        "contracts/compat/allow.yaml",
     )
 
 

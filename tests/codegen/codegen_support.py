@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from shared_data import CORPUS as SHARED_CORPUS
+from shared_data import TARS_INTERFACE as SHARED_TARS
+
 REPO = Path(__file__).resolve().parents[2]
-CORPUS = REPO.parent / "shared" / "asyncapi-corpus"
-TARS_INTERFACE = REPO.parent / "shared" / "tars-interface"
+CORPUS = SHARED_CORPUS
+TARS_INTERFACE = SHARED_TARS
 TARS_CONTRACT = REPO / "contracts" / "mqtt_client_api.yaml"
 
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from shared_data import CORPUS as SHARED_CORPUS
 
 from mqttwire_codegen.api import load_contract
 from mqttwire_codegen.compat.changes import Breaks
@@ -16,7 +17,7 @@ from mqttwire_codegen.diagnostics import ContractError
 from mqttwire_codegen.ir import Contract
 
 REPO = Path(__file__).resolve().parents[2]
-CORPUS = REPO.parent / "shared" / "asyncapi-corpus"
+CORPUS = SHARED_CORPUS
 PAIRS = CORPUS / "constructed" / "diff"
 STREETLIGHTS_26 = CORPUS / "spec-v2.6.0" / "streetlights-mqtt.yml"
 

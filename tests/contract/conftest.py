@@ -13,14 +13,13 @@ import yaml
 from jsonschema import Draft7Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
+from shared_data import TARS_INTERFACE as SHARED_TARS
 
 REPO = Path(__file__).resolve().parents[2]
 CONTRACT = REPO / "contracts" / "mqtt_client_api.yaml"
 SCHEMAS = REPO / "contracts" / "schemas"
 # The facts live next to the checkout (CI: ../shared); TARS_INTERFACE_DIR overrides.
-INTERFACE = Path(
-    os.environ.get("TARS_INTERFACE_DIR", REPO.parent / "shared" / "tars-interface")
-).resolve()
+INTERFACE = Path(os.environ.get("TARS_INTERFACE_DIR", SHARED_TARS)).resolve()
 
 # Lines for the terminal summary: samples where strict JSON Schema and lax pydantic disagree.
 LAX_REPORT: list[str] = []

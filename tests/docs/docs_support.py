@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from shared_data import CORPUS as SHARED_CORPUS
 
 from mqttwire_codegen.api import load_contract
 from mqttwire_codegen.ir import Contract
 
 REPO = Path(__file__).resolve().parents[2]
-CORPUS = REPO.parent / "shared" / "asyncapi-corpus"
+CORPUS = SHARED_CORPUS
 TARS_CONTRACT = REPO / "contracts" / "mqtt_client_api.yaml"
 LAB = Path(__file__).resolve().parent / "fixtures" / "lab.yaml"
 STREETLIGHTS_V3 = CORPUS / "spec-v3.0.0" / "streetlights-mqtt-asyncapi.yml"

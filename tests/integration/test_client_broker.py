@@ -18,6 +18,7 @@ import jsonschema
 import orjson
 import pytest
 from inbox_helper import Inbox
+from shared_data import TARS_INTERFACE
 
 from mqttwire import (
     AuthenticationError,
@@ -31,7 +32,7 @@ from mqttwire.testing.broker import MosquittoBroker, free_port
 
 pytestmark = pytest.mark.integration
 
-SCHEMAS = Path(__file__).resolve().parents[3] / "shared" / "tars-interface" / "schemas"
+SCHEMAS = TARS_INTERFACE / "schemas"
 MakeClient = Callable[..., MQTTClient]
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from shared_data import TARS_INTERFACE
 
-TARS = Path(__file__).resolve().parents[3] / "shared" / "tars-interface"
+TARS = TARS_INTERFACE
 
 
 @pytest.fixture
