@@ -28,9 +28,27 @@ def build_parser() -> argparse.ArgumentParser:
         except ModuleNotFoundError as exc:
             if exc.name == f"mqttwire_codegen.commands.{name}":
                 continue  # not built yet
-            raise
+            if exc.name is None or exc.name.split(".")[0] == "mqttwire_codegen":
+                raise
+            _register_unavailable(sub, name, exc.name)  # runtime-only install
+            continue
         module.register(sub)
     return parser
+
+
+def _register_unavailable(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, missing: str
+) -> None:
+    """A command whose dependencies are not installed: it explains how to get them."""
+    hint = "needs the generator's dependencies: pip install 'mqttwire[codegen]'"
+    parser = sub.add_parser(name, help=f"({hint})", add_help=False)
+    parser.add_argument("rest", nargs=argparse.REMAINDER)
+
+    def run(args: argparse.Namespace) -> int:
+        print(f"mqttwire {name}: {hint} (missing module {missing!r})", file=sys.stderr)
+        return 2
+
+    parser.set_defaults(run=run)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

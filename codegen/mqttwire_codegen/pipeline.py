@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,21 +24,35 @@ class GeneratedPackage:
 
 
 def generate_package(
-    contract_path: Path | str, package: str, *, client_name: str | None = None
+    contract_path: Path | str,
+    package: str,
+    *,
+    client_name: str | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> GeneratedPackage:
-    """Everything ``mqttwire generate`` writes, without touching the disk."""
+    """Everything ``mqttwire generate`` writes, without touching the disk.
+
+    ``progress(step)`` is called before each step (the CLI shows it as a status line).
+    """
+    report = progress or (lambda step: None)
     if not all(is_identifier(part) for part in package.split(".")):
         raise GeneratorError(f"--package {package!r} is not a valid Python package name")
+    report(f"loading {contract_path}")
     contract, diagnostics = load_contract(contract_path, client_name=client_name)
     context = template_context(contract, package, Path(contract_path).name)
     head = header(context)
+    report("rendering the client")
     sources = render_templates(context)
+    report(f"generating {len(contract.schema_defs)} models")
     sources["models.py"] = (
         head
         + f'"""Payload models of {context["title"]} (Pydantic v2, from the contract\'s JSON Schemas)."""\n\n'
         + generate_models(contract.schema_defs)
     )
     first_party = ("mqttwire", package.split(".")[0])
-    files = {name: format_python(src, name, first_party) for name, src in sorted(sources.items())}
+    files: dict[str, str] = {}
+    for index, (name, src) in enumerate(sorted(sources.items()), start=1):
+        report(f"formatting {name} ({index}/{len(sources)})")
+        files[name] = format_python(src, name, first_party)
     files["py.typed"] = ""
     return GeneratedPackage(contract, files, tuple(d for d in diagnostics if d.severity != "error"))

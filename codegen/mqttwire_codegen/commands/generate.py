@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mqttwire_codegen.commands._common import EXIT_OK, guarded, print_diagnostics
+from mqttwire_codegen.commands._common import EXIT_OK, Progress, guarded, print_diagnostics
 from mqttwire_codegen.pipeline import generate_package
 from mqttwire_codegen.writer import write_package
 
@@ -29,15 +29,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    progress = Progress()  # a status line per step, on a terminal only
+
     def body() -> int:
-        generated = generate_package(args.contract, args.package, client_name=args.client_name)
+        generated = generate_package(
+            args.contract, args.package, client_name=args.client_name, progress=progress
+        )
+        target = Path(args.out) / args.package.replace(".", "/")
+        progress(f"writing {len(generated.files)} files to {target}")
+        write_package(generated.files, target)
+        progress.clear()
         if not args.quiet:
             print_diagnostics(generated.warnings)
-        target = Path(args.out) / args.package.replace(".", "/")
-        write_package(generated.files, target)
         print(
             f"wrote {target} ({len(generated.files)} files, client {generated.contract.client_name})"
         )
         return EXIT_OK
 
-    return guarded(body)
+    return guarded(body, progress)
