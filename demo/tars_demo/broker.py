@@ -7,14 +7,14 @@ from __future__ import annotations
 import os
 from typing import Literal, get_args
 
-from mqttwire.testing import embedded
-from mqttwire.testing.broker import (
-    BrokerNotAvailableError,
-    MosquittoBroker,
-    find_mosquitto,
-    free_port,
+from mqttwire.testing.broker import BrokerNotAvailableError
+from mqttwire.testing.embedded import (
+    DefaultBroker,
+    start_amqtt,
+    start_default_broker,
+    start_external,
+    start_mosquitto,
 )
-from mqttwire.testing.embedded import DefaultBroker, start_default_broker
 
 __all__ = ["BROKER_ENV", "BrokerChoice", "DefaultBroker", "start_broker"]
 
@@ -32,34 +32,11 @@ def start_broker(choice: str = "auto") -> DefaultBroker:
         url = os.environ.get("MQTT_URL")
         if not url:
             raise BrokerNotAvailableError("--broker external needs MQTT_URL=mqtt://host:port")
-        return start_default_broker({"MQTT_URL": url})
-    if choice == "mosquitto":
-        if find_mosquitto() is None:
-            raise BrokerNotAvailableError(
-                "--broker mosquitto: mosquitto is not installed "
-                "(apt-get install mosquitto / brew install mosquitto), or use --broker amqtt"
-            )
-        mosquitto = MosquittoBroker()
-        mosquitto.start()
-        return DefaultBroker(
-            "mosquitto",
-            mosquitto.url,
-            f"mosquitto ({mosquitto.binary}) on 127.0.0.1:{mosquitto.port}",
-            _mosquitto=mosquitto,
-        )
-    if choice == "amqtt":
-        if not embedded._amqtt_available():
-            raise BrokerNotAvailableError(
-                "--broker amqtt: amqtt is not installed (pip install 'mqttwire[demo]')"
-            )
-        # start_default_broker() has no way to force amqtt while mosquitto is installed, so this
-        # uses the same in-process broker thread it would use.
-        server = embedded._AmqttThread(free_port())
-        server.start()
-        return DefaultBroker(
-            "amqtt",
-            f"mqtt://127.0.0.1:{server.port}",
-            f"the embedded pure-Python amqtt broker on 127.0.0.1:{server.port}",
-            _amqtt=server,
-        )
-    raise ValueError(f"unknown broker choice {choice!r}; expected one of {BROKER_CHOICES}")
+        return start_external(url)
+    starters = {"mosquitto": start_mosquitto, "amqtt": start_amqtt}
+    if choice not in starters:
+        raise ValueError(f"unknown broker choice {choice!r}; expected one of {BROKER_CHOICES}")
+    try:
+        return starters[choice]()
+    except BrokerNotAvailableError as exc:
+        raise BrokerNotAvailableError(f"--broker {choice}: {exc}") from None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -19,7 +20,13 @@ from mqttwire.testing.broker import (
     free_port,
 )
 
-__all__ = ["DefaultBroker", "start_default_broker"]
+__all__ = [
+    "DefaultBroker",
+    "start_amqtt",
+    "start_default_broker",
+    "start_external",
+    "start_mosquitto",
+]
 
 BrokerKind = Literal["external", "mosquitto", "amqtt"]
 
@@ -102,30 +109,51 @@ def _amqtt_available() -> bool:
     return True
 
 
-def start_default_broker(env: dict[str, str] | None = None) -> DefaultBroker:
+def start_external(url: str) -> DefaultBroker:
+    """Point at a broker someone else runs (the password never reaches the description)."""
+    return DefaultBroker("external", url, f"the broker in MQTT_URL ({url.split('@')[-1]})")
+
+
+def start_mosquitto() -> DefaultBroker:
+    """A mosquitto from PATH on a free loopback port."""
+    if find_mosquitto() is None:
+        raise BrokerNotAvailableError(
+            "mosquitto is not installed (apt-get install mosquitto / brew install mosquitto)"
+        )
+    mosquitto = MosquittoBroker()
+    mosquitto.start()
+    return DefaultBroker(
+        "mosquitto",
+        mosquitto.url,
+        f"mosquitto from PATH ({mosquitto.binary}) on 127.0.0.1:{mosquitto.port}",
+        _mosquitto=mosquitto,
+    )
+
+
+def start_amqtt() -> DefaultBroker:
+    """The pure-Python amqtt broker in-process, on a free loopback port."""
+    if not _amqtt_available():
+        raise BrokerNotAvailableError("amqtt is not installed (pip install 'mqttwire[demo]')")
+    server = _AmqttThread(free_port())
+    server.start()
+    return DefaultBroker(
+        "amqtt",
+        f"mqtt://127.0.0.1:{server.port}",
+        f"the embedded pure-Python amqtt broker on 127.0.0.1:{server.port}",
+        _amqtt=server,
+    )
+
+
+def start_default_broker(env: Mapping[str, str] | None = None) -> DefaultBroker:
     """Use MQTT_URL when set; otherwise start mosquitto or, lacking it, amqtt on a free port."""
     environ = os.environ if env is None else env
     url = environ.get("MQTT_URL")
     if url:
-        return DefaultBroker("external", url, f"the broker in MQTT_URL ({url.split('@')[-1]})")
+        return start_external(url)
     if find_mosquitto() is not None:
-        mosquitto = MosquittoBroker()
-        mosquitto.start()
-        return DefaultBroker(
-            "mosquitto",
-            mosquitto.url,
-            f"mosquitto from PATH ({mosquitto.binary}) on 127.0.0.1:{mosquitto.port}",
-            _mosquitto=mosquitto,
-        )
+        return start_mosquitto()
     if _amqtt_available():
-        server = _AmqttThread(free_port())
-        server.start()
-        return DefaultBroker(
-            "amqtt",
-            f"mqtt://127.0.0.1:{server.port}",
-            f"the embedded pure-Python amqtt broker on 127.0.0.1:{server.port}",
-            _amqtt=server,
-        )
+        return start_amqtt()
     raise BrokerNotAvailableError(
         "no broker: set MQTT_URL, install mosquitto, or `pip install mqttwire[demo]` for amqtt"
     )
