@@ -1,0 +1,1 @@
+"""Benchmark harness: case catalog, subprocess runner, statistics, goals, report and chart."""
