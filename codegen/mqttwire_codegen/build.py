@@ -33,8 +33,19 @@ from mqttwire_codegen.schemas import SchemaBundle
 from mqttwire_codegen.validate import MQTT_PROTOCOLS, PARAM_RE, major_version
 
 RESERVED_KWARGS = frozenset(
-    {"self", "payload", "handler", "correlation_id", "event_type", "timeout", "qos", "retain"}
+    {
+        "self",
+        "payload",
+        "handler",
+        "correlation_id",
+        "event_type",
+        "timeout",
+        "qos",
+        "retain",
+        "share_group",
+    }
 )
+_SHARE_GROUP_FORBIDDEN = ("/", "+", "#", "\x00")
 
 
 def reply_problem(request: Channel, reply: Channel, correlation: str) -> str | None:
@@ -310,6 +321,27 @@ class Builder:
         self._message_cache[cache_key] = msg
         return msg
 
+    # -- shared subscriptions --------------------------------------------------------------
+    def share_group(self, node: Mapping[str, Any], loc: Location) -> str | None:
+        """``x-share-group`` of an operation or channel: subscriptions become
+        ``$share/<group>/<filter>`` (workers splitting a stream)."""
+        if "x-share-group" not in node:
+            return None
+        group = node["x-share-group"]
+        if (
+            not isinstance(group, str)
+            or not group
+            or any(c in group for c in _SHARE_GROUP_FORBIDDEN)
+        ):
+            self.fail(
+                loc.child("x-share-group"),
+                "invalid-share-group",
+                f"x-share-group must be a non-empty string without / + # or NUL, got {group!r}",
+                hint="e.g. `x-share-group: workers`",
+            )
+            return None
+        return group
+
     # -- delivery --------------------------------------------------------------------------
     def delivery(self, op: Mapping[str, Any], loc: Location) -> DeliveryPolicy:
         mqtt = self.mqtt_binding(op, loc)
@@ -410,6 +442,7 @@ class Builder:
                 delivery=self.delivery(op, oloc),
                 reply=reply,
                 reply_stream_channel_id=stream_id,
+                share_group=self.share_group(op, oloc),
                 summary=op.get("summary"),
                 description=op.get("description"),
                 bindings=self.resolved_bindings(op, oloc),
@@ -527,6 +560,7 @@ class Builder:
                     channel_id=cid,
                     message_keys=tuple(keys),
                     delivery=self.delivery(op, oloc),
+                    share_group=self.share_group(op, oloc) if action == "receive" else None,
                     summary=op.get("summary"),
                     description=op.get("description"),
                     bindings=self.resolved_bindings(op, oloc),
@@ -614,6 +648,10 @@ class Builder:
             (o.delivery for o in d.ops if o.delivery.declared_at), DeliveryPolicy()
         )
         subscribe = next((o.delivery for o in receives if o.delivery.declared_at), None) or publish
+        share_group = next(
+            (o.share_group for o in receives if o.share_group is not None),
+            self.share_group(d.raw, d.loc),
+        )
         override = d.raw.get("x-python-name")
         py = override if isinstance(override, str) else snake_case(d.id)
         by_class: dict[str, Message] = {}
@@ -640,6 +678,7 @@ class Builder:
             envelope=d.envelope,
             publish_policy=publish,
             subscribe_policy=subscribe,
+            share_group=share_group,
             description=d.raw.get("description")
             if isinstance(d.raw.get("description"), str)
             else None,

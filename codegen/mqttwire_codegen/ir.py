@@ -99,6 +99,7 @@ class Operation:
     delivery: DeliveryPolicy
     reply: Reply | None = None
     reply_stream_channel_id: str | None = None
+    share_group: str | None = None  # ``x-share-group`` (receive operations): $share/<group>/...
     summary: str | None = None
     description: str | None = None
     bindings: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
@@ -117,6 +118,7 @@ class Channel:
     envelope: bool
     publish_policy: DeliveryPolicy
     subscribe_policy: DeliveryPolicy
+    share_group: str | None = None  # default share group of subscriptions (x-share-group)
     description: str | None = None
     bindings: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
     publishers: tuple[str, ...] = ()

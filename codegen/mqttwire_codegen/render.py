@@ -8,7 +8,7 @@ from mqttwire_codegen import __version__
 from mqttwire_codegen.build import reply_problem
 from mqttwire_codegen.ir import Channel, Contract, Parameter
 
-RUNTIME_API = 1
+RUNTIME_API = 2
 DEFAULT_REQUEST_TIMEOUT = 30.0
 
 
@@ -69,6 +69,7 @@ def _channel_view(ch: Channel) -> dict[str, Any]:
                 "class_name": m.class_name,
                 # only spelled out where a message departs from its channel's envelope rule
                 "envelope": None if m.envelope == ch.envelope else m.envelope,
+                "content_type": m.content_type,
             }
             for m in ch.messages
         ],
@@ -78,6 +79,7 @@ def _channel_view(ch: Channel) -> dict[str, Any]:
         "publish_retain": ch.publish_policy.retain,
         "subscribe_qos": ch.subscribe_policy.qos,
         "expiry": ch.publish_policy.message_expiry_interval,
+        "share_group": ch.share_group,
         "publishable": not ch.topic.has_wildcards,
         "event_types": _shared_event_types(ch),
         "publish_doc": _policy_doc(ch),
@@ -117,6 +119,7 @@ def template_context(contract: Contract, package: str, contract_name: str) -> di
                 "address": req.topic.address,
                 "reply_address": rep.topic.address,
                 "params": [_param_view(p) for p in req.topic.parameters],
+                "share_group": req.share_group,
                 "payload_type": _union([m.class_name for m in req.messages]),
                 "reply_type": _union(reply_names),
                 "reply_type_str": _union(reply_names),

@@ -52,12 +52,13 @@ CH_STT_FINAL: Final = ChannelSpec(
         "stt/final",
         (),
     ),
-    messages=(MessageSpec("stt.final", models.FinalTranscript),),
+    messages=(MessageSpec("stt.final", models.FinalTranscript, content_type="application/json"),),
     envelope=True,
     publish_qos=1,
     publish_retain=False,
     subscribe_qos=1,
     message_expiry_interval=None,
+    share_group=None,
 )
 CH_STT_PARTIAL: Final = ChannelSpec(
     name="stt_partial",
@@ -65,12 +66,15 @@ CH_STT_PARTIAL: Final = ChannelSpec(
         "stt/partial",
         (),
     ),
-    messages=(MessageSpec("stt.partial", models.PartialTranscript),),
+    messages=(
+        MessageSpec("stt.partial", models.PartialTranscript, content_type="application/json"),
+    ),
     envelope=True,
     publish_qos=0,
     publish_retain=False,
     subscribe_qos=0,
     message_expiry_interval=None,
+    share_group=None,
 )
 CH_STT_AUDIO_FFT: Final = ChannelSpec(
     name="stt_audio_fft",
@@ -78,12 +82,13 @@ CH_STT_AUDIO_FFT: Final = ChannelSpec(
         "stt/audio_fft",
         (),
     ),
-    messages=(MessageSpec("stt.audio_fft", models.AudioFFTData),),
+    messages=(MessageSpec("stt.audio_fft", models.AudioFFTData, content_type="application/json"),),
     envelope=False,
     publish_qos=0,
     publish_retain=False,
     subscribe_qos=0,
     message_expiry_interval=None,
+    share_group=None,
 )
 CH_TTS_SAY: Final = ChannelSpec(
     name="tts_say",
@@ -91,12 +96,13 @@ CH_TTS_SAY: Final = ChannelSpec(
         "tts/say",
         (),
     ),
-    messages=(MessageSpec("tts.say", models.TtsSay),),
+    messages=(MessageSpec("tts.say", models.TtsSay, content_type="application/json"),),
     envelope=True,
     publish_qos=1,
     publish_retain=False,
     subscribe_qos=1,
     message_expiry_interval=None,
+    share_group=None,
 )
 CH_TTS_STATUS: Final = ChannelSpec(
     name="tts_status",
@@ -104,12 +110,13 @@ CH_TTS_STATUS: Final = ChannelSpec(
         "tts/status",
         (),
     ),
-    messages=(MessageSpec("tts.status", models.TtsStatus),),
+    messages=(MessageSpec("tts.status", models.TtsStatus, content_type="application/json"),),
     envelope=True,
     publish_qos=1,
     publish_retain=False,
     subscribe_qos=1,
     message_expiry_interval=None,
+    share_group=None,
 )
 CH_TTS_CONTROL: Final = ChannelSpec(
     name="tts_control",
@@ -117,12 +124,13 @@ CH_TTS_CONTROL: Final = ChannelSpec(
         "tts/control",
         (),
     ),
-    messages=(MessageSpec("tts.control", models.TtsControl),),
+    messages=(MessageSpec("tts.control", models.TtsControl, content_type="application/json"),),
     envelope=True,
     publish_qos=1,
     publish_retain=False,
     subscribe_qos=1,
     message_expiry_interval=None,
+    share_group=None,
 )
 CH_LLM_REQUEST: Final = ChannelSpec(
     name="llm_request",
@@ -130,12 +138,13 @@ CH_LLM_REQUEST: Final = ChannelSpec(
         "llm/request",
         (),
     ),
-    messages=(MessageSpec("llm.request", models.LLMRequest),),
+    messages=(MessageSpec("llm.request", models.LLMRequest, content_type="application/json"),),
     envelope=True,
     publish_qos=1,
     publish_retain=False,
     subscribe_qos=1,
     message_expiry_interval=None,
+    share_group=None,
 )
 CH_LLM_RESPONSE: Final = ChannelSpec(
     name="llm_response",
@@ -143,12 +152,13 @@ CH_LLM_RESPONSE: Final = ChannelSpec(
         "llm/response",
         (),
     ),
-    messages=(MessageSpec("llm.response", models.LLMResponse),),
+    messages=(MessageSpec("llm.response", models.LLMResponse, content_type="application/json"),),
     envelope=True,
     publish_qos=1,
     publish_retain=False,
     subscribe_qos=1,
     message_expiry_interval=None,
+    share_group=None,
 )
 CH_LLM_STREAM: Final = ChannelSpec(
     name="llm_stream",
@@ -156,12 +166,13 @@ CH_LLM_STREAM: Final = ChannelSpec(
         "llm/stream",
         (),
     ),
-    messages=(MessageSpec("llm.stream", models.LLMStreamDelta),),
+    messages=(MessageSpec("llm.stream", models.LLMStreamDelta, content_type="application/json"),),
     envelope=True,
     publish_qos=0,
     publish_retain=False,
     subscribe_qos=0,
     message_expiry_interval=None,
+    share_group=None,
 )
 CH_LLM_CANCEL: Final = ChannelSpec(
     name="llm_cancel",
@@ -169,12 +180,13 @@ CH_LLM_CANCEL: Final = ChannelSpec(
         "llm/cancel",
         (),
     ),
-    messages=(MessageSpec("llm.cancel", models.LLMCancel),),
+    messages=(MessageSpec("llm.cancel", models.LLMCancel, content_type="application/json"),),
     envelope=True,
     publish_qos=1,
     publish_retain=False,
     subscribe_qos=1,
     message_expiry_interval=None,
+    share_group=None,
 )
 CH_LLM_TOOLS_REGISTRY: Final = ChannelSpec(
     name="llm_tools_registry",
@@ -182,12 +194,15 @@ CH_LLM_TOOLS_REGISTRY: Final = ChannelSpec(
         "llm/tools/registry",
         (),
     ),
-    messages=(MessageSpec("llm.tools.registry", models.ToolsRegistry),),
+    messages=(
+        MessageSpec("llm.tools.registry", models.ToolsRegistry, content_type="application/json"),
+    ),
     envelope=False,
     publish_qos=1,
     publish_retain=True,
     subscribe_qos=1,
     message_expiry_interval=None,
+    share_group=None,
 )
 CH_LLM_TOOL_CALL_REQUEST: Final = ChannelSpec(
     name="llm_tool_call_request",
@@ -195,12 +210,17 @@ CH_LLM_TOOL_CALL_REQUEST: Final = ChannelSpec(
         "llm/tool.call.request",
         (),
     ),
-    messages=(MessageSpec("llm.tool.call.request", models.ToolCallRequest),),
+    messages=(
+        MessageSpec(
+            "llm.tool.call.request", models.ToolCallRequest, content_type="application/json"
+        ),
+    ),
     envelope=False,
     publish_qos=1,
     publish_retain=False,
     subscribe_qos=1,
     message_expiry_interval=None,
+    share_group=None,
 )
 CH_LLM_TOOL_CALL_RESULT: Final = ChannelSpec(
     name="llm_tool_call_result",
@@ -208,12 +228,15 @@ CH_LLM_TOOL_CALL_RESULT: Final = ChannelSpec(
         "llm/tool.call.result",
         (),
     ),
-    messages=(MessageSpec("llm.tool.call.result", models.ToolCallResult),),
+    messages=(
+        MessageSpec("llm.tool.call.result", models.ToolCallResult, content_type="application/json"),
+    ),
     envelope=False,
     publish_qos=1,
     publish_retain=False,
     subscribe_qos=1,
     message_expiry_interval=None,
+    share_group=None,
 )
 CH_WAKE_EVENT: Final = ChannelSpec(
     name="wake_event",
@@ -221,12 +244,13 @@ CH_WAKE_EVENT: Final = ChannelSpec(
         "wake/event",
         (),
     ),
-    messages=(MessageSpec("wake.event", models.WakeEvent),),
+    messages=(MessageSpec("wake.event", models.WakeEvent, content_type="application/json"),),
     envelope=True,
     publish_qos=1,
     publish_retain=False,
     subscribe_qos=1,
     message_expiry_interval=None,
+    share_group=None,
 )
 CH_WAKE_MIC: Final = ChannelSpec(
     name="wake_mic",
@@ -234,12 +258,13 @@ CH_WAKE_MIC: Final = ChannelSpec(
         "wake/mic",
         (),
     ),
-    messages=(MessageSpec("mic.control", models.MicCommand),),
+    messages=(MessageSpec("mic.control", models.MicCommand, content_type="application/json"),),
     envelope=True,
     publish_qos=1,
     publish_retain=False,
     subscribe_qos=1,
     message_expiry_interval=None,
+    share_group=None,
 )
 CH_MEMORY_QUERY: Final = ChannelSpec(
     name="memory_query",
@@ -247,12 +272,13 @@ CH_MEMORY_QUERY: Final = ChannelSpec(
         "memory/query",
         (),
     ),
-    messages=(MessageSpec("memory.query", models.MemoryQuery),),
+    messages=(MessageSpec("memory.query", models.MemoryQuery, content_type="application/json"),),
     envelope=True,
     publish_qos=1,
     publish_retain=False,
     subscribe_qos=1,
     message_expiry_interval=None,
+    share_group=None,
 )
 CH_MEMORY_RESULTS: Final = ChannelSpec(
     name="memory_results",
@@ -260,12 +286,15 @@ CH_MEMORY_RESULTS: Final = ChannelSpec(
         "memory/results",
         (),
     ),
-    messages=(MessageSpec("memory.results", models.MemoryResults),),
+    messages=(
+        MessageSpec("memory.results", models.MemoryResults, content_type="application/json"),
+    ),
     envelope=True,
     publish_qos=1,
     publish_retain=False,
     subscribe_qos=1,
     message_expiry_interval=None,
+    share_group=None,
 )
 CH_CHARACTER_GET: Final = ChannelSpec(
     name="character_get",
@@ -274,14 +303,17 @@ CH_CHARACTER_GET: Final = ChannelSpec(
         (),
     ),
     messages=(
-        MessageSpec("character.get", models.CharacterGetRequest),
-        MessageSpec("memory.character.get", models.CharacterGetRequest),
+        MessageSpec("character.get", models.CharacterGetRequest, content_type="application/json"),
+        MessageSpec(
+            "memory.character.get", models.CharacterGetRequest, content_type="application/json"
+        ),
     ),
     envelope=True,
     publish_qos=1,
     publish_retain=False,
     subscribe_qos=1,
     message_expiry_interval=None,
+    share_group=None,
 )
 CH_CHARACTER_RESULT: Final = ChannelSpec(
     name="character_result",
@@ -290,14 +322,15 @@ CH_CHARACTER_RESULT: Final = ChannelSpec(
         (),
     ),
     messages=(
-        MessageSpec("character.result", models.CharacterSnapshot),
-        MessageSpec("character.result", models.CharacterSection),
+        MessageSpec("character.result", models.CharacterSnapshot, content_type="application/json"),
+        MessageSpec("character.result", models.CharacterSection, content_type="application/json"),
     ),
     envelope=True,
     publish_qos=1,
     publish_retain=False,
     subscribe_qos=1,
     message_expiry_interval=None,
+    share_group=None,
 )
 CH_CHARACTER_UPDATE: Final = ChannelSpec(
     name="character_update",
@@ -306,14 +339,19 @@ CH_CHARACTER_UPDATE: Final = ChannelSpec(
         (),
     ),
     messages=(
-        MessageSpec("character.trait.update", models.CharacterTraitUpdate),
-        MessageSpec("character.trait.reset", models.CharacterResetTraits),
+        MessageSpec(
+            "character.trait.update", models.CharacterTraitUpdate, content_type="application/json"
+        ),
+        MessageSpec(
+            "character.trait.reset", models.CharacterResetTraits, content_type="application/json"
+        ),
     ),
     envelope=True,
     publish_qos=1,
     publish_retain=False,
     subscribe_qos=1,
     message_expiry_interval=None,
+    share_group=None,
 )
 CH_SYSTEM_CHARACTER_CURRENT: Final = ChannelSpec(
     name="system_character_current",
@@ -321,12 +359,17 @@ CH_SYSTEM_CHARACTER_CURRENT: Final = ChannelSpec(
         "system/character/current",
         (),
     ),
-    messages=(MessageSpec("system.character.current", models.CharacterSnapshot),),
+    messages=(
+        MessageSpec(
+            "system.character.current", models.CharacterSnapshot, content_type="application/json"
+        ),
+    ),
     envelope=True,
     publish_qos=1,
     publish_retain=True,
     subscribe_qos=1,
     message_expiry_interval=None,
+    share_group=None,
 )
 CH_MOVEMENT_TEST: Final = ChannelSpec(
     name="movement_test",
@@ -334,12 +377,15 @@ CH_MOVEMENT_TEST: Final = ChannelSpec(
         "movement/test",
         (),
     ),
-    messages=(MessageSpec("movement.test", models.TestMovementRequest),),
+    messages=(
+        MessageSpec("movement.test", models.TestMovementRequest, content_type="application/json"),
+    ),
     envelope=False,
     publish_qos=1,
     publish_retain=False,
     subscribe_qos=1,
     message_expiry_interval=None,
+    share_group=None,
 )
 CH_MOVEMENT_STOP: Final = ChannelSpec(
     name="movement_stop",
@@ -347,12 +393,15 @@ CH_MOVEMENT_STOP: Final = ChannelSpec(
         "movement/stop",
         (),
     ),
-    messages=(MessageSpec("movement.stop", models.EmergencyStopCommand),),
+    messages=(
+        MessageSpec("movement.stop", models.EmergencyStopCommand, content_type="application/json"),
+    ),
     envelope=True,
     publish_qos=1,
     publish_retain=False,
     subscribe_qos=1,
     message_expiry_interval=None,
+    share_group=None,
 )
 CH_MOVEMENT_STATUS: Final = ChannelSpec(
     name="movement_status",
@@ -360,12 +409,17 @@ CH_MOVEMENT_STATUS: Final = ChannelSpec(
         "movement/status",
         (),
     ),
-    messages=(MessageSpec("movement.status", models.MovementStatusUpdate),),
+    messages=(
+        MessageSpec(
+            "movement.status", models.MovementStatusUpdate, content_type="application/json"
+        ),
+    ),
     envelope=False,
     publish_qos=0,
     publish_retain=False,
     subscribe_qos=0,
     message_expiry_interval=None,
+    share_group=None,
 )
 CH_MOVEMENT_STATE: Final = ChannelSpec(
     name="movement_state",
@@ -373,12 +427,15 @@ CH_MOVEMENT_STATE: Final = ChannelSpec(
         "movement/state",
         (),
     ),
-    messages=(MessageSpec("movement.state", models.MovementState),),
+    messages=(
+        MessageSpec("movement.state", models.MovementState, content_type="application/json"),
+    ),
     envelope=False,
     publish_qos=1,
     publish_retain=False,
     subscribe_qos=1,
     message_expiry_interval=None,
+    share_group=None,
 )
 CH_MOVEMENT_FRAME: Final = ChannelSpec(
     name="movement_frame",
@@ -386,12 +443,15 @@ CH_MOVEMENT_FRAME: Final = ChannelSpec(
         "movement/frame",
         (),
     ),
-    messages=(MessageSpec("movement.frame", models.MovementFrame),),
+    messages=(
+        MessageSpec("movement.frame", models.MovementFrame, content_type="application/json"),
+    ),
     envelope=False,
     publish_qos=1,
     publish_retain=False,
     subscribe_qos=1,
     message_expiry_interval=None,
+    share_group=None,
 )
 CH_MOVEMENT_COMMAND: Final = ChannelSpec(
     name="movement_command",
@@ -399,12 +459,15 @@ CH_MOVEMENT_COMMAND: Final = ChannelSpec(
         "movement/command",
         (),
     ),
-    messages=(MessageSpec("movement.command", models.MovementCommand),),
+    messages=(
+        MessageSpec("movement.command", models.MovementCommand, content_type="application/json"),
+    ),
     envelope=True,
     publish_qos=1,
     publish_retain=False,
     subscribe_qos=1,
     message_expiry_interval=None,
+    share_group=None,
 )
 CH_CAMERA_FRAME: Final = ChannelSpec(
     name="camera_frame",
@@ -412,12 +475,13 @@ CH_CAMERA_FRAME: Final = ChannelSpec(
         "camera/frame",
         (),
     ),
-    messages=(MessageSpec("camera.frame", models.CameraFrame),),
+    messages=(MessageSpec("camera.frame", models.CameraFrame, content_type="application/json"),),
     envelope=True,
     publish_qos=0,
     publish_retain=False,
     subscribe_qos=0,
     message_expiry_interval=None,
+    share_group=None,
 )
 CH_CAMERA_CAPTURE: Final = ChannelSpec(
     name="camera_capture",
@@ -425,12 +489,15 @@ CH_CAMERA_CAPTURE: Final = ChannelSpec(
         "camera/capture",
         (),
     ),
-    messages=(MessageSpec("camera.capture", models.CameraCaptureRequest),),
+    messages=(
+        MessageSpec("camera.capture", models.CameraCaptureRequest, content_type="application/json"),
+    ),
     envelope=True,
     publish_qos=1,
     publish_retain=False,
     subscribe_qos=1,
     message_expiry_interval=None,
+    share_group=None,
 )
 CH_CAMERA_IMAGE: Final = ChannelSpec(
     name="camera_image",
@@ -438,12 +505,15 @@ CH_CAMERA_IMAGE: Final = ChannelSpec(
         "camera/image",
         (),
     ),
-    messages=(MessageSpec("camera.image", models.CameraImageResponse),),
+    messages=(
+        MessageSpec("camera.image", models.CameraImageResponse, content_type="application/json"),
+    ),
     envelope=True,
     publish_qos=1,
     publish_retain=False,
     subscribe_qos=1,
     message_expiry_interval=None,
+    share_group=None,
 )
 CH_CAMERA_STATUS: Final = ChannelSpec(
     name="camera_status",
@@ -451,12 +521,15 @@ CH_CAMERA_STATUS: Final = ChannelSpec(
         "camera/status",
         (),
     ),
-    messages=(MessageSpec("camera.status", models.CameraStatusUpdate),),
+    messages=(
+        MessageSpec("camera.status", models.CameraStatusUpdate, content_type="application/json"),
+    ),
     envelope=True,
     publish_qos=1,
     publish_retain=False,
     subscribe_qos=1,
     message_expiry_interval=None,
+    share_group=None,
 )
 CH_SYSTEM_HEALTH: Final = ChannelSpec(
     name="system_health",
@@ -465,19 +538,22 @@ CH_SYSTEM_HEALTH: Final = ChannelSpec(
         (ParamSpec("client_id", None, "client_id"),),
     ),
     messages=(
-        MessageSpec("health.status", models.HealthPing),
-        MessageSpec("system.health.router", models.HealthPing),
-        MessageSpec("system.health.tts", models.HealthPing),
-        MessageSpec("system.health.memory", models.HealthPing),
-        MessageSpec("wake.health", models.WakeHealthPayload),
-        MessageSpec("esp32.health", models.HealthPing, envelope=False),
-        MessageSpec("config.health", models.ConfigHealthPayload),
+        MessageSpec("health.status", models.HealthPing, content_type="application/json"),
+        MessageSpec("system.health.router", models.HealthPing, content_type="application/json"),
+        MessageSpec("system.health.tts", models.HealthPing, content_type="application/json"),
+        MessageSpec("system.health.memory", models.HealthPing, content_type="application/json"),
+        MessageSpec("wake.health", models.WakeHealthPayload, content_type="application/json"),
+        MessageSpec(
+            "esp32.health", models.HealthPing, envelope=False, content_type="application/json"
+        ),
+        MessageSpec("config.health", models.ConfigHealthPayload, content_type="application/json"),
     ),
     envelope=True,
     publish_qos=1,
     publish_retain=True,
     subscribe_qos=1,
     message_expiry_interval=None,
+    share_group=None,
 )
 CH_SYSTEM_KEEPALIVE: Final = ChannelSpec(
     name="system_keepalive",
@@ -485,12 +561,15 @@ CH_SYSTEM_KEEPALIVE: Final = ChannelSpec(
         "system/keepalive/{client_id}",
         (ParamSpec("client_id", None, "client_id"),),
     ),
-    messages=(MessageSpec("system.keepalive", models.HeartbeatPayload),),
+    messages=(
+        MessageSpec("system.keepalive", models.HeartbeatPayload, content_type="application/json"),
+    ),
     envelope=False,
     publish_qos=0,
     publish_retain=False,
     subscribe_qos=0,
     message_expiry_interval=None,
+    share_group=None,
 )
 CH_CONFIG_UPDATE: Final = ChannelSpec(
     name="config_update",
@@ -498,12 +577,15 @@ CH_CONFIG_UPDATE: Final = ChannelSpec(
         "config/update",
         (),
     ),
-    messages=(MessageSpec("config.update", models.ConfigUpdatePayload),),
+    messages=(
+        MessageSpec("config.update", models.ConfigUpdatePayload, content_type="application/json"),
+    ),
     envelope=False,
     publish_qos=1,
     publish_retain=False,
     subscribe_qos=1,
     message_expiry_interval=None,
+    share_group=None,
 )
 CH_SYSTEM_CONFIG: Final = ChannelSpec(
     name="system_config",
@@ -511,12 +593,15 @@ CH_SYSTEM_CONFIG: Final = ChannelSpec(
         "system/config/{service}",
         (ParamSpec("service", None, "service"),),
     ),
-    messages=(MessageSpec("system.config", models.ConfigUpdatePayload),),
+    messages=(
+        MessageSpec("system.config", models.ConfigUpdatePayload, content_type="application/json"),
+    ),
     envelope=False,
     publish_qos=1,
     publish_retain=False,
     subscribe_qos=1,
     message_expiry_interval=None,
+    share_group=None,
 )
 
 CHANNELS: Final[Mapping[str, ChannelSpec]] = MappingProxyType(

@@ -25,7 +25,8 @@ class TarsClient(TypedClient):
     message `name`, `data` is the payload schema below. Replies reuse the request's envelope `id`.
 
     Construct with ``TarsClient(config)``, ``TarsClient.from_env()`` or
-    ``TarsClient(client=MQTTClient(...))``; use ``async with``.
+    ``TarsClient(client=MQTTClient(...))``; use ``async with``. For unit tests without a
+    broker: ``async with TarsClient.for_testing() as client`` (see ``client.testing``).
     """
 
     CHANNELS = channels.CHANNELS
@@ -54,14 +55,21 @@ class TarsClient(TypedClient):
     async def subscribe_stt_final(
         self,
         handler: Callable[[models.FinalTranscript, MessageMeta], Awaitable[None]],
+        *,
+        share_group: str | None = None,
     ) -> Subscription:
-        """Receive validated messages from ``stt/final`` (QoS 1)."""
+        """Receive validated messages from ``stt/final`` (QoS 1).
+
+        ``share_group`` shares the subscription (``$share/<group>/...``): each message goes to
+        one member of the group.
+        """
         return cast(
             Subscription,
             await self._subscribe(
                 channels.CH_STT_FINAL,
                 handler,
                 {},
+                share_group=share_group,
             ),
         )
 
@@ -95,14 +103,21 @@ class TarsClient(TypedClient):
     async def subscribe_stt_partial(
         self,
         handler: Callable[[models.PartialTranscript, MessageMeta], Awaitable[None]],
+        *,
+        share_group: str | None = None,
     ) -> Subscription:
-        """Receive validated messages from ``stt/partial`` (QoS 0)."""
+        """Receive validated messages from ``stt/partial`` (QoS 0).
+
+        ``share_group`` shares the subscription (``$share/<group>/...``): each message goes to
+        one member of the group.
+        """
         return cast(
             Subscription,
             await self._subscribe(
                 channels.CH_STT_PARTIAL,
                 handler,
                 {},
+                share_group=share_group,
             ),
         )
 
@@ -136,14 +151,21 @@ class TarsClient(TypedClient):
     async def subscribe_stt_audio_fft(
         self,
         handler: Callable[[models.AudioFFTData, MessageMeta], Awaitable[None]],
+        *,
+        share_group: str | None = None,
     ) -> Subscription:
-        """Receive validated messages from ``stt/audio_fft`` (QoS 0)."""
+        """Receive validated messages from ``stt/audio_fft`` (QoS 0).
+
+        ``share_group`` shares the subscription (``$share/<group>/...``): each message goes to
+        one member of the group.
+        """
         return cast(
             Subscription,
             await self._subscribe(
                 channels.CH_STT_AUDIO_FFT,
                 handler,
                 {},
+                share_group=share_group,
             ),
         )
 
@@ -177,14 +199,21 @@ class TarsClient(TypedClient):
     async def subscribe_tts_say(
         self,
         handler: Callable[[models.TtsSay, MessageMeta], Awaitable[None]],
+        *,
+        share_group: str | None = None,
     ) -> Subscription:
-        """Receive validated messages from ``tts/say`` (QoS 1)."""
+        """Receive validated messages from ``tts/say`` (QoS 1).
+
+        ``share_group`` shares the subscription (``$share/<group>/...``): each message goes to
+        one member of the group.
+        """
         return cast(
             Subscription,
             await self._subscribe(
                 channels.CH_TTS_SAY,
                 handler,
                 {},
+                share_group=share_group,
             ),
         )
 
@@ -218,14 +247,21 @@ class TarsClient(TypedClient):
     async def subscribe_tts_status(
         self,
         handler: Callable[[models.TtsStatus, MessageMeta], Awaitable[None]],
+        *,
+        share_group: str | None = None,
     ) -> Subscription:
-        """Receive validated messages from ``tts/status`` (QoS 1)."""
+        """Receive validated messages from ``tts/status`` (QoS 1).
+
+        ``share_group`` shares the subscription (``$share/<group>/...``): each message goes to
+        one member of the group.
+        """
         return cast(
             Subscription,
             await self._subscribe(
                 channels.CH_TTS_STATUS,
                 handler,
                 {},
+                share_group=share_group,
             ),
         )
 
@@ -262,14 +298,21 @@ class TarsClient(TypedClient):
     async def subscribe_tts_control(
         self,
         handler: Callable[[models.TtsControl, MessageMeta], Awaitable[None]],
+        *,
+        share_group: str | None = None,
     ) -> Subscription:
-        """Receive validated messages from ``tts/control`` (QoS 1)."""
+        """Receive validated messages from ``tts/control`` (QoS 1).
+
+        ``share_group`` shares the subscription (``$share/<group>/...``): each message goes to
+        one member of the group.
+        """
         return cast(
             Subscription,
             await self._subscribe(
                 channels.CH_TTS_CONTROL,
                 handler,
                 {},
+                share_group=share_group,
             ),
         )
 
@@ -303,14 +346,21 @@ class TarsClient(TypedClient):
     async def subscribe_llm_request(
         self,
         handler: Callable[[models.LLMRequest, MessageMeta], Awaitable[None]],
+        *,
+        share_group: str | None = None,
     ) -> Subscription:
-        """Receive validated messages from ``llm/request`` (QoS 1)."""
+        """Receive validated messages from ``llm/request`` (QoS 1).
+
+        ``share_group`` shares the subscription (``$share/<group>/...``): each message goes to
+        one member of the group.
+        """
         return cast(
             Subscription,
             await self._subscribe(
                 channels.CH_LLM_REQUEST,
                 handler,
                 {},
+                share_group=share_group,
             ),
         )
 
@@ -344,14 +394,21 @@ class TarsClient(TypedClient):
     async def subscribe_llm_response(
         self,
         handler: Callable[[models.LLMResponse, MessageMeta], Awaitable[None]],
+        *,
+        share_group: str | None = None,
     ) -> Subscription:
-        """Receive validated messages from ``llm/response`` (QoS 1)."""
+        """Receive validated messages from ``llm/response`` (QoS 1).
+
+        ``share_group`` shares the subscription (``$share/<group>/...``): each message goes to
+        one member of the group.
+        """
         return cast(
             Subscription,
             await self._subscribe(
                 channels.CH_LLM_RESPONSE,
                 handler,
                 {},
+                share_group=share_group,
             ),
         )
 
@@ -385,14 +442,21 @@ class TarsClient(TypedClient):
     async def subscribe_llm_stream(
         self,
         handler: Callable[[models.LLMStreamDelta, MessageMeta], Awaitable[None]],
+        *,
+        share_group: str | None = None,
     ) -> Subscription:
-        """Receive validated messages from ``llm/stream`` (QoS 0)."""
+        """Receive validated messages from ``llm/stream`` (QoS 0).
+
+        ``share_group`` shares the subscription (``$share/<group>/...``): each message goes to
+        one member of the group.
+        """
         return cast(
             Subscription,
             await self._subscribe(
                 channels.CH_LLM_STREAM,
                 handler,
                 {},
+                share_group=share_group,
             ),
         )
 
@@ -427,14 +491,21 @@ class TarsClient(TypedClient):
     async def subscribe_llm_cancel(
         self,
         handler: Callable[[models.LLMCancel, MessageMeta], Awaitable[None]],
+        *,
+        share_group: str | None = None,
     ) -> Subscription:
-        """Receive validated messages from ``llm/cancel`` (QoS 1)."""
+        """Receive validated messages from ``llm/cancel`` (QoS 1).
+
+        ``share_group`` shares the subscription (``$share/<group>/...``): each message goes to
+        one member of the group.
+        """
         return cast(
             Subscription,
             await self._subscribe(
                 channels.CH_LLM_CANCEL,
                 handler,
                 {},
+                share_group=share_group,
             ),
         )
 
@@ -473,14 +544,21 @@ class TarsClient(TypedClient):
     async def subscribe_llm_tools_registry(
         self,
         handler: Callable[[models.ToolsRegistry, MessageMeta], Awaitable[None]],
+        *,
+        share_group: str | None = None,
     ) -> Subscription:
-        """Receive validated messages from ``llm/tools/registry`` (QoS 1)."""
+        """Receive validated messages from ``llm/tools/registry`` (QoS 1).
+
+        ``share_group`` shares the subscription (``$share/<group>/...``): each message goes to
+        one member of the group.
+        """
         return cast(
             Subscription,
             await self._subscribe(
                 channels.CH_LLM_TOOLS_REGISTRY,
                 handler,
                 {},
+                share_group=share_group,
             ),
         )
 
@@ -519,14 +597,21 @@ class TarsClient(TypedClient):
     async def subscribe_llm_tool_call_request(
         self,
         handler: Callable[[models.ToolCallRequest, MessageMeta], Awaitable[None]],
+        *,
+        share_group: str | None = None,
     ) -> Subscription:
-        """Receive validated messages from ``llm/tool.call.request`` (QoS 1)."""
+        """Receive validated messages from ``llm/tool.call.request`` (QoS 1).
+
+        ``share_group`` shares the subscription (``$share/<group>/...``): each message goes to
+        one member of the group.
+        """
         return cast(
             Subscription,
             await self._subscribe(
                 channels.CH_LLM_TOOL_CALL_REQUEST,
                 handler,
                 {},
+                share_group=share_group,
             ),
         )
 
@@ -565,14 +650,21 @@ class TarsClient(TypedClient):
     async def subscribe_llm_tool_call_result(
         self,
         handler: Callable[[models.ToolCallResult, MessageMeta], Awaitable[None]],
+        *,
+        share_group: str | None = None,
     ) -> Subscription:
-        """Receive validated messages from ``llm/tool.call.result`` (QoS 1)."""
+        """Receive validated messages from ``llm/tool.call.result`` (QoS 1).
+
+        ``share_group`` shares the subscription (``$share/<group>/...``): each message goes to
+        one member of the group.
+        """
         return cast(
             Subscription,
             await self._subscribe(
                 channels.CH_LLM_TOOL_CALL_RESULT,
                 handler,
                 {},
+                share_group=share_group,
             ),
         )
 
@@ -610,14 +702,21 @@ class TarsClient(TypedClient):
     async def subscribe_wake_event(
         self,
         handler: Callable[[models.WakeEvent, MessageMeta], Awaitable[None]],
+        *,
+        share_group: str | None = None,
     ) -> Subscription:
-        """Receive validated messages from ``wake/event`` (QoS 1)."""
+        """Receive validated messages from ``wake/event`` (QoS 1).
+
+        ``share_group`` shares the subscription (``$share/<group>/...``): each message goes to
+        one member of the group.
+        """
         return cast(
             Subscription,
             await self._subscribe(
                 channels.CH_WAKE_EVENT,
                 handler,
                 {},
+                share_group=share_group,
             ),
         )
 
@@ -655,14 +754,21 @@ class TarsClient(TypedClient):
     async def subscribe_wake_mic(
         self,
         handler: Callable[[models.MicCommand, MessageMeta], Awaitable[None]],
+        *,
+        share_group: str | None = None,
     ) -> Subscription:
-        """Receive validated messages from ``wake/mic`` (QoS 1)."""
+        """Receive validated messages from ``wake/mic`` (QoS 1).
+
+        ``share_group`` shares the subscription (``$share/<group>/...``): each message goes to
+        one member of the group.
+        """
         return cast(
             Subscription,
             await self._subscribe(
                 channels.CH_WAKE_MIC,
                 handler,
                 {},
+                share_group=share_group,
             ),
         )
 
@@ -699,14 +805,21 @@ class TarsClient(TypedClient):
     async def subscribe_memory_query(
         self,
         handler: Callable[[models.MemoryQuery, MessageMeta], Awaitable[None]],
+        *,
+        share_group: str | None = None,
     ) -> Subscription:
-        """Receive validated messages from ``memory/query`` (QoS 1)."""
+        """Receive validated messages from ``memory/query`` (QoS 1).
+
+        ``share_group`` shares the subscription (``$share/<group>/...``): each message goes to
+        one member of the group.
+        """
         return cast(
             Subscription,
             await self._subscribe(
                 channels.CH_MEMORY_QUERY,
                 handler,
                 {},
+                share_group=share_group,
             ),
         )
 
@@ -740,14 +853,21 @@ class TarsClient(TypedClient):
     async def subscribe_memory_results(
         self,
         handler: Callable[[models.MemoryResults, MessageMeta], Awaitable[None]],
+        *,
+        share_group: str | None = None,
     ) -> Subscription:
-        """Receive validated messages from ``memory/results`` (QoS 1)."""
+        """Receive validated messages from ``memory/results`` (QoS 1).
+
+        ``share_group`` shares the subscription (``$share/<group>/...``): each message goes to
+        one member of the group.
+        """
         return cast(
             Subscription,
             await self._subscribe(
                 channels.CH_MEMORY_RESULTS,
                 handler,
                 {},
+                share_group=share_group,
             ),
         )
 
@@ -790,14 +910,21 @@ class TarsClient(TypedClient):
     async def subscribe_character_get(
         self,
         handler: Callable[[models.CharacterGetRequest, MessageMeta], Awaitable[None]],
+        *,
+        share_group: str | None = None,
     ) -> Subscription:
-        """Receive validated messages from ``character/get`` (QoS 1)."""
+        """Receive validated messages from ``character/get`` (QoS 1).
+
+        ``share_group`` shares the subscription (``$share/<group>/...``): each message goes to
+        one member of the group.
+        """
         return cast(
             Subscription,
             await self._subscribe(
                 channels.CH_CHARACTER_GET,
                 handler,
                 {},
+                share_group=share_group,
             ),
         )
 
@@ -833,14 +960,21 @@ class TarsClient(TypedClient):
         handler: Callable[
             [models.CharacterSnapshot | models.CharacterSection, MessageMeta], Awaitable[None]
         ],
+        *,
+        share_group: str | None = None,
     ) -> Subscription:
-        """Receive validated messages from ``character/result`` (QoS 1)."""
+        """Receive validated messages from ``character/result`` (QoS 1).
+
+        ``share_group`` shares the subscription (``$share/<group>/...``): each message goes to
+        one member of the group.
+        """
         return cast(
             Subscription,
             await self._subscribe(
                 channels.CH_CHARACTER_RESULT,
                 handler,
                 {},
+                share_group=share_group,
             ),
         )
 
@@ -883,14 +1017,21 @@ class TarsClient(TypedClient):
             [models.CharacterTraitUpdate | models.CharacterResetTraits, MessageMeta],
             Awaitable[None],
         ],
+        *,
+        share_group: str | None = None,
     ) -> Subscription:
-        """Receive validated messages from ``character/update`` (QoS 1)."""
+        """Receive validated messages from ``character/update`` (QoS 1).
+
+        ``share_group`` shares the subscription (``$share/<group>/...``): each message goes to
+        one member of the group.
+        """
         return cast(
             Subscription,
             await self._subscribe(
                 channels.CH_CHARACTER_UPDATE,
                 handler,
                 {},
+                share_group=share_group,
             ),
         )
 
@@ -930,14 +1071,21 @@ class TarsClient(TypedClient):
     async def subscribe_system_character_current(
         self,
         handler: Callable[[models.CharacterSnapshot, MessageMeta], Awaitable[None]],
+        *,
+        share_group: str | None = None,
     ) -> Subscription:
-        """Receive validated messages from ``system/character/current`` (QoS 1)."""
+        """Receive validated messages from ``system/character/current`` (QoS 1).
+
+        ``share_group`` shares the subscription (``$share/<group>/...``): each message goes to
+        one member of the group.
+        """
         return cast(
             Subscription,
             await self._subscribe(
                 channels.CH_SYSTEM_CHARACTER_CURRENT,
                 handler,
                 {},
+                share_group=share_group,
             ),
         )
 
@@ -979,14 +1127,21 @@ class TarsClient(TypedClient):
     async def subscribe_movement_test(
         self,
         handler: Callable[[models.TestMovementRequest, MessageMeta], Awaitable[None]],
+        *,
+        share_group: str | None = None,
     ) -> Subscription:
-        """Receive validated messages from ``movement/test`` (QoS 1)."""
+        """Receive validated messages from ``movement/test`` (QoS 1).
+
+        ``share_group`` shares the subscription (``$share/<group>/...``): each message goes to
+        one member of the group.
+        """
         return cast(
             Subscription,
             await self._subscribe(
                 channels.CH_MOVEMENT_TEST,
                 handler,
                 {},
+                share_group=share_group,
             ),
         )
 
@@ -1020,14 +1175,21 @@ class TarsClient(TypedClient):
     async def subscribe_movement_stop(
         self,
         handler: Callable[[models.EmergencyStopCommand, MessageMeta], Awaitable[None]],
+        *,
+        share_group: str | None = None,
     ) -> Subscription:
-        """Receive validated messages from ``movement/stop`` (QoS 1)."""
+        """Receive validated messages from ``movement/stop`` (QoS 1).
+
+        ``share_group`` shares the subscription (``$share/<group>/...``): each message goes to
+        one member of the group.
+        """
         return cast(
             Subscription,
             await self._subscribe(
                 channels.CH_MOVEMENT_STOP,
                 handler,
                 {},
+                share_group=share_group,
             ),
         )
 
@@ -1061,14 +1223,21 @@ class TarsClient(TypedClient):
     async def subscribe_movement_status(
         self,
         handler: Callable[[models.MovementStatusUpdate, MessageMeta], Awaitable[None]],
+        *,
+        share_group: str | None = None,
     ) -> Subscription:
-        """Receive validated messages from ``movement/status`` (QoS 0)."""
+        """Receive validated messages from ``movement/status`` (QoS 0).
+
+        ``share_group`` shares the subscription (``$share/<group>/...``): each message goes to
+        one member of the group.
+        """
         return cast(
             Subscription,
             await self._subscribe(
                 channels.CH_MOVEMENT_STATUS,
                 handler,
                 {},
+                share_group=share_group,
             ),
         )
 
@@ -1102,14 +1271,21 @@ class TarsClient(TypedClient):
     async def subscribe_movement_state(
         self,
         handler: Callable[[models.MovementState, MessageMeta], Awaitable[None]],
+        *,
+        share_group: str | None = None,
     ) -> Subscription:
-        """Receive validated messages from ``movement/state`` (QoS 1)."""
+        """Receive validated messages from ``movement/state`` (QoS 1).
+
+        ``share_group`` shares the subscription (``$share/<group>/...``): each message goes to
+        one member of the group.
+        """
         return cast(
             Subscription,
             await self._subscribe(
                 channels.CH_MOVEMENT_STATE,
                 handler,
                 {},
+                share_group=share_group,
             ),
         )
 
@@ -1143,14 +1319,21 @@ class TarsClient(TypedClient):
     async def subscribe_movement_frame(
         self,
         handler: Callable[[models.MovementFrame, MessageMeta], Awaitable[None]],
+        *,
+        share_group: str | None = None,
     ) -> Subscription:
-        """Receive validated messages from ``movement/frame`` (QoS 1)."""
+        """Receive validated messages from ``movement/frame`` (QoS 1).
+
+        ``share_group`` shares the subscription (``$share/<group>/...``): each message goes to
+        one member of the group.
+        """
         return cast(
             Subscription,
             await self._subscribe(
                 channels.CH_MOVEMENT_FRAME,
                 handler,
                 {},
+                share_group=share_group,
             ),
         )
 
@@ -1184,14 +1367,21 @@ class TarsClient(TypedClient):
     async def subscribe_movement_command(
         self,
         handler: Callable[[models.MovementCommand, MessageMeta], Awaitable[None]],
+        *,
+        share_group: str | None = None,
     ) -> Subscription:
-        """Receive validated messages from ``movement/command`` (QoS 1)."""
+        """Receive validated messages from ``movement/command`` (QoS 1).
+
+        ``share_group`` shares the subscription (``$share/<group>/...``): each message goes to
+        one member of the group.
+        """
         return cast(
             Subscription,
             await self._subscribe(
                 channels.CH_MOVEMENT_COMMAND,
                 handler,
                 {},
+                share_group=share_group,
             ),
         )
 
@@ -1226,14 +1416,21 @@ class TarsClient(TypedClient):
     async def subscribe_camera_frame(
         self,
         handler: Callable[[models.CameraFrame, MessageMeta], Awaitable[None]],
+        *,
+        share_group: str | None = None,
     ) -> Subscription:
-        """Receive validated messages from ``camera/frame`` (QoS 0)."""
+        """Receive validated messages from ``camera/frame`` (QoS 0).
+
+        ``share_group`` shares the subscription (``$share/<group>/...``): each message goes to
+        one member of the group.
+        """
         return cast(
             Subscription,
             await self._subscribe(
                 channels.CH_CAMERA_FRAME,
                 handler,
                 {},
+                share_group=share_group,
             ),
         )
 
@@ -1269,14 +1466,21 @@ class TarsClient(TypedClient):
     async def subscribe_camera_capture(
         self,
         handler: Callable[[models.CameraCaptureRequest, MessageMeta], Awaitable[None]],
+        *,
+        share_group: str | None = None,
     ) -> Subscription:
-        """Receive validated messages from ``camera/capture`` (QoS 1)."""
+        """Receive validated messages from ``camera/capture`` (QoS 1).
+
+        ``share_group`` shares the subscription (``$share/<group>/...``): each message goes to
+        one member of the group.
+        """
         return cast(
             Subscription,
             await self._subscribe(
                 channels.CH_CAMERA_CAPTURE,
                 handler,
                 {},
+                share_group=share_group,
             ),
         )
 
@@ -1312,14 +1516,21 @@ class TarsClient(TypedClient):
     async def subscribe_camera_image(
         self,
         handler: Callable[[models.CameraImageResponse, MessageMeta], Awaitable[None]],
+        *,
+        share_group: str | None = None,
     ) -> Subscription:
-        """Receive validated messages from ``camera/image`` (QoS 1)."""
+        """Receive validated messages from ``camera/image`` (QoS 1).
+
+        ``share_group`` shares the subscription (``$share/<group>/...``): each message goes to
+        one member of the group.
+        """
         return cast(
             Subscription,
             await self._subscribe(
                 channels.CH_CAMERA_IMAGE,
                 handler,
                 {},
+                share_group=share_group,
             ),
         )
 
@@ -1355,14 +1566,21 @@ class TarsClient(TypedClient):
     async def subscribe_camera_status(
         self,
         handler: Callable[[models.CameraStatusUpdate, MessageMeta], Awaitable[None]],
+        *,
+        share_group: str | None = None,
     ) -> Subscription:
-        """Receive validated messages from ``camera/status`` (QoS 1)."""
+        """Receive validated messages from ``camera/status`` (QoS 1).
+
+        ``share_group`` shares the subscription (``$share/<group>/...``): each message goes to
+        one member of the group.
+        """
         return cast(
             Subscription,
             await self._subscribe(
                 channels.CH_CAMERA_STATUS,
                 handler,
                 {},
+                share_group=share_group,
             ),
         )
 
@@ -1434,11 +1652,15 @@ class TarsClient(TypedClient):
         ],
         *,
         client_id: str | None = None,
+        share_group: str | None = None,
     ) -> Subscription:
         """Receive validated messages from ``system/health/{client_id}`` (QoS 1).
 
         Topic parameters left ``None`` match any value (``+``); the actual values are in
         ``meta.params``.
+
+        ``share_group`` shares the subscription (``$share/<group>/...``): each message goes to
+        one member of the group.
         """
         return cast(
             Subscription,
@@ -1448,6 +1670,7 @@ class TarsClient(TypedClient):
                 {
                     "client_id": client_id,
                 },
+                share_group=share_group,
             ),
         )
 
@@ -1497,11 +1720,15 @@ class TarsClient(TypedClient):
         handler: Callable[[models.HeartbeatPayload, MessageMeta], Awaitable[None]],
         *,
         client_id: str | None = None,
+        share_group: str | None = None,
     ) -> Subscription:
         """Receive validated messages from ``system/keepalive/{client_id}`` (QoS 0).
 
         Topic parameters left ``None`` match any value (``+``); the actual values are in
         ``meta.params``.
+
+        ``share_group`` shares the subscription (``$share/<group>/...``): each message goes to
+        one member of the group.
         """
         return cast(
             Subscription,
@@ -1511,6 +1738,7 @@ class TarsClient(TypedClient):
                 {
                     "client_id": client_id,
                 },
+                share_group=share_group,
             ),
         )
 
@@ -1545,14 +1773,21 @@ class TarsClient(TypedClient):
     async def subscribe_config_update(
         self,
         handler: Callable[[models.ConfigUpdatePayload, MessageMeta], Awaitable[None]],
+        *,
+        share_group: str | None = None,
     ) -> Subscription:
-        """Receive validated messages from ``config/update`` (QoS 1)."""
+        """Receive validated messages from ``config/update`` (QoS 1).
+
+        ``share_group`` shares the subscription (``$share/<group>/...``): each message goes to
+        one member of the group.
+        """
         return cast(
             Subscription,
             await self._subscribe(
                 channels.CH_CONFIG_UPDATE,
                 handler,
                 {},
+                share_group=share_group,
             ),
         )
 
@@ -1592,11 +1827,15 @@ class TarsClient(TypedClient):
         handler: Callable[[models.ConfigUpdatePayload, MessageMeta], Awaitable[None]],
         *,
         service: str | None = None,
+        share_group: str | None = None,
     ) -> Subscription:
         """Receive validated messages from ``system/config/{service}`` (QoS 1).
 
         Topic parameters left ``None`` match any value (``+``); the actual values are in
         ``meta.params``.
+
+        ``share_group`` shares the subscription (``$share/<group>/...``): each message goes to
+        one member of the group.
         """
         return cast(
             Subscription,
@@ -1606,6 +1845,7 @@ class TarsClient(TypedClient):
                 {
                     "service": service,
                 },
+                share_group=share_group,
             ),
         )
 
@@ -1624,7 +1864,8 @@ class TarsClient(TypedClient):
         timeout: float = 30.0,  # noqa: ASYNC109
     ) -> models.LLMResponse:
         """Publish on ``llm/request`` and wait for the reply on ``llm/response``
-        that carries this request's envelope id. Raises RequestTimeoutError after ``timeout`` s.
+        that carries this request's envelope id (on MQTT 5 also on this client's
+        response topic). Raises RequestTimeoutError after ``timeout`` s.
         """
         reply = await self._request(
             channels.RQ_LLM_REQUEST,
@@ -1654,15 +1895,20 @@ class TarsClient(TypedClient):
     async def serve_llm_request(
         self,
         handler: Callable[[models.LLMRequest, MessageMeta], Awaitable[models.LLMResponse]],
+        *,
+        share_group: str | None = None,
     ) -> Subscription:
         """Answer requests on ``llm/request``: the handler's reply is published on
-        ``llm/response`` with the request's envelope id."""
+        ``llm/response`` with the request's envelope id, or on the
+        request's MQTT 5 response topic when it has one. ``share_group`` spreads the requests
+        over the members of a share group."""
         return cast(
             Subscription,
             await self._serve(
                 channels.RQ_LLM_REQUEST,
                 handler,
                 {},
+                share_group=share_group,
             ),
         )
 
@@ -1675,7 +1921,8 @@ class TarsClient(TypedClient):
         timeout: float = 30.0,  # noqa: ASYNC109
     ) -> models.ToolCallResult:
         """Publish on ``llm/tool.call.request`` and wait for the reply on ``llm/tool.call.result``
-        that carries this request's envelope id. Raises RequestTimeoutError after ``timeout`` s.
+        that carries this request's correlation ($message.payload#/call_id) (on MQTT 5 also on this client's
+        response topic). Raises RequestTimeoutError after ``timeout`` s.
         """
         reply = await self._request(
             channels.RQ_LLM_TOOL_CALL_REQUEST,
@@ -1688,15 +1935,20 @@ class TarsClient(TypedClient):
     async def serve_llm_tool_call_request(
         self,
         handler: Callable[[models.ToolCallRequest, MessageMeta], Awaitable[models.ToolCallResult]],
+        *,
+        share_group: str | None = None,
     ) -> Subscription:
         """Answer requests on ``llm/tool.call.request``: the handler's reply is published on
-        ``llm/tool.call.result`` with the request's envelope id."""
+        ``llm/tool.call.result`` with the request's correlation ($message.payload#/call_id), or on the
+        request's MQTT 5 response topic when it has one. ``share_group`` spreads the requests
+        over the members of a share group."""
         return cast(
             Subscription,
             await self._serve(
                 channels.RQ_LLM_TOOL_CALL_REQUEST,
                 handler,
                 {},
+                share_group=share_group,
             ),
         )
 
@@ -1709,7 +1961,8 @@ class TarsClient(TypedClient):
         timeout: float = 30.0,  # noqa: ASYNC109
     ) -> models.MemoryResults:
         """Publish on ``memory/query`` and wait for the reply on ``memory/results``
-        that carries this request's envelope id. Raises RequestTimeoutError after ``timeout`` s.
+        that carries this request's envelope id (on MQTT 5 also on this client's
+        response topic). Raises RequestTimeoutError after ``timeout`` s.
         """
         reply = await self._request(
             channels.RQ_MEMORY_QUERY,
@@ -1722,15 +1975,20 @@ class TarsClient(TypedClient):
     async def serve_memory_query(
         self,
         handler: Callable[[models.MemoryQuery, MessageMeta], Awaitable[models.MemoryResults]],
+        *,
+        share_group: str | None = None,
     ) -> Subscription:
         """Answer requests on ``memory/query``: the handler's reply is published on
-        ``memory/results`` with the request's envelope id."""
+        ``memory/results`` with the request's envelope id, or on the
+        request's MQTT 5 response topic when it has one. ``share_group`` spreads the requests
+        over the members of a share group."""
         return cast(
             Subscription,
             await self._serve(
                 channels.RQ_MEMORY_QUERY,
                 handler,
                 {},
+                share_group=share_group,
             ),
         )
 
@@ -1743,7 +2001,8 @@ class TarsClient(TypedClient):
         timeout: float = 30.0,  # noqa: ASYNC109
     ) -> models.CharacterSnapshot | models.CharacterSection:
         """Publish on ``character/get`` and wait for the reply on ``character/result``
-        that carries this request's envelope id. Raises RequestTimeoutError after ``timeout`` s.
+        that carries this request's envelope id (on MQTT 5 also on this client's
+        response topic). Raises RequestTimeoutError after ``timeout`` s.
         """
         reply = await self._request(
             channels.RQ_CHARACTER_GET,
@@ -1759,15 +2018,20 @@ class TarsClient(TypedClient):
             [models.CharacterGetRequest, MessageMeta],
             Awaitable[models.CharacterSnapshot | models.CharacterSection],
         ],
+        *,
+        share_group: str | None = None,
     ) -> Subscription:
         """Answer requests on ``character/get``: the handler's reply is published on
-        ``character/result`` with the request's envelope id."""
+        ``character/result`` with the request's envelope id, or on the
+        request's MQTT 5 response topic when it has one. ``share_group`` spreads the requests
+        over the members of a share group."""
         return cast(
             Subscription,
             await self._serve(
                 channels.RQ_CHARACTER_GET,
                 handler,
                 {},
+                share_group=share_group,
             ),
         )
 
@@ -1780,7 +2044,8 @@ class TarsClient(TypedClient):
         timeout: float = 30.0,  # noqa: ASYNC109
     ) -> models.CameraImageResponse:
         """Publish on ``camera/capture`` and wait for the reply on ``camera/image``
-        that carries this request's envelope id. Raises RequestTimeoutError after ``timeout`` s.
+        that carries this request's envelope id (on MQTT 5 also on this client's
+        response topic). Raises RequestTimeoutError after ``timeout`` s.
         """
         reply = await self._request(
             channels.RQ_CAMERA_CAPTURE,
@@ -1795,14 +2060,19 @@ class TarsClient(TypedClient):
         handler: Callable[
             [models.CameraCaptureRequest, MessageMeta], Awaitable[models.CameraImageResponse]
         ],
+        *,
+        share_group: str | None = None,
     ) -> Subscription:
         """Answer requests on ``camera/capture``: the handler's reply is published on
-        ``camera/image`` with the request's envelope id."""
+        ``camera/image`` with the request's envelope id, or on the
+        request's MQTT 5 response topic when it has one. ``share_group`` spreads the requests
+        over the members of a share group."""
         return cast(
             Subscription,
             await self._serve(
                 channels.RQ_CAMERA_CAPTURE,
                 handler,
                 {},
+                share_group=share_group,
             ),
         )

@@ -7,6 +7,7 @@ from mqttwire.dispatch import Handler, Subscription
 from mqttwire.envelope import Envelope, decode_envelope, encode_envelope, new_message_id
 from mqttwire.errors import (
     AuthenticationError,
+    BrokerLimitError,
     ConfigError,
     ConnectError,
     ContractVersionError,
@@ -15,8 +16,11 @@ from mqttwire.errors import (
     NotConnectedError,
     OfflineQueueFullError,
     PayloadValidationError,
+    ProtocolNotSupportedError,
     PublishError,
     PublishTimeoutError,
+    QoSNotGrantedError,
+    QoSNotSupportedError,
     RequestTimeoutError,
     SubscribeError,
     TopicParameterError,
@@ -37,7 +41,7 @@ from mqttwire.topic_filter import (
     validate_topic_filter,
     validate_topic_name,
 )
-from mqttwire.transport import Transport
+from mqttwire.transport import MessageProperties, Transport
 from mqttwire.url import ConnectionParams
 from mqttwire.version import RUNTIME_API_VERSION, __version__
 
@@ -46,6 +50,7 @@ __all__ = [
     "HEALTH_EVENT_TYPE",
     "RUNTIME_API_VERSION",
     "AuthenticationError",
+    "BrokerLimitError",
     "ClientMetrics",
     "ClientState",
     "ConfigError",
@@ -62,11 +67,15 @@ __all__ = [
     "MQTTWireError",
     "MessageDeduplicator",
     "MessageMeta",
+    "MessageProperties",
     "NotConnectedError",
     "OfflineQueueFullError",
     "PayloadValidationError",
+    "ProtocolNotSupportedError",
     "PublishError",
     "PublishTimeoutError",
+    "QoSNotGrantedError",
+    "QoSNotSupportedError",
     "RequestTimeoutError",
     "SubscribeError",
     "Subscription",

@@ -12,6 +12,10 @@ Delivery guarantees (what a caller can rely on):
   it once). A full queue raises :class:`OfflineQueueFullError`.
 * Handlers registered before ``connect`` are subscribed with the first CONNECT, so with
   ``clean_session=False`` they receive what the broker kept for the session while we were away.
+* With ``protocol="5"``, ``properties`` (user properties, content type, message expiry,
+  response topic, correlation data) travel with each message and reach handlers in
+  :class:`MessageMeta`; a broker refusal (PUBACK reason code >= 0x80) raises
+  :class:`PublishError` with ``reason_code``. On 3.1.1 properties are dropped.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from types import TracebackType
 from typing import Any
 
@@ -32,29 +37,37 @@ from mqttwire.dispatch import Dispatcher, Handler, Subscription
 from mqttwire.envelope import encode_envelope
 from mqttwire.errors import (
     AuthenticationError,
+    BrokerLimitError,
     ConnectError,
     MQTTWireError,
     NotConnectedError,
+    ProtocolNotSupportedError,
     PublishError,
     PublishTimeoutError,
+    QoSNotGrantedError,
+    QoSNotSupportedError,
     SubscribeError,
 )
 from mqttwire.health import encode_health, encode_heartbeat, health_topic, keepalive_topic
 from mqttwire.metrics import ClientMetrics
 from mqttwire.offline_queue import OfflineQueue, OutgoingMessage
+from mqttwire.reason_codes import reason_name
 from mqttwire.state import ClientState
 from mqttwire.topic_filter import validate_topic_filter, validate_topic_name
 from mqttwire.transport import (
     ConnectOptions,
     IncomingMessage,
+    MessageProperties,
     TLSOptions,
     Transport,
     TransportConnectError,
     TransportDisconnectedError,
     TransportError,
+    TransportRefusedError,
     TransportTimeoutError,
     WillMessage,
 )
+from mqttwire.url import ConnectionParams
 
 __all__ = ["MQTTClient"]
 
@@ -64,6 +77,8 @@ _LOG = logging.getLogger("mqttwire.client")
 # back; checked four times per interval, so a dead link is found within 2.75 intervals.
 WATCHDOG_INTERVALS = 2.5
 _FLUSH_WINDOW = 64
+# CONNACK codes for "unacceptable protocol version": 3.1.1 return code 1, MQTT 5 reason 0x84.
+_PROTOCOL_REFUSED = frozenset({1, 0x84})
 _STATES_ACCEPTING_OFFLINE = frozenset(
     {ClientState.CONNECTING, ClientState.CONNECTED, ClientState.RECONNECTING}
 )
@@ -89,7 +104,15 @@ class MQTTClient:
 
     def __init__(self, config: MQTTClientConfig, *, transport: Transport | None = None) -> None:
         self._config = config
-        self._params = config.connection
+        # Failover: the brokers of MQTT_URL in order; _params is the one we use now.
+        self._connections = config.connections
+        self._broker_index = 0
+        self._params = self._connections[0]
+        self._round_errors: list[ConnectError] = []
+        # Highest QoS the broker of the current link grants (learned from SUBACKs), or None.
+        self._broker_max_qos: int | None = None
+        self._uses_qos2 = False
+        self._last_link_broker: ConnectionParams | None = None
         self._transport: Transport = transport if transport is not None else _default_transport()
         self._metrics = ClientMetrics()
         self._dispatcher = Dispatcher(self._metrics, config.handler_queue_size)
@@ -117,6 +140,8 @@ class MQTTClient:
         self._last_heartbeat_seen = 0.0
         self._failures_in_row = 0
         self._short_links = 0
+        self._subscription_ids: dict[str, int] = {}  # MQTT 5: broker filter -> identifier
+        self._filters_by_id: dict[int, str] = {}
         self.last_error: MQTTWireError | None = None
 
     # ------------------------------------------------------------------ properties
@@ -144,8 +169,26 @@ class MQTTClient:
         return self._state
 
     @property
+    def protocol(self) -> str:
+        """``"3.1.1"`` or ``"5"`` (MQTT 5 carries message properties)."""
+        return self._config.protocol
+
+    @property
     def connected(self) -> bool:
         return self._state is ClientState.CONNECTED
+
+    @property
+    def broker(self) -> ConnectionParams:
+        """The broker of the current link (while disconnected: the one tried next).
+
+        With several brokers in ``MQTT_URL`` this changes on failover.
+        """
+        return self._params
+
+    @property
+    def brokers(self) -> tuple[ConnectionParams, ...]:
+        """Every broker of ``MQTT_URL``, in the order they are tried."""
+        return self._connections
 
     @property
     def client(self) -> Any:
@@ -310,7 +353,7 @@ class MQTTClient:
                 retain=True,
             )
         tls = None
-        if config.tls:
+        if config.uses_tls(params):
             tls = TLSOptions(
                 config.tls_ca_file, config.tls_cert_file, config.tls_key_file, config.tls_insecure
             )
@@ -350,18 +393,32 @@ class MQTTClient:
         backoff = Backoff(config.reconnect_min_delay, config.reconnect_max_delay)
         loop = asyncio.get_running_loop()
         held_after = max(config.reconnect_max_delay, 1.0)
+        brokers = len(self._connections)
+        tried = 0  # brokers tried since the last backoff sleep (failover: one round = all)
+        fatal_in_round = False
         try:
             while not self._stop.is_set():
                 try:
                     await self._transport.connect(self._connect_options())
                 except TransportConnectError as exc:
-                    if not self._on_connect_failure(exc):
+                    tried += 1
+                    if not self._on_connect_failure(exc, round_done=tried >= brokers):
                         return
+                    fatal_in_round = fatal_in_round or (
+                        isinstance(self.last_error, ConnectError) and self.last_error.fatal
+                    )
+                    self._next_broker()
+                    if tried < brokers:
+                        continue  # the next broker of the list, at once
+                    tried = 0
                     delay = backoff.next_delay()
-                    if exc.fatal:
+                    if fatal_in_round:
                         delay = max(delay, config.reconnect_max_delay)
+                    fatal_in_round = False
                     await self._sleep(max(delay, config.reconnect_min_delay))
                     continue
+                tried = 0
+                fatal_in_round = False
                 if self._stop.is_set():
                     return
                 started = loop.time()
@@ -371,6 +428,13 @@ class MQTTClient:
                     reason = await self._run_link()
                 except TransportError as exc:
                     reason = f"link lost during setup: {exc}"
+                except BrokerLimitError as exc:
+                    # Only raised while setting up the first link (connect() reports it).
+                    self.last_error = exc
+                    self._set_state(ClientState.DISCONNECTED)
+                    self._resolve_first(exc)
+                    await self._transport.disconnect(1.0)
+                    return
                 finally:
                     self._link_up = False
                 if self._stop.is_set():
@@ -392,6 +456,7 @@ class MQTTClient:
                 self._set_state(ClientState.RECONNECTING)
                 _LOG.info("MQTT link to %s down (%s); reconnecting", self._params, reason)
                 await self._transport.disconnect(1.0)
+                self._next_broker()
                 await self._sleep(backoff.next_delay())
         except Exception as exc:
             _LOG.exception("MQTT supervisor failed")
@@ -404,21 +469,65 @@ class MQTTClient:
                     ConnectError(self._params.host, self._params.port, "connect cancelled")
                 )
 
-    def _on_connect_failure(self, exc: TransportConnectError) -> bool:
-        """Record a failed attempt; False when the supervisor should give up."""
-        self._metrics.connect_failures += 1
+    def _next_broker(self) -> None:
+        """Failover: the next broker of ``MQTT_URL`` (round robin; a no-op for one broker)."""
+        if len(self._connections) > 1:
+            self._broker_index = (self._broker_index + 1) % len(self._connections)
+            self._params = self._connections[self._broker_index]
+
+    def _connect_error(self, exc: TransportConnectError) -> ConnectError:
+        """The typed error for a failed attempt on the current broker."""
         host, port = self._params.host, self._params.port
-        error: ConnectError
+        protocol = self._config.protocol
         if exc.authentication:
-            error = AuthenticationError(host, port, exc.reason, fatal=True)
-        else:
-            error = ConnectError(host, port, exc.reason, fatal=exc.fatal)
+            return AuthenticationError(host, port, exc.reason, fatal=True)
+        if exc.code in _PROTOCOL_REFUSED:
+            hint = "; set MQTT_PROTOCOL=3.1.1" if protocol == "5" else ""
+            return ProtocolNotSupportedError(
+                host,
+                port,
+                f"the broker does not support MQTT {protocol} (CONNACK {exc.code:#04x}: "
+                f"unacceptable protocol version){hint}",
+                protocol=protocol,
+            )
+        if exc.closed_before_connack and protocol == "5":
+            return ProtocolNotSupportedError(
+                host,
+                port,
+                "the broker closed the connection in reply to an MQTT 5 CONNECT without a "
+                "CONNACK: it does not support MQTT 5 (RabbitMQ before 3.13 does this); set "
+                "MQTT_PROTOCOL=3.1.1",
+                protocol=protocol,
+            )
+        return ConnectError(host, port, exc.reason, fatal=exc.fatal)
+
+    def _on_connect_failure(self, exc: TransportConnectError, *, round_done: bool = True) -> bool:
+        """Record a failed attempt; False when the supervisor should give up.
+
+        With several brokers, the first ``connect()`` gives up only after trying each of them
+        once (``round_done``); it then raises the first fatal error, else the first error.
+        """
+        self._metrics.connect_failures += 1
+        error = self._connect_error(exc)
         self.last_error = error
-        if not self._connected_once and (exc.fatal or not self._config.connect_retry):
-            self._set_state(ClientState.DISCONNECTED)
-            self._resolve_first(error)
-            return False
-        if exc.fatal:
+        self._round_errors.append(error)
+        if round_done:
+            errors, self._round_errors = self._round_errors, []
+            if not self._connected_once and (
+                any(e.fatal for e in errors) or not self._config.connect_retry
+            ):
+                chosen = next((e for e in errors if e.fatal), errors[0])
+                if len(errors) > 1:
+                    _LOG.error(
+                        "no MQTT broker of %d reachable: %s",
+                        len(errors),
+                        "; ".join(str(e) for e in errors),
+                    )
+                self.last_error = chosen
+                self._set_state(ClientState.DISCONNECTED)
+                self._resolve_first(chosen)
+                return False
+        if error.fatal:
             if self._auth_error is None:
                 self._auth_error = error
                 _LOG.error("%s; retrying every %gs", error, self._config.reconnect_max_delay)
@@ -435,6 +544,11 @@ class MQTTClient:
     async def _link_established(self) -> None:
         """Resubscribe, announce health, go CONNECTED, flush the offline queue."""
         config = self._config
+        self._broker_max_qos = None  # learned again for every link: failover may change broker
+        if self._last_link_broker is not None and self._last_link_broker != self._params:
+            self._metrics.failovers += 1
+            _LOG.warning("MQTT failover: %s -> %s", self._last_link_broker, self._params)
+        self._last_link_broker = self._params
         filters = self._dispatcher.filters()
         if config.enable_heartbeat:
             filters.setdefault(self._keepalive_topic, 0)
@@ -462,6 +576,8 @@ class MQTTClient:
             if filters.get(topic_filter, -1) < qos
         }
         await self._subscribe_all(missing)
+        if self._uses_qos2 and self._broker_max_qos is None:
+            await self._probe_max_qos()  # before the offline queue is flushed
         self._set_state(ClientState.CONNECTED)
         self._resolve_first(None)
         self._failures_in_row = 0
@@ -472,11 +588,100 @@ class MQTTClient:
         if not filters:
             return
         items = list(filters.items())
-        granted = await self._transport.subscribe(items, self._config.publish_timeout)
-        for (topic_filter, _qos), code in zip(items, granted, strict=False):
+        granted = await self._broker_subscribe(items)
+        for (topic_filter, qos), code in zip(items, granted, strict=False):
             if code >= 0x80:
                 self._metrics.subscribe_failures += 1
                 _LOG.error("broker refused subscription %r (code %#x)", topic_filter, code)
+            elif code < qos:
+                # Never a silent downgrade: the first connect fails, later links log it.
+                self._learn_max_qos(code)
+                self._metrics.subscribe_failures += 1
+                error = QoSNotGrantedError(
+                    topic_filter, requested_qos=qos, granted_qos=code, broker=str(self._params)
+                )
+                self.last_error = error
+                if not self._connected_once:
+                    raise error
+                _LOG.error("%s", error)
+            elif qos == 2:
+                self._learn_max_qos(2)
+
+    def _learn_max_qos(self, granted: int) -> None:
+        if self._broker_max_qos is None or granted < self._broker_max_qos:
+            self._broker_max_qos = granted
+
+    async def _probe_max_qos(self) -> int | None:
+        """Ask the broker for QoS 2 on a private filter; its SUBACK tells its maximum QoS.
+
+        MQTT 3.1.1 has no other way to learn it (NATS closes the link on a QoS 2 PUBLISH,
+        RabbitMQ silently downgrades it). ``None`` when the link is down; a refused probe
+        (ACL) counts as "QoS 2 available" since nothing better is known.
+        """
+        probe = f"mqttwire/qos-probe/{self.client_id}"
+        timeout = self._config.publish_timeout
+        try:
+            granted = await self._transport.subscribe([(probe, 2)], timeout)
+        except TransportError:
+            return None
+        code = granted[0] if granted else 0x80
+        if code >= 0x80:
+            _LOG.debug("QoS probe refused by %s (code %#x)", self._params, code)
+            code = 2
+        self._learn_max_qos(code)
+        with contextlib.suppress(TransportError):
+            await self._transport.unsubscribe([probe], timeout)
+        return self._broker_max_qos
+
+    async def _check_qos(self, topic: str, qos: int) -> None:
+        """Raise :class:`QoSNotSupportedError` when the broker of this link lacks ``qos``."""
+        self._uses_qos2 = True
+        limit = self._broker_max_qos
+        if limit is None:
+            limit = await self._probe_max_qos()
+        if limit is not None and limit < qos:
+            raise QoSNotSupportedError(topic, qos=qos, max_qos=limit, broker=str(self._params))
+
+    def _within_broker_limits(self, batch: list[OutgoingMessage]) -> list[OutgoingMessage]:
+        """Drop queued messages above the broker's QoS (logged, counted, ``last_error``)."""
+        limit = self._broker_max_qos
+        if limit is None or limit >= 2:
+            return batch
+        kept: list[OutgoingMessage] = []
+        for message in batch:
+            if message.qos <= limit:
+                kept.append(message)
+                continue
+            self._metrics.qos_unsupported += 1
+            error = QoSNotSupportedError(
+                message.topic, qos=message.qos, max_qos=limit, broker=str(self._params)
+            )
+            self.last_error = error
+            _LOG.error("queued message dropped: %s", error)
+        return kept
+
+    async def _broker_subscribe(self, items: list[tuple[str, int]]) -> list[int]:
+        """SUBSCRIBE and return the granted QoS (or failure code) per filter.
+
+        On MQTT 5 each filter gets its own packet and subscription identifier: a v5 broker sends
+        one copy of a message per matching subscription, and the identifier says which handlers
+        a copy is for (see :meth:`_read`). On 3.1.1 one packet and one copy per message.
+        """
+        timeout = self._config.publish_timeout
+        if self._config.protocol != "5":
+            return await self._transport.subscribe(items, timeout)
+        ids = self._subscription_ids
+        for topic_filter, _qos in items:
+            if topic_filter not in ids:
+                ids[topic_filter] = len(ids) + 1
+                self._filters_by_id[ids[topic_filter]] = topic_filter
+        results = await asyncio.gather(
+            *(
+                self._transport.subscribe([item], timeout, subscription_id=ids[item[0]])
+                for item in items
+            )
+        )
+        return [granted[0] if granted else 0x80 for granted in results]
 
     async def _flush(self) -> None:
         """Send the offline queue in order, a window at a time; requeue on failure."""
@@ -486,15 +691,32 @@ class MQTTClient:
         timeout = self._config.publish_timeout
         try:
             while self._offline and self._link_up:
-                batch = self._offline.take(_FLUSH_WINDOW)
-                results = await asyncio.gather(
-                    *(
-                        self._transport.publish(m.topic, m.payload, m.qos, m.retain, timeout)
-                        for m in batch
-                    ),
-                    return_exceptions=True,
+                batch = self._within_broker_limits(
+                    self._unexpired(self._offline.take(_FLUSH_WINDOW))
                 )
-                failed = [m for m, r in zip(batch, results, strict=True) if r is not None]
+                acked = [False] * len(batch)
+                try:
+                    results = await asyncio.gather(
+                        *(self._send_queued(m, timeout, acked, i) for i, m in enumerate(batch)),
+                        return_exceptions=True,
+                    )
+                except asyncio.CancelledError:
+                    # The link went down and its tasks were cancelled mid-window: what was taken
+                    # from the queue and not acknowledged goes back, or it would be lost.
+                    unacked = [m for i, m in enumerate(batch) if not acked[i]]
+                    self._offline.put_front(unacked)
+                    self._metrics.offline_flushed += len(batch) - len(unacked)
+                    self._metrics.publish_retries += len(unacked)
+                    raise
+                for message, result in zip(batch, results, strict=True):
+                    if isinstance(result, TransportRefusedError):
+                        self._metrics.publish_refused += 1
+                        _LOG.error("broker refused queued message on %r: %s", message.topic, result)
+                failed = [
+                    m
+                    for m, r in zip(batch, results, strict=True)
+                    if r is not None and not isinstance(r, TransportRefusedError)
+                ]
                 self._metrics.offline_flushed += len(batch) - len(failed)
                 if failed:
                     self._offline.put_front(failed)
@@ -508,6 +730,50 @@ class MQTTClient:
                     raise TransportDisconnectedError("offline queue flush interrupted")
         finally:
             self._flushing = False
+
+    async def _send_queued(
+        self, m: OutgoingMessage, ack_timeout: float, acked: list[bool], index: int
+    ) -> None:
+        """Send one queued message; ``acked[index]`` tells a cancelled flush what got through."""
+        await self._send(m.topic, m.payload, m.qos, m.retain, m.properties, ack_timeout)
+        acked[index] = True
+
+    def _unexpired(self, batch: list[OutgoingMessage]) -> list[OutgoingMessage]:
+        """Drop queued messages whose MQTT 5 expiry passed; shorten it by the time queued."""
+        now = asyncio.get_running_loop().time()
+        kept: list[OutgoingMessage] = []
+        for message in batch:
+            props = message.properties
+            expiry = props.message_expiry_interval if props is not None else None
+            if props is None or expiry is None or not message.queued_at:
+                kept.append(message)
+                continue
+            left = expiry - int(now - message.queued_at)
+            if left <= 0:
+                self._metrics.offline_expired += 1
+                continue
+            kept.append(
+                message._replace(
+                    properties=replace(props, message_expiry_interval=left), queued_at=now
+                )
+            )
+        return kept
+
+    async def _send(
+        self,
+        topic: str,
+        payload: bytes,
+        qos: int,
+        retain: bool,
+        properties: MessageProperties | None,
+        ack_timeout: float,
+    ) -> None:
+        if properties:
+            await self._transport.publish(
+                topic, payload, qos, retain, ack_timeout, properties=properties
+            )
+        else:
+            await self._transport.publish(topic, payload, qos, retain, ack_timeout)
 
     async def _flush_in_background(self) -> None:
         """Flush after (re)connect; never ends the link by itself, only wakes the supervisor."""
@@ -551,15 +817,28 @@ class MQTTClient:
         dedupe = self._dedupe
         keepalive = self._keepalive_topic
         message: IncomingMessage
+        by_id = self._filters_by_id
         async for message in self._transport.messages():
             metrics.messages_received += 1
             topic = message.topic
             if topic == keepalive:
                 self._last_heartbeat_seen = asyncio.get_running_loop().time()
-            if dedupe is not None and dedupe.is_duplicate_payload(message.payload):
+            ids = message.subscription_ids
+            if dedupe is not None and dedupe.is_duplicate_payload(
+                message.payload, scope=",".join(map(str, ids))
+            ):
                 metrics.duplicates += 1
                 continue
-            dispatch(topic, message.payload, message.qos, message.retain)
+            # MQTT 5: this copy was sent for the subscriptions in ``ids`` only.
+            only = {by_id[i] for i in ids if i in by_id} if ids else None
+            dispatch(
+                topic,
+                message.payload,
+                message.qos,
+                message.retain,
+                message.properties,
+                only or None,
+            )
 
     async def _heartbeat(self) -> None:
         """Publish heartbeats; return when our own heartbeats stop coming back."""
@@ -595,21 +874,44 @@ class MQTTClient:
     # ------------------------------------------------------------------ publish
 
     async def publish(
-        self, topic: str, payload: bytes, *, qos: int = 0, retain: bool = False
+        self,
+        topic: str,
+        payload: bytes,
+        *,
+        qos: int = 0,
+        retain: bool = False,
+        properties: MessageProperties | None = None,
     ) -> None:
-        """Publish raw bytes. See the module docstring for the delivery guarantees."""
+        """Publish raw bytes. See the module docstring for the delivery guarantees.
+
+        ``properties`` are MQTT 5 message properties, ignored on 3.1.1 links.
+        """
         if qos not in (0, 1, 2):
             raise PublishError(topic, f"qos must be 0, 1 or 2, got {qos!r}", qos=qos)
         if not topic or "+" in topic or "#" in topic or "\x00" in topic:
             validate_topic_name(topic)
         if not self._accepting:
             raise NotConnectedError("publish", "shutting down")
+        if self._config.protocol != "5" or not properties:
+            properties = None
+        if qos == 2 and self._link_up:
+            await self._check_qos(topic, qos)
+        elif qos == 2:
+            self._uses_qos2 = True
         if self._link_up and (qos == 0 or not self._offline):
             try:
-                await self._transport.publish(
-                    topic, payload, qos, retain, self._config.publish_timeout
+                await self._send(
+                    topic, payload, qos, retain, properties, self._config.publish_timeout
                 )
                 return
+            except TransportRefusedError as exc:
+                self._metrics.publish_refused += 1
+                raise PublishError(
+                    topic,
+                    f"refused by broker: {exc.reason} ({exc.reason_code:#04x})",
+                    qos=qos,
+                    reason_code=exc.reason_code,
+                ) from None
             except TransportTimeoutError:
                 self._metrics.publish_timeouts += 1
                 raise PublishTimeoutError(topic, self._config.publish_timeout, qos=qos) from None
@@ -618,7 +920,9 @@ class MQTTClient:
                     self._metrics.dropped_qos0_offline += 1
                     return
                 # Sent, maybe delivered, not acknowledged: resend the same bytes after reconnect.
-                self._offline.put_front([OutgoingMessage(topic, payload, qos, retain)])
+                self._offline.put_front(
+                    [OutgoingMessage(topic, payload, qos, retain, properties, self._now())]
+                )
                 self._metrics.publish_retries += 1
                 return
         if self._state not in _STATES_ACCEPTING_OFFLINE:
@@ -626,8 +930,12 @@ class MQTTClient:
         if qos == 0 and not self._config.offline_queue_qos0:
             self._metrics.dropped_qos0_offline += 1
             return
-        self._offline.put(OutgoingMessage(topic, payload, qos, retain))
+        self._offline.put(OutgoingMessage(topic, payload, qos, retain, properties, self._now()))
         self._metrics.offline_queued += 1
+
+    @staticmethod
+    def _now() -> float:
+        return asyncio.get_running_loop().time()
 
     async def publish_event(
         self,
@@ -638,12 +946,21 @@ class MQTTClient:
         correlation_id: str | None = None,
         qos: int = 0,
         retain: bool = False,
+        properties: MessageProperties | None = None,
     ) -> str:
-        """Wrap ``data`` in the TARS envelope and publish it; returns the envelope id."""
+        """Wrap ``data`` in the TARS envelope and publish it; returns the envelope id.
+
+        On MQTT 5 the envelope's ``type``, ``id`` and ``source`` are mirrored as user properties
+        (before any in ``properties``), so brokers and tools can route on them without parsing.
+        """
         message_id, payload = encode_envelope(
             event_type, data, source=self._source, correlation_id=correlation_id
         )
-        await self.publish(topic, payload, qos=qos, retain=retain)
+        if self._config.protocol == "5":
+            base = properties if properties is not None else MessageProperties()
+            mirrored = (("type", event_type), ("id", message_id), ("source", self._source))
+            properties = replace(base, user_properties=mirrored + base.user_properties)
+        await self.publish(topic, payload, qos=qos, retain=retain, properties=properties)
         return message_id
 
     async def publish_health(
@@ -669,9 +986,7 @@ class MQTTClient:
         sub = self._dispatcher.add(topic_filter, handler, qos)
         if self._link_up and (before is None or qos > before):
             try:
-                granted = await self._transport.subscribe(
-                    [(topic_filter, qos)], self._config.publish_timeout
-                )
+                granted = await self._broker_subscribe([(topic_filter, qos)])
             except TransportDisconnectedError:
                 return sub  # resubscribed on reconnect
             except TransportTimeoutError:
@@ -680,7 +995,27 @@ class MQTTClient:
             if granted and granted[0] >= 0x80:
                 await self._dispatcher.remove(sub)
                 self._metrics.subscribe_failures += 1
-                raise SubscribeError(topic_filter, f"refused by broker (code {granted[0]:#x})")
+                code = granted[0]
+                raise SubscribeError(
+                    topic_filter,
+                    f"refused by broker: {reason_name(code)} ({code:#04x})",
+                    reason_code=code,
+                )
+            if granted and granted[0] < qos:
+                # The broker lacks this QoS: fail now rather than deliver less than asked.
+                code = granted[0]
+                self._learn_max_qos(code)
+                self._metrics.subscribe_failures += 1
+                if await self._dispatcher.remove(sub) and before is None:
+                    with contextlib.suppress(TransportError):
+                        await self._transport.unsubscribe(
+                            [topic_filter], self._config.publish_timeout
+                        )
+                raise QoSNotGrantedError(
+                    topic_filter, requested_qos=qos, granted_qos=code, broker=str(self._params)
+                )
+            if granted and qos == 2:
+                self._learn_max_qos(2)
         return sub
 
     async def unsubscribe(self, subscription: Subscription) -> None:

@@ -82,10 +82,12 @@ class MessageDeduplicator:
         """Check-and-record an envelope by :func:`dedupe_key`."""
         return self.seen(dedupe_key(envelope))
 
-    def is_duplicate_payload(self, payload: bytes) -> bool:
+    def is_duplicate_payload(self, payload: bytes, *, scope: str = "") -> bool:
         """Like :meth:`is_duplicate` for raw bytes; non-envelope payloads are never duplicates.
 
         An envelope without an ``id`` gets a fresh one when parsed, so it is never a duplicate.
+        ``scope`` keeps keys apart that must not dedupe each other (the copies an MQTT 5 broker
+        sends for different subscriptions).
         """
         if not payload or payload[:1] != b"{":
             return False
@@ -99,7 +101,12 @@ class MessageDeduplicator:
             return False
         if not obj.keys() <= _ENVELOPE_KEYS:
             return False
-        return self.seen(dedupe_key(obj))
+        try:
+            key = dedupe_key(obj)
+        except TypeError:  # data nested deeper than orjson writes (254): key the exact bytes
+            digest = hashlib.blake2b(payload, digest_size=16).hexdigest()
+            key = f"{obj['type']}|{obj['id']}|raw={digest}"
+        return self.seen(f"{scope}#{key}" if scope else key)
 
 
 _ENVELOPE_KEYS = frozenset({"id", "type", "ts", "source", "data"})

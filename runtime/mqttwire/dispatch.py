@@ -11,12 +11,13 @@ import asyncio
 import inspect
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import TypeAlias, cast
 
 from mqttwire.meta import MessageMeta
 from mqttwire.metrics import ClientMetrics
 from mqttwire.topic_filter import TopicFilter
+from mqttwire.transport import MessageProperties
 
 __all__ = ["Dispatcher", "Handler", "MetaHandler", "PayloadHandler", "Subscription"]
 
@@ -43,6 +44,21 @@ def wants_meta(handler: Callable[..., object]) -> bool:
         ):
             positional += 1
     return positional >= 2
+
+
+def _meta(topic: str, qos: int, retain: bool, properties: MessageProperties | None) -> MessageMeta:
+    if properties is None:
+        return MessageMeta(topic=topic, qos=qos, retain=retain)
+    return MessageMeta(
+        topic=topic,
+        qos=qos,
+        retain=retain,
+        user_properties=dict(properties.user_properties),
+        response_topic=properties.response_topic,
+        correlation_data=properties.correlation_data,
+        content_type=properties.content_type,
+        message_expiry_interval=properties.message_expiry_interval,
+    )
 
 
 class Subscription:
@@ -188,14 +204,26 @@ class Dispatcher:
         await sub.stop()
         return all(other.topic_filter != sub.topic_filter for other in self._subscriptions)
 
-    def dispatch(self, topic: str, payload: bytes, qos: int, retain: bool) -> int:
-        """Queue the message for every matching subscription; returns how many matched."""
+    def dispatch(
+        self,
+        topic: str,
+        payload: bytes,
+        qos: int,
+        retain: bool,
+        properties: MessageProperties | None = None,
+        only: Collection[str] | None = None,
+    ) -> int:
+        """Queue the message for every matching subscription; returns how many matched.
+
+        ``only`` restricts delivery to subscriptions on these filters (an MQTT 5 copy sent for
+        particular subscription identifiers).
+        """
         meta: MessageMeta | None = None
         matched = 0
         for sub in self._subscriptions:
-            if sub.matcher.matches(topic):
+            if sub.matcher.matches(topic) and (only is None or sub.topic_filter in only):
                 if meta is None:
-                    meta = MessageMeta(topic=topic, qos=qos, retain=retain)
+                    meta = _meta(topic, qos, retain, properties)
                 sub.offer(payload, meta)
                 matched += 1
         return matched

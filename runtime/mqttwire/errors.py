@@ -44,12 +44,19 @@ class AuthenticationError(ConnectError):
 
 
 class PublishError(MQTTWireError):
-    """A publish could not be completed."""
+    """A publish could not be completed.
 
-    def __init__(self, topic: str, reason: str, *, qos: int = 0) -> None:
+    ``reason_code`` is the broker's MQTT 5 failure reason code when it refused the message in
+    its PUBACK/PUBREC (e.g. ``0x87`` not authorized), else ``None``.
+    """
+
+    def __init__(
+        self, topic: str, reason: str, *, qos: int = 0, reason_code: int | None = None
+    ) -> None:
         self.topic = topic
         self.reason = reason
         self.qos = qos
+        self.reason_code = reason_code
         super().__init__(f"publish to {topic!r} (qos {qos}) failed: {reason}")
 
 
@@ -70,12 +77,74 @@ class OfflineQueueFullError(PublishError):
 
 
 class SubscribeError(MQTTWireError):
-    """The broker refused a subscription."""
+    """The broker refused a subscription.
 
-    def __init__(self, topic_filter: str, reason: str) -> None:
+    ``reason_code`` is the SUBACK code when the broker refused it (``0x80`` on 3.1.1; on MQTT 5
+    e.g. ``0x87`` not authorized or ``0x9E`` shared subscriptions not supported), else ``None``.
+    """
+
+    def __init__(self, topic_filter: str, reason: str, *, reason_code: int | None = None) -> None:
         self.topic_filter = topic_filter
         self.reason = reason
+        self.reason_code = reason_code
         super().__init__(f"subscribe to {topic_filter!r} failed: {reason}")
+
+
+class BrokerLimitError(MQTTWireError):
+    """The broker lacks a feature the client was asked to use (QoS 2, MQTT 5, ...).
+
+    Raised instead of silently getting less than asked for. ``limit`` names what the broker
+    does not offer; the concrete classes below are also a :class:`ConnectError`,
+    :class:`SubscribeError` or :class:`PublishError`, so existing handlers still catch them.
+    """
+
+    limit: str = ""
+
+
+class ProtocolNotSupportedError(ConnectError, BrokerLimitError):
+    """The broker does not speak the configured MQTT ``protocol`` (e.g. MQTT 5 on NATS)."""
+
+    def __init__(self, host: str, port: int, reason: str, *, protocol: str) -> None:
+        self.protocol = protocol
+        self.limit = f"MQTT {protocol} not supported"
+        super().__init__(host, port, reason, fatal=True)
+
+
+class QoSNotGrantedError(SubscribeError, BrokerLimitError):
+    """The broker granted a lower QoS than the subscription asked for (SUBACK downgrade)."""
+
+    def __init__(
+        self, topic_filter: str, *, requested_qos: int, granted_qos: int, broker: str = ""
+    ) -> None:
+        self.requested_qos = requested_qos
+        self.granted_qos = granted_qos
+        self.broker = broker
+        self.limit = f"QoS {requested_qos} not supported (broker grants at most QoS {granted_qos})"
+        where = f"broker {broker}" if broker else "the broker"
+        super().__init__(
+            topic_filter,
+            f"{where} granted QoS {granted_qos} for a QoS {requested_qos} subscription: it "
+            f"does not support QoS {requested_qos}; subscribe with qos={granted_qos} (and dedupe "
+            "at the handler) or use a broker that does",
+            reason_code=granted_qos,
+        )
+
+
+class QoSNotSupportedError(PublishError, BrokerLimitError):
+    """The broker does not support the QoS of a publish (learned from its SUBACK)."""
+
+    def __init__(self, topic: str, *, qos: int, max_qos: int, broker: str = "") -> None:
+        self.max_qos = max_qos
+        self.broker = broker
+        self.limit = f"QoS {qos} not supported (broker maximum QoS {max_qos})"
+        where = f"broker {broker}" if broker else "the broker"
+        super().__init__(
+            topic,
+            f"{where} supports QoS up to {max_qos} (it granted QoS {max_qos} for a QoS {qos} "
+            f"subscription); publish with qos={max_qos} and dedupe at the receiver, or use a "
+            f"broker with QoS {qos}",
+            qos=qos,
+        )
 
 
 class InvalidTopicError(MQTTWireError, ValueError):

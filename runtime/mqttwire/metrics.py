@@ -21,7 +21,11 @@ class ClientMetrics:
     offline_flushed: int = 0
     publish_retries: int = 0
     publish_timeouts: int = 0
+    publish_refused: int = 0  # MQTT 5: the broker refused a queued message (reason code)
+    offline_expired: int = 0  # MQTT 5: message expiry interval passed while queued offline
     subscribe_failures: int = 0
+    qos_unsupported: int = 0  # queued QoS 2 messages the broker of the link cannot take
+    failovers: int = 0  # links established on another broker of MQTT_URL than the last one
     connects: int = 0
     reconnects: int = 0
     connect_failures: int = 0

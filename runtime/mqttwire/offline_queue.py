@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 from mqttwire.errors import OfflineQueueFullError
+from mqttwire.transport import MessageProperties
 
 __all__ = ["OfflineQueue", "OutgoingMessage"]
 
@@ -16,6 +17,8 @@ class OutgoingMessage(NamedTuple):
     payload: bytes
     qos: int
     retain: bool
+    properties: MessageProperties | None = None  # MQTT 5 only
+    queued_at: float = 0.0  # loop time, for the MQTT 5 message expiry interval
 
 
 class OfflineQueue:

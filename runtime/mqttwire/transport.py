@@ -15,14 +15,44 @@ from typing import Literal, Protocol
 __all__ = [
     "ConnectOptions",
     "IncomingMessage",
+    "MessageProperties",
     "TLSOptions",
     "Transport",
     "TransportConnectError",
     "TransportDisconnectedError",
     "TransportError",
+    "TransportRefusedError",
     "TransportTimeoutError",
     "WillMessage",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class MessageProperties:
+    """MQTT 5 PUBLISH properties. Sent only on MQTT 5 links; a 3.1.1 link drops them.
+
+    ``user_properties`` keeps order and duplicates, as on the wire.
+    """
+
+    content_type: str | None = None
+    payload_format_indicator: int | None = None  # 1: the payload is UTF-8 text
+    message_expiry_interval: int | None = None  # seconds
+    response_topic: str | None = None
+    correlation_data: bytes | None = None
+    user_properties: tuple[tuple[str, str], ...] = ()
+
+    def __bool__(self) -> bool:
+        return any(
+            value is not None and value != ()
+            for value in (
+                self.content_type,
+                self.payload_format_indicator,
+                self.message_expiry_interval,
+                self.response_topic,
+                self.correlation_data,
+                self.user_properties,
+            )
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,10 +89,16 @@ class ConnectOptions:
 
 @dataclass(frozen=True, slots=True)
 class IncomingMessage:
+    """A received PUBLISH. ``subscription_ids`` (MQTT 5) name the subscriptions it was sent for:
+    a v5 broker sends one copy per matching subscription, so the client dispatches each copy
+    only to the handlers of those filters."""
+
     topic: str
     payload: bytes
     qos: int = 0
     retain: bool = False
+    properties: MessageProperties | None = None
+    subscription_ids: tuple[int, ...] = ()
 
 
 class TransportError(Exception):
@@ -73,7 +109,9 @@ class TransportConnectError(TransportError):
     """The connection attempt failed.
 
     ``fatal`` marks failures that retrying will not fix (client id rejected, bad TLS setup);
-    ``authentication`` the fatal CONNACK refusals for credentials or authorization.
+    ``authentication`` the fatal CONNACK refusals for credentials or authorization;
+    ``closed_before_connack`` a broker that accepted TCP and then closed the connection in
+    reply to CONNECT without a CONNACK (what RabbitMQ < 3.13 does to MQTT 5).
     """
 
     def __init__(
@@ -83,12 +121,14 @@ class TransportConnectError(TransportError):
         fatal: bool = False,
         code: int | None = None,
         authentication: bool = False,
+        closed_before_connack: bool = False,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.fatal = fatal or authentication
         self.code = code
         self.authentication = authentication
+        self.closed_before_connack = closed_before_connack
 
 
 class TransportDisconnectedError(TransportError):
@@ -97,6 +137,15 @@ class TransportDisconnectedError(TransportError):
 
 class TransportTimeoutError(TransportError):
     """The link looked up but the operation was not acknowledged in time."""
+
+
+class TransportRefusedError(TransportError):
+    """The broker acknowledged the operation with a failure reason code (MQTT 5, >= 0x80)."""
+
+    def __init__(self, reason_code: int, reason: str) -> None:
+        super().__init__(f"{reason} ({reason_code:#04x})")
+        self.reason_code = reason_code
+        self.reason = reason
 
 
 class Transport(Protocol):
@@ -112,13 +161,36 @@ class Transport(Protocol):
         ...
 
     async def publish(
-        self, topic: str, payload: bytes, qos: int, retain: bool, ack_timeout: float
+        self,
+        topic: str,
+        payload: bytes,
+        qos: int,
+        retain: bool,
+        ack_timeout: float,
+        *,
+        properties: MessageProperties | None = None,
     ) -> None:
-        """Send and wait for the write (QoS 0) or the acknowledgement (QoS 1/2)."""
+        """Send and wait for the write (QoS 0) or the acknowledgement (QoS 1/2).
+
+        ``properties`` are sent on MQTT 5 links only. A failure reason code in the PUBACK/PUBREC
+        (MQTT 5) raises :class:`TransportRefusedError`; the client passes ``properties`` only when
+        it has some, so transports without MQTT 5 support keep working on 3.1.1.
+        """
         ...
 
-    async def subscribe(self, filters: Sequence[tuple[str, int]], ack_timeout: float) -> list[int]:
-        """Subscribe in one packet; returns the granted QoS per filter (>= 0x80 = refused)."""
+    async def subscribe(
+        self,
+        filters: Sequence[tuple[str, int]],
+        ack_timeout: float,
+        *,
+        subscription_id: int | None = None,
+    ) -> list[int]:
+        """Subscribe in one packet; returns the granted QoS per filter, or its failure reason
+        code (>= 0x80: 0x80 on 3.1.1, e.g. 0x87 "not authorized" on MQTT 5).
+
+        ``subscription_id`` (MQTT 5 only, passed only on MQTT 5 links) tags the filters so
+        that messages sent for them carry it in :attr:`IncomingMessage.subscription_ids`.
+        """
         ...
 
     async def unsubscribe(self, filters: Sequence[str], ack_timeout: float) -> None: ...

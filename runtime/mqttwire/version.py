@@ -1,4 +1,4 @@
-"""Versions. Generated packages check RUNTIME_API_VERSION at import."""
+"""Versions. Generated packages check at import that the runtime serves their API version."""
 
 from __future__ import annotations
 
@@ -6,11 +6,17 @@ from mqttwire.errors import ContractVersionError
 
 __version__ = "0.1.0"
 
-# Bump when the interface generated code uses (mqttwire.typed) changes incompatibly.
-RUNTIME_API_VERSION = 1
+# The interface generated code uses (mqttwire.typed, mqttwire.specs). Bump it when generated
+# code starts to need something new; keep the older versions in SUPPORTED_RUNTIME_APIS for as
+# long as the runtime still serves code generated for them.
+#   1: typed publish/subscribe/request/serve
+#   2: share groups (ChannelSpec.share_group, share_group= on subscribe/serve), MQTT 5 content
+#      types (MessageSpec.content_type)
+RUNTIME_API_VERSION = 2
+SUPPORTED_RUNTIME_APIS = frozenset({1, 2})
 
 
 def require_runtime_api(package: str, required: int) -> None:
-    """Raise ContractVersionError when generated code needs another runtime API."""
-    if required != RUNTIME_API_VERSION:
+    """Raise ContractVersionError when generated code needs a runtime API this one lacks."""
+    if required not in SUPPORTED_RUNTIME_APIS:
         raise ContractVersionError(package, required, RUNTIME_API_VERSION)

@@ -25,9 +25,10 @@ def test_generated_package_imports_no_codegen_deps() -> None:
 def test_runtime_version_mismatch_is_a_clear_error() -> None:
     code = (
         "import mqttwire.version as v; v.RUNTIME_API_VERSION = 99\n"
+        "v.SUPPORTED_RUNTIME_APIS = frozenset({99})\n"
         "try:\n    import tars_mqtt\nexcept ImportError as e:\n    print(type(e).__name__, e)\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.startswith(
-        "ContractVersionError tars_mqtt was generated for mqttwire runtime API 1"
+        "ContractVersionError tars_mqtt was generated for mqttwire runtime API 2"
     )

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import Generic, TypeVar
 
 import pytest
+from generated_support import Factory, wait_until
 
 from mqttwire import MessageMeta, MQTTClientConfig, RequestTimeoutError, TopicParameterError
 from mqttwire.testing.broker import MosquittoBroker
@@ -26,7 +26,6 @@ from tars_mqtt.models import (
 
 pytestmark = pytest.mark.integration
 
-Factory = Callable[[str], TarsClient]
 T = TypeVar("T")
 Health = HealthPing | WakeHealthPayload | ConfigHealthPayload
 
@@ -131,9 +130,8 @@ async def test_request_reply_resolves_to_the_right_callers(tars: Factory) -> Non
         return LLMResponse(id=request.id, reply=request.text.upper())
 
     await llm.connect()
-    await llm.serve_llm_request(answer)
+    await llm.serve_llm_request(answer)  # returns after the SUBACK
     await router.connect()
-    await asyncio.sleep(0.2)  # let the responder's SUBSCRIBE land
     texts = [f"question {i}" for i in range(1000)]
     replies = await asyncio.gather(
         *(
@@ -155,12 +153,12 @@ async def test_request_timeout_raises_and_late_reply_is_counted(tars: Factory) -
     await slow.connect()
     await slow.serve_llm_request(answer)
     await router.connect()
-    await asyncio.sleep(0.2)
     with pytest.raises(RequestTimeoutError) as info:
         await router.request_llm_request(LLMRequest(id="1", text="hi"), timeout=0.1)
     assert info.value.topic == "llm/request"
-    await asyncio.sleep(1.0)
-    assert router.stats.late_replies["llm_response"] == 1
+    late = "response_topic" if router.mqtt5 else "llm_response"  # where the late reply lands
+    await wait_until(lambda: router.stats.late_replies[late] == 1)
+    assert router.requests_in_flight == 0
 
 
 async def test_decorator_form(tars: Factory) -> None:
@@ -171,9 +169,8 @@ async def test_decorator_form(tars: Factory) -> None:
     async def heard(msg: TtsSay, meta: MessageMeta) -> None:
         await got.put(msg.text)
 
-    await sub.connect()
+    await sub.connect()  # waits for the decorator's subscription
     await pub.connect()
-    await asyncio.sleep(0.2)
     await pub.publish_tts_say(TtsSay(text="decorated"))
     assert await asyncio.wait_for(got.get(), 5) == "decorated"
 
@@ -182,24 +179,23 @@ async def test_streamed_partial_replies_then_final(tars: Factory) -> None:
     llm, router = tars("llm-worker"), tars("router")
 
     async def answer(request: LLMRequest, meta: MessageMeta) -> LLMResponse:
-        for seq, word in enumerate(request.text.split()):
-            await llm.publish_llm_stream(
-                LLMStreamDelta(id=request.id, seq=seq, delta=word), correlation_id=meta.envelope_id
-            )
-        await asyncio.sleep(0.2)  # deltas (QoS 0) before the final reply (QoS 1)
-        return LLMResponse(id=request.id, reply=request.text)
+        words = request.text.split()
+        for seq, word in enumerate(words):
+            delta = LLMStreamDelta(id=request.id, seq=seq, delta=word, done=seq == len(words) - 1)
+            await llm.publish_llm_stream(delta, correlation_id=meta.envelope_id)
+        return LLMResponse(id=request.id, reply=request.text)  # right behind the deltas
 
     await llm.connect()
     await llm.serve_llm_request(answer)
     await router.connect()
-    await asyncio.sleep(0.2)
+    text = " ".join(f"w{i}" for i in range(200))
     items = [
-        item
-        async for item in router.stream_llm_request(LLMRequest(id="s1", text="a b c"), timeout=5)
+        item async for item in router.stream_llm_request(LLMRequest(id="s1", text=text), timeout=10)
     ]
-    assert [type(i).__name__ for i in items] == ["LLMStreamDelta"] * 3 + ["LLMResponse"]
-    deltas = [i.delta for i in items if isinstance(i, LLMStreamDelta)]
-    assert deltas == ["a", "b", "c"]
+    assert [type(i).__name__ for i in items] == ["LLMStreamDelta"] * 200 + ["LLMResponse"]
+    deltas = [i for i in items if isinstance(i, LLMStreamDelta)]
+    assert [d.delta for d in deltas] == text.split()
+    assert [d.seq for d in deltas] == list(range(200)) and deltas[-1].done
 
 
 async def test_payload_field_correlation(tars: Factory) -> None:
@@ -213,7 +209,6 @@ async def test_payload_field_correlation(tars: Factory) -> None:
     await worker.connect()
     await worker.serve_llm_tool_call_request(run_tool)
     await llm.connect()
-    await asyncio.sleep(0.2)
     results = await asyncio.gather(
         *(
             llm.request_llm_tool_call_request(
@@ -237,8 +232,7 @@ async def test_constructors_and_async_with(
     monkeypatch.setenv("MQTT_CLIENT_ID", "env-client")
     inbox: Inbox[TtsSay] = Inbox()
     async with TarsClient(config) as a, TarsClient.from_env() as b:
-        await b.subscribe_tts_say(inbox)
-        await asyncio.sleep(0.2)
+        await b.subscribe_tts_say(inbox)  # connected: returns after the SUBACK
         await a.publish_tts_say(TtsSay(text="ctor"))
         msg, meta = await inbox.get()
         assert msg.text == "ctor" and meta.source == "cfg"

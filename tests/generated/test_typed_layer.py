@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from mqttwire import InvalidTopicError, MessageMeta, TopicParameterError
 from mqttwire.envelope import encode_envelope
 from mqttwire.topic_template import ParamSpec, TopicTemplate, validate_param_value
+from mqttwire.transport import MessageProperties
 from mqttwire.typed import ChannelSpec, MessageSpec, RequestSpec, TypedClient
 
 RawHandler = Callable[[bytes, MessageMeta], Awaitable[None]]
@@ -23,8 +24,12 @@ RawHandler = Callable[[bytes, MessageMeta], Awaitable[None]]
 class FakeClient:
     """Records publishes; ``deliver`` feeds subscribed handlers like the runtime would."""
 
-    def __init__(self) -> None:
+    client_id = "fake"
+
+    def __init__(self, protocol: str = "3.1.1") -> None:
+        self.protocol = protocol
         self.published: list[tuple[str, bytes, int, bool]] = []
+        self.properties: list[MessageProperties | None] = []
         self.subs: list[tuple[str, RawHandler, int]] = []
 
     async def connect(self) -> None: ...
@@ -32,9 +37,16 @@ class FakeClient:
     async def shutdown(self) -> None: ...
 
     async def publish(
-        self, topic: str, payload: bytes, *, qos: int = 0, retain: bool = False
+        self,
+        topic: str,
+        payload: bytes,
+        *,
+        qos: int = 0,
+        retain: bool = False,
+        properties: MessageProperties | None = None,
     ) -> None:
         self.published.append((topic, payload, qos, retain))
+        self.properties.append(properties)
 
     async def publish_event(
         self,
@@ -45,11 +57,12 @@ class FakeClient:
         correlation_id: str | None = None,
         qos: int = 0,
         retain: bool = False,
+        properties: MessageProperties | None = None,
     ) -> str:
         mid, payload = encode_envelope(
             event_type, data, source="fake", correlation_id=correlation_id
         )
-        await self.publish(topic, payload, qos=qos, retain=retain)
+        await self.publish(topic, payload, qos=qos, retain=retain, properties=properties)
         return mid
 
     async def subscribe(self, topic_filter: str, handler: RawHandler, *, qos: int = 0) -> Any:

@@ -53,7 +53,14 @@ class FakeTransport:
         self._inbox.put_nowait(IncomingMessage(topic, payload, qos, retain))
 
     async def publish(
-        self, topic: str, payload: bytes, qos: int, retain: bool, ack_timeout: float
+        self,
+        topic: str,
+        payload: bytes,
+        qos: int,
+        retain: bool,
+        ack_timeout: float,
+        *,
+        properties: object = None,
     ) -> None:
         if not self.up:
             raise TransportDisconnectedError("down")
@@ -69,7 +76,13 @@ class FakeTransport:
         if self.echo and any(TopicFilter(f).matches(topic) for f in self.filters):
             self.inject(topic, payload, qos, retain)
 
-    async def subscribe(self, filters: Sequence[tuple[str, int]], ack_timeout: float) -> list[int]:
+    async def subscribe(
+        self,
+        filters: Sequence[tuple[str, int]],
+        ack_timeout: float,
+        *,
+        subscription_id: int | None = None,
+    ) -> list[int]:
         if not self.up:
             raise TransportDisconnectedError("down")
         self.subscribe_calls.append(list(filters))

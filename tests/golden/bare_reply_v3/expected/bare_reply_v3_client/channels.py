@@ -26,6 +26,7 @@ CH_LLM_REQUEST: Final = ChannelSpec(
     publish_retain=False,
     subscribe_qos=0,
     message_expiry_interval=None,
+    share_group=None,
 )
 CH_LLM_RESPONSE: Final = ChannelSpec(
     name="llm_response",
@@ -39,6 +40,7 @@ CH_LLM_RESPONSE: Final = ChannelSpec(
     publish_retain=False,
     subscribe_qos=0,
     message_expiry_interval=None,
+    share_group=None,
 )
 CH_CHARACTER_UPDATE: Final = ChannelSpec(
     name="character_update",
@@ -55,6 +57,7 @@ CH_CHARACTER_UPDATE: Final = ChannelSpec(
     publish_retain=False,
     subscribe_qos=0,
     message_expiry_interval=None,
+    share_group=None,
 )
 
 CHANNELS: Final[Mapping[str, ChannelSpec]] = MappingProxyType(

@@ -17,7 +17,8 @@ class TarsClient(TypedClient):
     """TARS 1.0.0.
 
     Construct with ``TarsClient(config)``, ``TarsClient.from_env()`` or
-    ``TarsClient(client=MQTTClient(...))``; use ``async with``.
+    ``TarsClient(client=MQTTClient(...))``; use ``async with``. For unit tests without a
+    broker: ``async with TarsClient.for_testing() as client`` (see ``client.testing``).
     """
 
     CHANNELS = channels.CHANNELS
@@ -44,14 +45,21 @@ class TarsClient(TypedClient):
     async def subscribe_llm_request(
         self,
         handler: Callable[[models.LLMRequest, MessageMeta], Awaitable[None]],
+        *,
+        share_group: str | None = None,
     ) -> Subscription:
-        """Receive validated messages from ``llm/request`` (QoS 0)."""
+        """Receive validated messages from ``llm/request`` (QoS 0).
+
+        ``share_group`` shares the subscription (``$share/<group>/...``): each message goes to
+        one member of the group.
+        """
         return cast(
             Subscription,
             await self._subscribe(
                 channels.CH_LLM_REQUEST,
                 handler,
                 {},
+                share_group=share_group,
             ),
         )
 
@@ -83,14 +91,21 @@ class TarsClient(TypedClient):
     async def subscribe_llm_response(
         self,
         handler: Callable[[models.LLMResponse, MessageMeta], Awaitable[None]],
+        *,
+        share_group: str | None = None,
     ) -> Subscription:
-        """Receive validated messages from ``llm/response`` (QoS 0)."""
+        """Receive validated messages from ``llm/response`` (QoS 0).
+
+        ``share_group`` shares the subscription (``$share/<group>/...``): each message goes to
+        one member of the group.
+        """
         return cast(
             Subscription,
             await self._subscribe(
                 channels.CH_LLM_RESPONSE,
                 handler,
                 {},
+                share_group=share_group,
             ),
         )
 
@@ -125,14 +140,21 @@ class TarsClient(TypedClient):
             [models.CharacterTraitUpdate | models.CharacterResetTraits, MessageMeta],
             Awaitable[None],
         ],
+        *,
+        share_group: str | None = None,
     ) -> Subscription:
-        """Receive validated messages from ``character/update`` (QoS 0)."""
+        """Receive validated messages from ``character/update`` (QoS 0).
+
+        ``share_group`` shares the subscription (``$share/<group>/...``): each message goes to
+        one member of the group.
+        """
         return cast(
             Subscription,
             await self._subscribe(
                 channels.CH_CHARACTER_UPDATE,
                 handler,
                 {},
+                share_group=share_group,
             ),
         )
 
@@ -157,7 +179,8 @@ class TarsClient(TypedClient):
         timeout: float = 30.0,  # noqa: ASYNC109
     ) -> models.LLMResponse:
         """Publish on ``llm/request`` and wait for the reply on ``llm/response``
-        that carries this request's envelope id. Raises RequestTimeoutError after ``timeout`` s.
+        that carries this request's envelope id (on MQTT 5 also on this client's
+        response topic). Raises RequestTimeoutError after ``timeout`` s.
         """
         reply = await self._request(
             channels.RQ_LLM_REQUEST,
@@ -170,14 +193,19 @@ class TarsClient(TypedClient):
     async def serve_llm_request(
         self,
         handler: Callable[[models.LLMRequest, MessageMeta], Awaitable[models.LLMResponse]],
+        *,
+        share_group: str | None = None,
     ) -> Subscription:
         """Answer requests on ``llm/request``: the handler's reply is published on
-        ``llm/response`` with the request's envelope id."""
+        ``llm/response`` with the request's envelope id, or on the
+        request's MQTT 5 response topic when it has one. ``share_group`` spreads the requests
+        over the members of a share group."""
         return cast(
             Subscription,
             await self._serve(
                 channels.RQ_LLM_REQUEST,
                 handler,
                 {},
+                share_group=share_group,
             ),
         )

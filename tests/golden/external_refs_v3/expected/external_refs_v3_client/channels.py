@@ -36,6 +36,7 @@ CH_DOOR_EVENT: Final = ChannelSpec(
     publish_retain=False,
     subscribe_qos=1,
     message_expiry_interval=None,
+    share_group=None,
 )
 CH_BATTERY_LOW: Final = ChannelSpec(
     name="battery_low",
@@ -49,6 +50,7 @@ CH_BATTERY_LOW: Final = ChannelSpec(
     publish_retain=False,
     subscribe_qos=0,
     message_expiry_interval=None,
+    share_group=None,
 )
 
 CHANNELS: Final[Mapping[str, ChannelSpec]] = MappingProxyType(

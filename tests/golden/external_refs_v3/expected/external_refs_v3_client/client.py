@@ -17,7 +17,8 @@ class DoorSensorsClient(TypedClient):
     """Door sensors 0.3.0.
 
     Construct with ``DoorSensorsClient(config)``, ``DoorSensorsClient.from_env()`` or
-    ``DoorSensorsClient(client=MQTTClient(...))``; use ``async with``.
+    ``DoorSensorsClient(client=MQTTClient(...))``; use ``async with``. For unit tests without a
+    broker: ``async with DoorSensorsClient.for_testing() as client`` (see ``client.testing``).
     """
 
     CHANNELS = channels.CHANNELS
@@ -52,11 +53,15 @@ class DoorSensorsClient(TypedClient):
         *,
         floor: Literal["0", "1", "2"] | None = None,
         door: str | None = None,
+        share_group: str | None = None,
     ) -> Subscription:
         """Receive validated messages from ``building/{floor}/doors/{door}`` (QoS 1).
 
         Topic parameters left ``None`` match any value (``+``); the actual values are in
         ``meta.params``.
+
+        ``share_group`` shares the subscription (``$share/<group>/...``): each message goes to
+        one member of the group.
         """
         return cast(
             Subscription,
@@ -67,6 +72,7 @@ class DoorSensorsClient(TypedClient):
                     "floor": floor,
                     "door": door,
                 },
+                share_group=share_group,
             ),
         )
 
@@ -98,14 +104,21 @@ class DoorSensorsClient(TypedClient):
     async def subscribe_battery_low(
         self,
         handler: Callable[[models.BatteryLow, MessageMeta], Awaitable[None]],
+        *,
+        share_group: str | None = None,
     ) -> Subscription:
-        """Receive validated messages from ``building/battery-low`` (QoS 0)."""
+        """Receive validated messages from ``building/battery-low`` (QoS 0).
+
+        ``share_group`` shares the subscription (``$share/<group>/...``): each message goes to
+        one member of the group.
+        """
         return cast(
             Subscription,
             await self._subscribe(
                 channels.CH_BATTERY_LOW,
                 handler,
                 {},
+                share_group=share_group,
             ),
         )
 

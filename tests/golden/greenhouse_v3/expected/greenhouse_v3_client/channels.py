@@ -30,12 +30,13 @@ CH_SENSOR_READING: Final = ChannelSpec(
             ParamSpec("sensorId", None, "sensor_id"),
         ),
     ),
-    messages=(MessageSpec("sensor.reading", models.Reading),),
+    messages=(MessageSpec("sensor.reading", models.Reading, content_type="application/json"),),
     envelope=True,
     publish_qos=1,
     publish_retain=True,
     subscribe_qos=1,
     message_expiry_interval=None,
+    share_group=None,
 )
 CH_VENT_COMMAND: Final = ChannelSpec(
     name="vent_command",
@@ -52,12 +53,13 @@ CH_VENT_COMMAND: Final = ChannelSpec(
             ),
         ),
     ),
-    messages=(MessageSpec("vent.set", models.VentCommand),),
+    messages=(MessageSpec("vent.set", models.VentCommand, content_type="application/json"),),
     envelope=True,
     publish_qos=2,
     publish_retain=False,
     subscribe_qos=2,
     message_expiry_interval=None,
+    share_group=None,
 )
 CH_VENT_ACK: Final = ChannelSpec(
     name="vent_ack",
@@ -74,12 +76,13 @@ CH_VENT_ACK: Final = ChannelSpec(
             ),
         ),
     ),
-    messages=(MessageSpec("vent.ack", models.VentAck),),
+    messages=(MessageSpec("vent.ack", models.VentAck, content_type="application/json"),),
     envelope=True,
     publish_qos=0,
     publish_retain=False,
     subscribe_qos=0,
     message_expiry_interval=None,
+    share_group=None,
 )
 
 CHANNELS: Final[Mapping[str, ChannelSpec]] = MappingProxyType(

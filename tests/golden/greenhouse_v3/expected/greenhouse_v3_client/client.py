@@ -19,7 +19,8 @@ class GreenhouseClient(TypedClient):
     Climate control of a small greenhouse.
 
     Construct with ``GreenhouseClient(config)``, ``GreenhouseClient.from_env()`` or
-    ``GreenhouseClient(client=MQTTClient(...))``; use ``async with``.
+    ``GreenhouseClient(client=MQTTClient(...))``; use ``async with``. For unit tests without a
+    broker: ``async with GreenhouseClient.for_testing() as client`` (see ``client.testing``).
     """
 
     CHANNELS = channels.CHANNELS
@@ -56,11 +57,15 @@ class GreenhouseClient(TypedClient):
         *,
         zone: Literal["north", "south"] | None = None,
         sensor_id: str | None = None,
+        share_group: str | None = None,
     ) -> Subscription:
         """Receive validated messages from ``greenhouse/{zone}/sensors/{sensorId}`` (QoS 1).
 
         Topic parameters left ``None`` match any value (``+``); the actual values are in
         ``meta.params``.
+
+        ``share_group`` shares the subscription (``$share/<group>/...``): each message goes to
+        one member of the group.
         """
         return cast(
             Subscription,
@@ -71,6 +76,7 @@ class GreenhouseClient(TypedClient):
                     "zone": zone,
                     "sensorId": sensor_id,
                 },
+                share_group=share_group,
             ),
         )
 
@@ -107,11 +113,15 @@ class GreenhouseClient(TypedClient):
         handler: Callable[[models.VentCommand, MessageMeta], Awaitable[None]],
         *,
         zone: Literal["north", "south"] | None = None,
+        share_group: str | None = None,
     ) -> Subscription:
         """Receive validated messages from ``greenhouse/{zone}/vent/set`` (QoS 2).
 
         Topic parameters left ``None`` match any value (``+``); the actual values are in
         ``meta.params``.
+
+        ``share_group`` shares the subscription (``$share/<group>/...``): each message goes to
+        one member of the group.
         """
         return cast(
             Subscription,
@@ -121,6 +131,7 @@ class GreenhouseClient(TypedClient):
                 {
                     "zone": zone,
                 },
+                share_group=share_group,
             ),
         )
 
@@ -157,11 +168,15 @@ class GreenhouseClient(TypedClient):
         handler: Callable[[models.VentAck, MessageMeta], Awaitable[None]],
         *,
         zone: Literal["north", "south"] | None = None,
+        share_group: str | None = None,
     ) -> Subscription:
         """Receive validated messages from ``greenhouse/{zone}/vent/ack`` (QoS 0).
 
         Topic parameters left ``None`` match any value (``+``); the actual values are in
         ``meta.params``.
+
+        ``share_group`` shares the subscription (``$share/<group>/...``): each message goes to
+        one member of the group.
         """
         return cast(
             Subscription,
@@ -171,6 +186,7 @@ class GreenhouseClient(TypedClient):
                 {
                     "zone": zone,
                 },
+                share_group=share_group,
             ),
         )
 
@@ -190,7 +206,8 @@ class GreenhouseClient(TypedClient):
         zone: Literal["north", "south"],
     ) -> models.VentAck:
         """Publish on ``greenhouse/{zone}/vent/set`` and wait for the reply on ``greenhouse/{zone}/vent/ack``
-        that carries this request's envelope id. Raises RequestTimeoutError after ``timeout`` s.
+        that carries this request's envelope id (on MQTT 5 also on this client's
+        response topic). Raises RequestTimeoutError after ``timeout`` s.
         """
         reply = await self._request(
             channels.RQ_VENT_COMMAND,
@@ -207,9 +224,12 @@ class GreenhouseClient(TypedClient):
         handler: Callable[[models.VentCommand, MessageMeta], Awaitable[models.VentAck]],
         *,
         zone: Literal["north", "south"] | None = None,
+        share_group: str | None = None,
     ) -> Subscription:
         """Answer requests on ``greenhouse/{zone}/vent/set``: the handler's reply is published on
-        ``greenhouse/{zone}/vent/ack`` with the request's envelope id."""
+        ``greenhouse/{zone}/vent/ack`` with the request's envelope id, or on the
+        request's MQTT 5 response topic when it has one. ``share_group`` spreads the requests
+        over the members of a share group."""
         return cast(
             Subscription,
             await self._serve(
@@ -218,5 +238,6 @@ class GreenhouseClient(TypedClient):
                 {
                     "zone": zone,
                 },
+                share_group=share_group,
             ),
         )

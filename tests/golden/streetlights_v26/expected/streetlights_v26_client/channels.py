@@ -29,6 +29,7 @@ CH_SMARTYLIGHTING_STREETLIGHT_ID_LIGHTING_MEASURED: Final = ChannelSpec(
     publish_retain=False,
     subscribe_qos=1,
     message_expiry_interval=None,
+    share_group=None,
 )
 CH_SMARTYLIGHTING_STREETLIGHT_ID_TURN_STATE: Final = ChannelSpec(
     name="smartylighting_streetlight_id_turn_state",
@@ -52,6 +53,7 @@ CH_SMARTYLIGHTING_STREETLIGHT_ID_TURN_STATE: Final = ChannelSpec(
     publish_retain=False,
     subscribe_qos=2,
     message_expiry_interval=None,
+    share_group=None,
 )
 
 CHANNELS: Final[Mapping[str, ChannelSpec]] = MappingProxyType(

@@ -17,7 +17,8 @@ class StreetlightsClient(TypedClient):
     """Streetlights 2.0.0.
 
     Construct with ``StreetlightsClient(config)``, ``StreetlightsClient.from_env()`` or
-    ``StreetlightsClient(client=MQTTClient(...))``; use ``async with``.
+    ``StreetlightsClient(client=MQTTClient(...))``; use ``async with``. For unit tests without a
+    broker: ``async with StreetlightsClient.for_testing() as client`` (see ``client.testing``).
     """
 
     CHANNELS = channels.CHANNELS
@@ -49,11 +50,15 @@ class StreetlightsClient(TypedClient):
         handler: Callable[[models.LightMeasuredPayload, MessageMeta], Awaitable[None]],
         *,
         streetlight_id: str | None = None,
+        share_group: str | None = None,
     ) -> Subscription:
         """Receive validated messages from ``smartylighting/{streetlightId}/lighting/measured`` (QoS 1).
 
         Topic parameters left ``None`` match any value (``+``); the actual values are in
         ``meta.params``.
+
+        ``share_group`` shares the subscription (``$share/<group>/...``): each message goes to
+        one member of the group.
         """
         return cast(
             Subscription,
@@ -63,6 +68,7 @@ class StreetlightsClient(TypedClient):
                 {
                     "streetlightId": streetlight_id,
                 },
+                share_group=share_group,
             ),
         )
 
@@ -102,11 +108,15 @@ class StreetlightsClient(TypedClient):
         *,
         streetlight_id: str | None = None,
         state: Literal["on", "off"] | None = None,
+        share_group: str | None = None,
     ) -> Subscription:
         """Receive validated messages from ``smartylighting/{streetlightId}/turn/{state}`` (QoS 2).
 
         Topic parameters left ``None`` match any value (``+``); the actual values are in
         ``meta.params``.
+
+        ``share_group`` shares the subscription (``$share/<group>/...``): each message goes to
+        one member of the group.
         """
         return cast(
             Subscription,
@@ -117,6 +127,7 @@ class StreetlightsClient(TypedClient):
                     "streetlightId": streetlight_id,
                     "state": state,
                 },
+                share_group=share_group,
             ),
         )
 

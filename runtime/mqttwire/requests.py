@@ -1,0 +1,356 @@
+"""Request/reply for the typed layer: correlation, reply routing, streams, MQTT 5 response topics.
+
+Correlation (declared per request in the contract):
+
+* ``envelope-id``: the request's envelope id is fresh; the reply's envelope ``id`` equals it
+  (how the deployed 3.1.1 services answer).
+* ``$message.payload#/<field>``: a payload field (e.g. ``call_id``) that the reply echoes.
+
+Replies arrive on the contract's reply channel, which every requester subscribes to once (a
+plain subscription, so it is re-established after every reconnect with the others). On MQTT 5
+a request also carries a response topic (per client, ``mqttwire/reply/<client id>`` unless
+configured) and the correlation as correlation data; a responder built on ``serve_*`` then
+answers there, echoing the correlation data. Replies from 3.1.1 peers still arrive on the
+contract's reply channel, so both kinds of responder work with one requester.
+
+Streamed partial replies (``x-reply-stream``) come on their own channel, i.e. through another
+subscription queue than the final reply. So that the final reply can never overtake deltas that
+arrived before it, the final reply of a streaming request is handed over only once the stream
+subscription has routed every message it had queued when the final reply was routed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import BaseModel
+
+from mqttwire.envelope import decode_envelope
+from mqttwire.errors import PayloadValidationError, RequestTimeoutError
+from mqttwire.meta import MessageMeta
+from mqttwire.specs import ChannelSpec, InvalidPayload, RequestSpec, lookup
+from mqttwire.topic_filter import validate_topic_name
+from mqttwire.transport import MessageProperties
+
+if TYPE_CHECKING:
+    from mqttwire.typed import TypedClient
+
+__all__ = ["RESPONSE_TOPIC_PREFIX", "ReplyRouter"]
+
+log = logging.getLogger("mqttwire.typed")
+
+M = TypeVar("M", bound=BaseModel)
+R = TypeVar("R", bound=BaseModel)
+
+RESPONSE_TOPIC_PREFIX = "mqttwire/reply"
+_INBOX = "<response topic>"  # waiter slot of replies that arrive on our MQTT 5 response topic
+
+
+@dataclass(eq=False)
+class _Waiter:
+    """One request in flight: receives stream items and the final reply (or an error)."""
+
+    spec: RequestSpec
+    key: str
+    streaming: bool
+    queue: asyncio.Queue[tuple[BaseModel | BaseException, bool]] = field(
+        default_factory=asyncio.Queue
+    )
+    slots: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _encode(payload: BaseModel) -> Any:
+    return payload.model_dump(mode="json", by_alias=True)
+
+
+class ReplyRouter:
+    """The request/reply state of one :class:`~mqttwire.typed.TypedClient`."""
+
+    def __init__(self, owner: TypedClient, response_topic: str | None = None) -> None:
+        if response_topic is not None:
+            validate_topic_name(response_topic)
+        self._owner = owner
+        self._response_topic = response_topic
+        self._waiters: dict[tuple[str, str], _Waiter] = {}
+        self._pointers: dict[str, set[tuple[str, ...]]] = {}
+        self._subs: dict[str, Any] = {}
+        self._lock: asyncio.Lock | None = None
+        self._routed: Counter[str] = Counter()  # messages routed per stream channel
+        self._progress: dict[str, asyncio.Event] = {}
+
+    @property
+    def in_flight(self) -> int:
+        """Requests waiting for their reply."""
+        return len({id(w) for w in self._waiters.values()})
+
+    @property
+    def response_topic(self) -> str:
+        """Where MQTT 5 responders send our replies (``mqttwire/reply/<client id>`` default)."""
+        if self._response_topic is None:
+            self._response_topic = f"{RESPONSE_TOPIC_PREFIX}/{self._owner.client.client_id}"
+        return self._response_topic
+
+    def cancel_all(self) -> None:
+        for waiter in {id(w): w for w in self._waiters.values()}.values():
+            waiter.queue.put_nowait((asyncio.CancelledError("client shut down"), True))
+        self._waiters.clear()
+
+    # -- subscriptions ------------------------------------------------------------------------
+    async def _subscribe_once(
+        self,
+        name: str,
+        topic_filter: str,
+        qos: int,
+        route: Callable[[bytes, MessageMeta], Awaitable[None]],
+    ) -> None:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            if name not in self._subs:
+                self._subs[name] = await self._owner.client.subscribe(topic_filter, route, qos=qos)
+
+    async def _ensure_channel(self, channel: ChannelSpec, pointer: tuple[str, ...] | None) -> None:
+        """One raw subscription per reply (or stream) channel, routing to the waiting requests."""
+        if pointer is not None:
+            self._pointers.setdefault(channel.name, set()).add(pointer)
+
+        async def on_reply(payload: bytes, meta: MessageMeta) -> None:
+            try:
+                await self._route(channel, payload, meta)
+            finally:
+                self._advance(channel.name)
+
+        await self._subscribe_once(
+            channel.name, channel.topic.filter(), channel.subscribe_qos, on_reply
+        )
+
+    async def _ensure_inbox(self) -> str:
+        topic = self.response_topic
+        await self._subscribe_once(_INBOX, topic, 1, self._route_inbox)
+        return topic
+
+    # -- routing ------------------------------------------------------------------------------
+    def _advance(self, name: str) -> None:
+        self._routed[name] += 1
+        event = self._progress.get(name)
+        if event is not None:
+            event.set()
+
+    async def _stream_caught_up(self, stream: ChannelSpec, final_channel: str) -> None:
+        """Wait until the stream subscription has routed what it had queued right now."""
+        sub = self._subs.get(stream.name)
+        if sub is None or stream.name == final_channel:
+            return
+        target = self._routed[stream.name] + getattr(sub, "pending", 0)
+        event = self._progress.setdefault(stream.name, asyncio.Event())
+        while self._routed[stream.name] < target and getattr(sub, "pending", 0) > 0:
+            event.clear()
+            await event.wait()
+
+    async def _hand_over(
+        self, waiter: _Waiter, item: BaseModel | BaseException, final: bool, via: str
+    ) -> None:
+        if final and waiter.streaming and waiter.spec.stream is not None:
+            await self._stream_caught_up(waiter.spec.stream, via)
+        waiter.queue.put_nowait((item, final))
+
+    async def _route(self, channel: ChannelSpec, payload: bytes, meta: MessageMeta) -> None:
+        owner = self._owner
+        try:
+            model, full = owner._decode(channel, payload, meta)
+        except InvalidPayload as exc:
+            owner._reject(channel, meta, exc.reason)
+            envelope = decode_envelope(payload) if channel.envelope else None
+            waiter = self._waiters.get((channel.name, envelope.id)) if envelope else None
+            if waiter is not None:
+                error = PayloadValidationError(meta.topic, exc.model, exc.errors, exc.reason)
+                await self._hand_over(waiter, error, True, channel.name)
+            return
+        keys: list[str] = [full.envelope_id] if full.envelope_id else []
+        if self._pointers.get(channel.name):
+            dumped = _encode(model)
+            for pointer in sorted(self._pointers[channel.name]):
+                value = lookup(dumped, pointer)
+                if value is not None:
+                    keys.append(value)
+        for key in keys:
+            waiter = self._waiters.get((channel.name, key))
+            if waiter is not None:
+                owner.stats.received[channel.name] += 1
+                final = channel.name == waiter.spec.reply.name
+                await self._hand_over(waiter, model, final, channel.name)
+                return
+        owner.stats.late_replies[channel.name] += 1
+        log.debug(
+            "dropped %s on %s: no request waits for it (keys %s)", channel.name, meta.topic, keys
+        )
+
+    async def _route_inbox(self, payload: bytes, meta: MessageMeta) -> None:
+        """A reply on our MQTT 5 response topic: correlation data first, then the envelope id."""
+        keys: list[str] = []
+        if meta.correlation_data is not None:
+            with contextlib.suppress(UnicodeDecodeError):
+                keys.append(meta.correlation_data.decode())
+        envelope = decode_envelope(payload)
+        if envelope is not None:
+            keys.append(envelope.id)
+        waiter = next((w for k in keys if (w := self._waiters.get((_INBOX, k)))), None)
+        if waiter is None:
+            self._owner.stats.late_replies["response_topic"] += 1
+            log.debug("dropped a reply on %s: no request waits for it", meta.topic)
+            return
+        channel = waiter.spec.reply
+        try:
+            model, _full = self._owner._decode(channel, payload, meta)
+        except InvalidPayload as exc:
+            self._owner._reject(channel, meta, exc.reason)
+            error = PayloadValidationError(meta.topic, exc.model, exc.errors, exc.reason)
+            await self._hand_over(waiter, error, True, _INBOX)
+            return
+        self._owner.stats.received[channel.name] += 1
+        await self._hand_over(waiter, model, True, _INBOX)
+
+    # -- requester ----------------------------------------------------------------------------
+    async def _start(
+        self, spec: RequestSpec, payload: BaseModel, params: Mapping[str, str], *, streaming: bool
+    ) -> _Waiter:
+        owner = self._owner
+        pointer = spec.payload_pointer
+        if pointer is None and not (spec.request.envelope and spec.reply.envelope):
+            raise TypeError(
+                f"{spec.request.name}: envelope-id correlation needs enveloped channels"
+            )
+        await self._ensure_channel(spec.reply, pointer)
+        if spec.stream is not None:
+            await self._ensure_channel(spec.stream, pointer)
+        if pointer is None:
+            key = uuid.uuid4().hex
+        else:
+            found = lookup(_encode(payload), pointer)
+            if found is None:
+                raise ValueError(
+                    f"{spec.request.name}: the request has no correlation value at {spec.correlation}"
+                )
+            key = found
+        waiter = _Waiter(spec, key, streaming)
+        waiter.slots.append((spec.reply.name, key))
+        if spec.stream is not None:
+            waiter.slots.append((spec.stream.name, key))
+        extra = None
+        if owner.mqtt5:
+            topic = await self._ensure_inbox()
+            waiter.slots.append((_INBOX, key))
+            extra = MessageProperties(response_topic=topic, correlation_data=key.encode())
+        for slot in waiter.slots:
+            self._waiters[slot] = waiter
+        try:
+            await owner._publish(
+                spec.request,
+                payload,
+                params,
+                correlation_id=key if pointer is None else None,
+                extra=extra,
+            )
+        except BaseException:
+            self._finish(waiter)
+            raise
+        return waiter
+
+    def _finish(self, waiter: _Waiter) -> None:
+        for slot in waiter.slots:
+            if self._waiters.get(slot) is waiter:
+                del self._waiters[slot]
+
+    async def request(
+        self,
+        spec: RequestSpec,
+        payload: BaseModel,
+        params: Mapping[str, str],
+        *,
+        timeout: float,  # noqa: ASYNC109 - a deadline for the reply, part of the public API
+    ) -> BaseModel:
+        """Publish ``payload`` and wait for the correlated reply (stream items are skipped)."""
+        waiter = await self._start(spec, payload, params, streaming=False)
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    item, final = await waiter.queue.get()
+                    if isinstance(item, BaseException):
+                        raise item
+                    if final:
+                        return item
+        except TimeoutError:
+            raise RequestTimeoutError(
+                spec.request.topic.format(params), waiter.key, timeout
+            ) from None
+        finally:
+            self._finish(waiter)
+
+    async def stream(
+        self,
+        spec: RequestSpec,
+        payload: BaseModel,
+        params: Mapping[str, str],
+        *,
+        timeout: float,  # noqa: ASYNC109 - overall deadline for the whole exchange
+    ) -> AsyncIterator[BaseModel]:
+        """Publish ``payload``; yield each streamed partial reply, then the final reply."""
+        waiter = await self._start(spec, payload, params, streaming=True)
+        deadline = asyncio.get_running_loop().time() + timeout
+        try:
+            while True:
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        item, final = await waiter.queue.get()
+                except TimeoutError:
+                    raise RequestTimeoutError(
+                        spec.request.topic.format(params), waiter.key, timeout
+                    ) from None
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+                if final:
+                    return
+        finally:
+            self._finish(waiter)
+
+    # -- responder ----------------------------------------------------------------------------
+    async def serve(
+        self,
+        spec: RequestSpec,
+        handler: Callable[[M, MessageMeta], Awaitable[R]],
+        filters: Mapping[str, str | None] | None = None,
+        *,
+        share_group: str | None = None,
+    ) -> Any:
+        """Answer requests with the handler's return value: on the request's MQTT 5 response
+        topic when it has one (echoing its correlation data), else on the contract's reply
+        channel; the reply's envelope id is the request's (``envelope-id`` correlation), and for
+        payload correlation the handler copies the field (e.g. ``call_id``) into its reply."""
+        owner = self._owner
+
+        async def answer(request: M, meta: MessageMeta) -> None:
+            reply = await handler(request, meta)
+            params = {
+                name: meta.params[name] for name in spec.reply.topic.params if name in meta.params
+            }
+            extra = None
+            if meta.response_topic is not None:
+                extra = MessageProperties(correlation_data=meta.correlation_data)
+            await owner._publish(
+                spec.reply,
+                reply,
+                params,
+                correlation_id=meta.envelope_id,
+                topic=meta.response_topic,
+                extra=extra,
+            )
+
+        return await owner._subscribe(spec.request, answer, filters, share_group=share_group)

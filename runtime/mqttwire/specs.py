@@ -1,0 +1,166 @@
+"""What generated code declares about a contract: channels, messages, requests (pure data).
+
+A generated package describes each channel once as a :class:`ChannelSpec` and each request
+with a declared reply as a :class:`RequestSpec`; :mod:`mqttwire.typed` does the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from mqttwire.topic_filter import share_filter
+from mqttwire.topic_template import TopicTemplate
+from mqttwire.transport import MessageProperties
+
+__all__ = [
+    "ChannelSpec",
+    "InvalidPayload",
+    "MessageSpec",
+    "RequestSpec",
+    "lookup",
+    "outgoing_properties",
+]
+
+
+class InvalidPayload(Exception):
+    """A received payload does not fit its channel (``errors``: pydantic's error list)."""
+
+    def __init__(self, reason: str, errors: list[Any], model: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.errors = errors
+        self.model = model
+
+
+@dataclass(frozen=True, slots=True)
+class MessageSpec:
+    """One message of a channel: its event type (envelope ``type``) and payload model.
+
+    ``envelope`` overrides the channel's envelope rule for this message (``None`` inherits it).
+    ``content_type`` is the message's ``contentType`` (sent as an MQTT 5 property).
+    """
+
+    event_type: str
+    model: type[BaseModel]
+    envelope: bool | None = None
+    content_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelSpec:
+    """A channel as generated from the contract (pure data).
+
+    ``message_expiry_interval`` comes from the send operation's MQTT binding and
+    ``share_group`` from ``x-share-group`` on the receive operation (or the channel): when set,
+    subscriptions are shared (``$share/<group>/<filter>``) unless the call names another group.
+    """
+
+    name: str
+    topic: TopicTemplate
+    messages: tuple[MessageSpec, ...]
+    envelope: bool = False
+    publish_qos: int = 0
+    publish_retain: bool = False
+    subscribe_qos: int = 0
+    message_expiry_interval: int | None = None
+    share_group: str | None = None
+
+    def enveloped(self, message: MessageSpec) -> bool:
+        return self.envelope if message.envelope is None else message.envelope
+
+    @property
+    def may_carry_envelopes(self) -> bool:
+        return any(self.enveloped(m) for m in self.messages)
+
+    def message_for(self, payload: BaseModel, event_type: str | None = None) -> MessageSpec:
+        """The message a payload is published as (exact model first, then subclasses)."""
+        candidates = [m for m in self.messages if event_type is None or m.event_type == event_type]
+        for spec in candidates:
+            if type(payload) is spec.model:
+                return spec
+        for spec in candidates:
+            if isinstance(payload, spec.model):
+                return spec
+        if event_type is not None:
+            raise TypeError(
+                f"channel {self.name} has no message {event_type!r} carrying {type(payload).__name__}"
+            )
+        allowed = ", ".join(s.model.__name__ for s in self.messages)
+        raise TypeError(f"channel {self.name} carries {allowed}, not {type(payload).__name__}")
+
+    def event_type_for(self, payload: BaseModel) -> str:
+        return self.message_for(payload).event_type
+
+    def subscription_filter(
+        self, filters: Mapping[str, str | None] | None = None, share_group: str | None = None
+    ) -> str:
+        """The broker filter for ``filters`` (topic parameters; ``None`` values match any),
+        shared when ``share_group`` (or the contract's group) is set."""
+        group = share_group if share_group is not None else self.share_group
+        return share_filter(group, self.topic.filter(filters))
+
+
+@dataclass(frozen=True, slots=True)
+class RequestSpec:
+    """A request channel with its declared reply (AsyncAPI 3 ``reply``)."""
+
+    request: ChannelSpec
+    reply: ChannelSpec
+    correlation: str = "envelope-id"
+    stream: ChannelSpec | None = None
+
+    @property
+    def payload_pointer(self) -> tuple[str, ...] | None:
+        """For ``$message.payload#/a/b``: the path in the payload that carries the correlation;
+        ``None`` for ``envelope-id`` (the reply envelope's id equals the request's)."""
+        prefix = "$message.payload#/"
+        if not self.correlation.startswith(prefix):
+            return None
+        return tuple(
+            t.replace("~1", "/").replace("~0", "~")
+            for t in self.correlation[len(prefix) :].split("/")
+        )
+
+
+def lookup(data: Any, path: tuple[str, ...]) -> str | None:
+    """The scalar at ``path`` in decoded JSON, as a string (``None`` when absent)."""
+    for token in path:
+        if isinstance(data, dict) and token in data:
+            data = data[token]
+        elif isinstance(data, list) and token.isdigit() and int(token) < len(data):
+            data = data[int(token)]
+        else:
+            return None
+    if data is None or isinstance(data, dict | list):
+        return None
+    return str(data)
+
+
+_TEXT_TYPES = ("text/", "application/json", "application/yaml", "application/xml")
+
+
+def outgoing_properties(
+    channel: ChannelSpec, message: MessageSpec, extra: MessageProperties | None = None
+) -> MessageProperties:
+    """MQTT 5 properties from the contract: content type, payload format indicator (1 for
+    text and JSON content), message expiry; ``extra`` adds response topic, correlation data and
+    user properties."""
+    content_type = message.content_type
+    textual = content_type is not None and (
+        content_type.startswith(_TEXT_TYPES) or content_type.endswith("+json")
+    )
+    base = extra if extra is not None else MessageProperties()
+    return MessageProperties(
+        content_type=content_type if base.content_type is None else base.content_type,
+        payload_format_indicator=1 if textual else base.payload_format_indicator,
+        message_expiry_interval=channel.message_expiry_interval
+        if base.message_expiry_interval is None
+        else base.message_expiry_interval,
+        response_topic=base.response_topic,
+        correlation_data=base.correlation_data,
+        user_properties=base.user_properties,
+    )
