@@ -1,0 +1,147 @@
+"""Helpers of the fault-injection suite: recording transport, inboxes, paced publishers, waits."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from mqttwire import ClientState, MessageMeta, MQTTClient
+from mqttwire._aiomqtt_transport import AiomqttTransport
+from mqttwire.transport import ConnectOptions
+
+__all__ = [
+    "EnvelopeInbox",
+    "PacedPublisher",
+    "RecordingTransport",
+    "count_fds",
+    "last_autosave",
+    "wait_state",
+    "wait_until",
+]
+
+
+async def wait_until(
+    predicate: Callable[[], bool], within: float, what: str, *, interval: float = 0.01
+) -> None:
+    """Poll ``predicate`` until true; fail with ``what`` after ``within`` s (only to catch hangs)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not predicate():
+        if loop.time() >= deadline:
+            raise AssertionError(f"timed out after {within:g}s waiting for {what}")
+        await asyncio.sleep(interval)
+
+
+async def wait_state(client: MQTTClient, state: ClientState, within: float) -> None:
+    await wait_until(lambda: client.state is state, within, f"{client.client_id} {state.value}")
+
+
+def last_autosave(broker_log: str) -> float:
+    """Wall-clock second of mosquitto's last "Saving in-memory database" (0 if none).
+
+    Mosquitto stamps log lines with whole seconds taken at the start of its loop iteration, so
+    everything acknowledged before this second is in the saved file.
+    """
+    saves = re.findall(r"^(\d+): Saving in-memory database", broker_log, re.MULTILINE)
+    return float(saves[-1]) if saves else 0.0
+
+
+def count_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+class RecordingTransport(AiomqttTransport):
+    """The production transport, recording connect attempts and broker acknowledgements."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.connect_attempts: list[float] = []
+        # payload -> loop time / wall-clock time of its first acknowledged publish
+        self.acked_at: dict[bytes, float] = {}
+        self.acked_wall: dict[bytes, float] = {}
+
+    async def connect(self, options: ConnectOptions) -> None:
+        self.connect_attempts.append(asyncio.get_running_loop().time())
+        await super().connect(options)
+
+    async def publish(
+        self,
+        topic: str,
+        payload: bytes,
+        qos: int,
+        retain: bool,
+        ack_timeout: float,
+        **kwargs: Any,
+    ) -> None:
+        await super().publish(topic, payload, qos, retain, ack_timeout, **kwargs)
+        self.acked_at.setdefault(payload, asyncio.get_running_loop().time())
+        self.acked_wall.setdefault(payload, time.time())
+
+
+@dataclass
+class EnvelopeInbox:
+    """Counts handler calls per envelope id (``data.seq`` carries the publisher's sequence)."""
+
+    calls: Counter[str] = field(default_factory=Counter)
+    seqs: list[int] = field(default_factory=list)
+
+    async def handler(self, payload: bytes, meta: MessageMeta) -> None:
+        envelope = orjson.loads(payload)
+        self.calls[envelope["id"]] += 1
+        self.seqs.append(envelope["data"]["seq"])
+
+    @property
+    def total(self) -> int:
+        return sum(self.calls.values())
+
+    def twice(self) -> list[str]:
+        return [message_id for message_id, n in self.calls.items() if n > 1]
+
+
+class PacedPublisher:
+    """Publishes QoS 1 envelopes ``{"seq": i}`` at a steady rate, one awaited call at a time."""
+
+    def __init__(self, client: MQTTClient, topic: str, rate: float) -> None:
+        self.client = client
+        self.topic = topic
+        self.rate = rate
+        self.ids: list[str] = []
+        self.payload_of: dict[str, bytes] = {}
+        self.returned_at: list[float] = []
+        self._stop = asyncio.Event()
+
+    @property
+    def sent(self) -> int:
+        return len(self.ids)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self, count: int | None = None) -> int:
+        """Publish until ``count`` messages were accepted or :meth:`stop`; returns the count."""
+        from mqttwire.envelope import encode_envelope
+
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        seq = 0
+        while not self._stop.is_set() and (count is None or seq < count):
+            message_id, payload = encode_envelope(
+                "fault.seq", {"seq": seq}, source=self.client.source_name
+            )
+            await self.client.publish(self.topic, payload, qos=1)
+            self.ids.append(message_id)
+            self.payload_of[message_id] = payload
+            self.returned_at.append(loop.time())
+            seq += 1
+            delay = start + seq / self.rate - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        return seq
