@@ -15,8 +15,22 @@ nox.options.sessions = ["lint", "typecheck", "tests", "drift"]
 
 ROOT = Path(__file__).parent
 CONTRACT = "contracts/mqtt_client_api.yaml"
-PYTHON_SOURCES = ["runtime", "codegen", "generated", "tests", "benchmarks", "noxfile.py"]
-TYPED_PACKAGES = ["runtime/mqttwire", "codegen/mqttwire_codegen", "generated/tars_mqtt"]
+PYTHON_SOURCES = [
+    "runtime",
+    "codegen",
+    "generated",
+    "demo",
+    "tests",
+    "benchmarks",
+    "tools",
+    "noxfile.py",
+]
+TYPED_PACKAGES = [
+    "runtime/mqttwire",
+    "codegen/mqttwire_codegen",
+    "generated/tars_mqtt",
+    "demo/tars_demo",
+]
 
 
 def _find_mosquitto() -> str | None:
@@ -48,6 +62,17 @@ def tests(session: nox.Session) -> None:
     _ensure_mosquitto(session)
     _install(session)
     session.run("pytest", *session.posargs)
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """Three services talk over an embedded broker; one is killed with SIGKILL and recovers.
+
+    Broker: MQTT_URL if set, else mosquitto from PATH, else the in-process amqtt (dev extra).
+    ``nox -s demo -- --broker amqtt`` forces one; ``-- --help`` lists the options.
+    """
+    _install(session)
+    session.run("python", "-m", "tars_demo", *session.posargs)
 
 
 @nox.session

@@ -11,13 +11,16 @@ from typing import Any, Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mqttwire.errors import ConfigError
-from mqttwire.url import ConnectionParams, redact_url
+from mqttwire.url import ConnectionParams, parse_urls, redact_url
 
 __all__ = ["ENV_VARIABLES", "MQTTClientConfig"]
 
 # field name -> (environment variable, rule shown when the value is rejected)
 _FIELDS: dict[str, tuple[str, str]] = {
-    "url": ("MQTT_URL", "must look like mqtt://[user:password@]host[:port]"),
+    "url": (
+        "MQTT_URL",
+        "must look like mqtt://[user:password@]host[:port] (several: comma-separated)",
+    ),
     "client_id": ("MQTT_CLIENT_ID", "must be a non-empty string without / + # or NUL"),
     "source_name": ("MQTT_SOURCE_NAME", "must be a string"),
     "keepalive": ("MQTT_KEEPALIVE", "must be between 1 and 3600"),
@@ -29,7 +32,7 @@ _FIELDS: dict[str, tuple[str, str]] = {
     "heartbeat_interval": ("MQTT_HEARTBEAT_INTERVAL", "must be a number >= 1.0 (seconds)"),
     "dedupe_ttl": ("MQTT_DEDUPE_TTL", "must be a number >= 0 (seconds)"),
     "dedupe_max_entries": ("MQTT_DEDUPE_MAX_ENTRIES", "must be an integer >= 0"),
-    "reconnect_min_delay": ("MQTT_RECONNECT_MIN_DELAY", "must be a number >= 0.1 (seconds)"),
+    "reconnect_min_delay": ("MQTT_RECONNECT_MIN_DELAY", "must be a number >= 0.01 (seconds)"),
     "reconnect_max_delay": ("MQTT_RECONNECT_MAX_DELAY", "must be a number >= 0.5 (seconds)"),
     "protocol": ("MQTT_PROTOCOL", "must be '3.1.1' or '5'"),
     "clean_session": ("MQTT_CLEAN_SESSION", "must be a boolean (true/false/1/0/yes/no/on/off)"),
@@ -83,7 +86,7 @@ class MQTTClientConfig(BaseModel):
     heartbeat_interval: float = Field(default=5.0, ge=1.0)
     dedupe_ttl: float = Field(default=0.0, ge=0.0)
     dedupe_max_entries: int = Field(default=0, ge=0)
-    reconnect_min_delay: float = Field(default=0.5, ge=0.1)
+    reconnect_min_delay: float = Field(default=0.5, ge=0.01)
     reconnect_max_delay: float = Field(default=5.0, ge=0.5)
 
     protocol: Literal["3.1.1", "5"] = "3.1.1"
@@ -109,7 +112,7 @@ class MQTTClientConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> MQTTClientConfig:
-        ConnectionParams.from_url(self.url)
+        parse_urls(self.url)
         if not self.client_id or any(c in self.client_id for c in _FORBIDDEN_IN_ID):
             raise ConfigError("MQTT_CLIENT_ID", _FIELDS["client_id"][1], self.client_id)
         if self.reconnect_min_delay > self.reconnect_max_delay:
@@ -135,14 +138,27 @@ class MQTTClientConfig(BaseModel):
         return self
 
     @cached_property
+    def connections(self) -> tuple[ConnectionParams, ...]:
+        """Every broker of ``url`` in order: one, or several for ``mqtt://a:1883,mqtt://b:1884``.
+
+        The client connects to the first and, when a link is lost or a broker cannot be
+        reached, moves on to the next (see :class:`~mqttwire.MQTTClient`).
+        """
+        return parse_urls(self.url)
+
+    @cached_property
     def connection(self) -> ConnectionParams:
-        """The parsed ``url`` (password never shown in repr/str)."""
-        return ConnectionParams.from_url(self.url)
+        """The first broker of ``url`` (password never shown in repr/str)."""
+        return self.connections[0]
 
     @property
     def tls(self) -> bool:
         """TLS is used for ``mqtts://`` URLs or when a CA/cert file is configured."""
-        return self.connection.tls or self.tls_ca_file is not None or self.tls_cert_file is not None
+        return self.uses_tls(self.connection)
+
+    def uses_tls(self, params: ConnectionParams) -> bool:
+        """Whether the link to ``params`` (one of :attr:`connections`) uses TLS."""
+        return params.tls or self.tls_ca_file is not None or self.tls_cert_file is not None
 
     @property
     def effective_source(self) -> str:

@@ -2,19 +2,63 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
 from mqttwire.errors import ConfigError
 
-__all__ = ["ConnectionParams", "redact_url"]
+__all__ = ["ConnectionParams", "parse_urls", "redact_url", "split_urls"]
 
 _PLAIN_SCHEMES = {"mqtt": False, "tcp": False, "mqtts": True, "ssl": True, "tls": True}
 _DEFAULT_PORTS = {False: 1883, True: 8883}
+# A comma that starts the next URL of a list (``mqtt://a:1883,mqtt://b:1884``). Only a comma
+# followed by ``scheme://`` separates, so a comma inside a password stays part of it.
+_URL_SEPARATOR = re.compile(r"\s*,\s*(?=[A-Za-z][A-Za-z0-9+.-]*://)")
+
+
+def split_urls(value: str) -> list[str]:
+    """The URLs of a comma-separated ``MQTT_URL`` list (one element for a single URL)."""
+    return [part.strip() for part in _URL_SEPARATOR.split(value.strip())]
+
+
+def parse_urls(value: str, *, variable: str = "MQTT_URL") -> tuple[ConnectionParams, ...]:
+    """Parse one URL or a comma-separated list of them (brokers of a cluster, tried in order).
+
+    Every URL is checked like :meth:`ConnectionParams.from_url`; errors name ``variable`` and
+    show the list with passwords redacted. The same broker twice is an error.
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(variable, "must look like mqtt://[user:password@]host[:port]", value)
+    parts = split_urls(value)
+    if any(not part for part in parts) or re.search(r"(^\s*,|,\s*,|,\s*$)", value):
+        raise ConfigError(
+            variable, "must be URLs separated by single commas (no empty entry)", redact_url(value)
+        )
+    params = tuple(ConnectionParams.from_url(part, variable=variable) for part in parts)
+    seen: set[tuple[str, int]] = set()
+    for item in params:
+        key = (item.host.lower(), item.port)
+        if key in seen:
+            raise ConfigError(
+                variable, f"lists {item.host}:{item.port} more than once", redact_url(value)
+            )
+        seen.add(key)
+    return params
 
 
 def redact_url(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (safe for logs and errors)."""
+    """``url`` with any password replaced by ``***`` (safe for logs and errors).
+
+    A comma-separated list of URLs is redacted URL by URL.
+    """
+    parts = split_urls(url) if "," in url else [url]
+    if len(parts) > 1:
+        return ",".join(_redact_one(part) for part in parts)
+    return _redact_one(url)
+
+
+def _redact_one(url: str) -> str:
     scheme, sep, rest = url.partition("://")
     if not sep:
         return "***" if "@" in url else url

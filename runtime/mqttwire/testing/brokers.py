@@ -11,8 +11,9 @@ machine (the system NATS on 4222, RabbitMQ on 5672, Mosquitto on 1883).
   retained messages are JetStream streams, replicated across the nodes).
 * :class:`RabbitMqttBroker` - a private RabbitMQ node with the ``rabbitmq_mqtt`` plugin
   (3.1.1; QoS 2 is downgraded to 1). It starts in 10-30 s: start it once per test session.
-* :class:`AmqttBroker` - the pure-Python amqtt broker on its own thread (3.1.1). It lives in this
-  process, so ``kill()`` cannot be a real SIGKILL: it stops the broker without a clean goodbye.
+* :class:`AmqttBroker` - the pure-Python amqtt broker (3.1.1) in a child process of the
+  current Python (the in-process thread of :mod:`mqttwire.testing.embedded` suits demos; tests
+  that kill and restart brokers need a process).
 
 :func:`mqtt_handshake` checks that a broker answers an MQTT 3.1.1 CONNECT with CONNACK 0,
 which is what "ready" means here (a TCP listener alone is not enough for NATS, whose MQTT
@@ -28,6 +29,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -502,87 +504,96 @@ class RabbitMqttBroker(_ProcessBroker):
         epmd = shutil.which("epmd")
         if epmd is None:
             return
-        with contextlib.suppress(OSError, subprocess.SubprocessError):
-            subprocess.run(
-                [epmd, "-port", str(self.epmd_port), "-kill"],
-                capture_output=True,
-                timeout=5,
-                check=False,
-                env={**os.environ, "ERL_EPMD_ADDRESS": "127.0.0.1"},
-            )
+        # epmd refuses -kill while it still lists the node; it notices the dead node promptly.
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline:
+            try:
+                done = subprocess.run(
+                    [epmd, "-port", str(self.epmd_port), "-kill"],
+                    capture_output=True,
+                    text=True,
+                    timeout=5,
+                    check=False,
+                    env={**os.environ, "ERL_EPMD_ADDRESS": "127.0.0.1"},
+                )
+            except (OSError, subprocess.SubprocessError):
+                return
+            output = done.stdout + done.stderr
+            if "Killed" in output or "Cannot connect" in output:
+                return
+            time.sleep(0.1)
 
 
 # --------------------------------------------------------------------------------------- amqtt
 
 
-class AmqttBroker:
-    """The pure-Python amqtt broker on a daemon thread with its own event loop.
+class AmqttBroker(_ProcessBroker):
+    """The pure-Python amqtt broker in a child process (same surface as the others).
 
-    ``restart()`` starts a fresh broker on the same port (amqtt keeps sessions and retained
-    messages in memory only: they are gone after a restart). ``kill()`` is the same as
-    ``stop()``: a broker inside this process cannot be SIGKILLed.
+    A process rather than a thread of the test process: ``kill()`` is a real SIGKILL and the
+    port is free as soon as the process is gone (an in-process amqtt that is shut down while
+    clients keep reconnecting can hold its listener for a long time). amqtt keeps sessions and
+    retained messages in memory only: a restart loses them.
     """
 
     name = "amqtt"
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, *, workdir: str | Path | None = None) -> None:
         try:
             import amqtt.broker  # noqa: F401
         except ImportError as exc:
             raise BrokerNotAvailableError(
                 "amqtt is not installed (pip install mqttwire[demo])"
             ) from exc
-        self.host = "127.0.0.1"
-        self.port = port if port is not None else free_port()
-        self._thread: object | None = None
-
-    @property
-    def url(self) -> str:
-        return f"mqtt://{self.host}:{self.port}"
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None
+        super().__init__(port, workdir)
 
     def version(self) -> str:
         from importlib.metadata import version
 
         return version("amqtt")
 
-    def log(self) -> str:
-        return ""
-
     def start(self, timeout: float = 15.0) -> None:
-        if self._thread is not None:
+        if self.running:
             return
-        from mqttwire.testing.embedded import _AmqttThread
+        self._spawn(
+            [
+                sys.executable,
+                "-c",
+                "import sys; from mqttwire.testing.brokers import _amqtt_main; "
+                "_amqtt_main(int(sys.argv[1]))",
+                str(self.port),
+            ]
+        )
+        _wait_ready("amqtt", self.host, self.port, self._process, timeout, self.log_path)
 
-        thread = _AmqttThread(self.port)
-        thread.start(timeout)
-        self._thread = thread
-        _wait_ready("amqtt", self.host, self.port, None, timeout)
+    def log(self) -> str:
+        path = self.workdir / f"{self.name}.out"
+        return path.read_text(errors="replace") if path.exists() else ""
 
-    def stop(self, timeout: float = 10.0) -> None:
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            from mqttwire.testing.embedded import _AmqttThread
 
-            assert isinstance(thread, _AmqttThread)
-            thread.stop()
+def _amqtt_main(port: int) -> None:
+    """Entry point of the amqtt child process: serve on 127.0.0.1:``port`` until SIGTERM."""
+    import asyncio
+    import logging
 
-    def kill(self) -> None:
-        self.stop()
+    from amqtt.broker import Broker
 
-    def restart(self) -> None:
-        self.stop()
-        self.start()
+    logging.basicConfig(level=logging.WARNING)
 
-    def close(self) -> None:
-        self.stop()
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        config = {
+            "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
+            "plugins": {
+                "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}
+            },
+        }
+        broker = Broker(config)
+        await broker.start()
+        await stop.wait()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(broker.shutdown(), 2.0)
 
-    def __enter__(self) -> AmqttBroker:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    asyncio.run(serve())
