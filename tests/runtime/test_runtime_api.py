@@ -9,7 +9,7 @@ from mqttwire.version import RUNTIME_API_VERSION, SUPPORTED_RUNTIME_APIS, requir
 
 
 def test_older_generated_code_keeps_working() -> None:
-    assert RUNTIME_API_VERSION == max(SUPPORTED_RUNTIME_APIS)
+    assert max(SUPPORTED_RUNTIME_APIS) == RUNTIME_API_VERSION
     for version in SUPPORTED_RUNTIME_APIS:
         require_runtime_api("pkg", version)
 
