@@ -102,8 +102,9 @@ MEANINGS: dict[str, str] = {
         "counted in `metrics.dropped_qos0_offline`."
     ),
     "publish_timeout": (
-        "Seconds a publish waits for the broker's acknowledgement (QoS >= 1) or for the write "
-        "(QoS 0), and a subscribe for its SUBACK; then `PublishTimeoutError` / `SubscribeError`."
+        "Seconds a publish waits for the broker's acknowledgement (QoS >= 1) or, at QoS 0, for "
+        "room in a full outgoing buffer (a socket that takes no data), and a subscribe for its "
+        "SUBACK; then `PublishTimeoutError` / `SubscribeError`."
     ),
     "connect_timeout": "Seconds one connection attempt (TCP, TLS, CONNECT/CONNACK) may take.",
     "connect_retry": (

@@ -24,12 +24,14 @@ async def _receive(params: dict[str, Any], qos: int) -> dict[str, float]:
                 arrivals.hit()
 
         consumer = asyncio.create_task(consume())
-        await flood(params["url"], topic, n, qos, transcript_payload(qos))
+        flood_rate = await flood(params["url"], topic, n, qos, transcript_payload(qos))
         await arrivals.settle()
         consumer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await consumer
-    return arrivals.result()
+    result = arrivals.result()
+    result["flood_msg_per_s"] = flood_rate
+    return result
 
 
 def receive_qos0(params: dict[str, Any]) -> dict[str, float]:

@@ -22,8 +22,9 @@ def transcript_payload(qos: int) -> bytes:
     return envelope_payload(EVENT_TYPE_FOR_QOS[qos], TRANSCRIPT_DATA, source="stt-worker")
 
 
-async def flood(url: str, topic: str, count: int, qos: int, data: bytes) -> None:
-    """Run the flood publisher process to completion (all messages taken by the broker)."""
+async def flood(url: str, topic: str, count: int, qos: int, data: bytes) -> float:
+    """Run the flood publisher process to completion (all messages taken by the broker);
+    returns the publisher's own rate in msg/s."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -34,9 +35,15 @@ async def flood(url: str, topic: str, count: int, qos: int, data: bytes) -> None
         str(qos),
         data.hex(),
         cwd=BENCH_ROOT,
+        stdout=asyncio.subprocess.PIPE,
     )
-    if await proc.wait() != 0:
+    out, _ = await proc.communicate()
+    if proc.returncode != 0:
         raise RuntimeError(f"flood publisher exited with {proc.returncode}")
+    for line in out.decode().splitlines():
+        if line.startswith("FLOOD-RATE "):
+            return float(line.split()[1])
+    return float("nan")
 
 
 class Arrivals:

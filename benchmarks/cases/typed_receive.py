@@ -33,9 +33,10 @@ async def _receive(params: dict[str, Any], qos: int) -> dict[str, float]:
         else:
             topic = TOPIC_STT_FINAL
             await tars.subscribe_stt_final(handler)
-        await flood(params["url"], topic, n, qos, transcript_payload(qos))
+        flood_rate = await flood(params["url"], topic, n, qos, transcript_payload(qos))
         await arrivals.settle()
         result = arrivals.result()
+        result["flood_msg_per_s"] = flood_rate
         result["invalid"] = float(tars.stats.invalid_total)
         client = tars.client
         assert isinstance(client, MQTTClient)

@@ -23,7 +23,7 @@ from mqttwire.state import ClientState
 
 __all__ = ["reconnect"]
 
-MIN_DELAY, MAX_DELAY = 0.1, 0.5  # MQTT_RECONNECT_MIN_DELAY / _MAX_DELAY lower bounds
+MIN_DELAY, MAX_DELAY = 0.01, 0.5  # MQTT_RECONNECT_MIN_DELAY / _MAX_DELAY lower bounds
 # The runtime resets its backoff once a link held for max(MAX_DELAY, 1 s): hold each new link
 # that long so every outage starts at the minimum backoff.
 HOLD_S = 1.1

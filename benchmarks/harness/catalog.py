@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from harness.model import Case, Kind
+from harness.model import BrokerMode, Case, Kind
 
 __all__ = ["CASES", "PANELS", "Panel"]
 
@@ -13,6 +13,7 @@ TYPED = ("tars_mqtt", "mqttwire.client")
 FASTSTREAM = ("faststream.mqtt",)
 PUBLISH_N, PUBLISH_QUICK = 20_000, 3_000
 RECEIVE_N, RECEIVE_QUICK = 20_000, 3_000
+BACKLOG_N, BACKLOG_QUICK = 30_000, 5_000
 ROUND_TRIPS, ROUND_TRIPS_QUICK = 1_000, 200
 
 
@@ -27,6 +28,8 @@ def _throughput(
     quick_n: int = PUBLISH_QUICK,
     requires: tuple[str, ...] = (),
     params: dict[str, Any] | None = None,
+    broker: BrokerMode = "shared",
+    note: str = "",
 ) -> Case:
     return Case(
         name=name,
@@ -40,6 +43,8 @@ def _throughput(
         quick_n=quick_n,
         requires=requires,
         params=params or {},
+        broker=broker,
+        note=note,
     )
 
 
@@ -173,6 +178,49 @@ CASES: tuple[Case, ...] = (
         n=RECEIVE_N,
         quick_n=RECEIVE_QUICK,
     ),
+    # --- receive: the broker holds a backlog, the subscriber drains it (subscriber-bound) ----
+    _throughput(
+        "receive_backlog_qos0.typed",
+        "receive_backlog_qos0",
+        "typed",
+        "typed handler, backlog drain",
+        "cases.backlog:typed_qos0",
+        requires=TYPED,
+        n=BACKLOG_N,
+        quick_n=BACKLOG_QUICK,
+        broker="own",
+    ),
+    _throughput(
+        "receive_backlog_qos0.raw_aiomqtt",
+        "receive_backlog_qos0",
+        "raw",
+        "raw aiomqtt, backlog drain",
+        "cases.backlog:raw_aiomqtt_qos0",
+        n=BACKLOG_N,
+        quick_n=BACKLOG_QUICK,
+        broker="own",
+    ),
+    _throughput(
+        "receive_backlog_qos1.typed",
+        "receive_backlog_qos1",
+        "typed",
+        "typed handler, backlog drain",
+        "cases.backlog:typed_qos1",
+        requires=TYPED,
+        n=BACKLOG_N,
+        quick_n=BACKLOG_QUICK,
+        broker="own",
+    ),
+    _throughput(
+        "receive_backlog_qos1.raw_aiomqtt",
+        "receive_backlog_qos1",
+        "raw",
+        "raw aiomqtt, backlog drain",
+        "cases.backlog:raw_aiomqtt_qos1",
+        n=BACKLOG_N,
+        quick_n=BACKLOG_QUICK,
+        broker="own",
+    ),
     # --- round trips ------------------------------------------------------------------------
     Case(
         name="round_trip.typed_request",
@@ -288,8 +336,10 @@ PANELS: tuple[Panel, ...] = (
     Panel("publish_qos0", "msg_per_s", "Publish QoS 0", "msg/s"),
     Panel("publish_qos0", "cpu_us_per_msg", "Publish QoS 0: CPU", "µs/msg", False),
     Panel("publish_qos1", "msg_per_s", "Publish QoS 1", "msg/s"),
-    Panel("receive_qos0", "msg_per_s", "Receive QoS 0 (delivered)", "msg/s"),
-    Panel("receive_qos1", "msg_per_s", "Receive QoS 1 (delivered)", "msg/s"),
+    Panel("receive_qos0", "msg_per_s", "Receive QoS 0, live flood", "msg/s"),
+    Panel("receive_qos1", "msg_per_s", "Receive QoS 1, live flood", "msg/s"),
+    Panel("receive_backlog_qos0", "msg_per_s", "Receive QoS 0, backlog drain", "msg/s"),
+    Panel("receive_backlog_qos1", "msg_per_s", "Receive QoS 1, backlog drain", "msg/s"),
     Panel("round_trip", "p50_ms", "Round trip QoS 1, p50", "ms", False),
     Panel("reconnect", "p50_ms", "Reconnect after broker is back, p50", "ms", False),
     Panel("rss_idle", "rss_mib", "Idle RSS", "MiB", False),

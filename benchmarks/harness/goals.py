@@ -52,17 +52,47 @@ def _ratio_at_least(typed: str, base: str, factor: float) -> Callable[[Results],
 
 
 def _receive(qos: int) -> Callable[[Results], GoalOutcome]:
-    typed, raw = f"receive_qos{qos}.typed", f"receive_qos{qos}.raw_aiomqtt"
+    """Zero loss in the live flood and the backlog drain; the 2x rate on the backlog drain.
+
+    The live flood (`receive_qos*`) is capped by its one paho publisher process: a subscriber
+    that keeps up delivers the publisher's rate, however fast it is. The backlog drain
+    (`receive_backlog_qos*`) lets the broker push a held backlog as fast as each subscriber
+    takes it, so its ratio compares the subscribers. Without the backlog cases the flood ratio
+    decides.
+    """
+    flood_typed, flood_raw = f"receive_qos{qos}.typed", f"receive_qos{qos}.raw_aiomqtt"
+    drain_typed, drain_raw = (
+        f"receive_backlog_qos{qos}.typed",
+        f"receive_backlog_qos{qos}.raw_aiomqtt",
+    )
+
+    def worst_lost(results: Results, name: str) -> float | None:
+        result = results.get(name)
+        if result is None or result.status != "ok" or "lost" not in result.metrics:
+            return None
+        return result.metrics["lost"].max
 
     def check(results: Results) -> GoalOutcome:
-        ratio = _ratio_at_least(typed, raw, 2.0)(results)
-        lost = _median(results, typed, "lost")
-        if ratio.value is None or lost is None:
-            return ratio
-        worst = results[typed].metrics["lost"].max
-        ok = ratio.status == "met" and worst == 0
-        detail = f"{ratio.detail}; lost {worst:.0f} (worst repetition, goal 0)"
-        return GoalOutcome("met" if ok else "not met", detail, ratio.value)
+        flood = _ratio_at_least(flood_typed, flood_raw, 2.0)(results)
+        drain = _ratio_at_least(drain_typed, drain_raw, 2.0)(results)
+        deciding = drain if drain.value is not None else flood
+        if deciding.value is None:
+            return deciding
+        losses = {
+            name: lost
+            for name in (flood_typed, drain_typed)
+            if (lost := worst_lost(results, name)) is not None
+        }
+        parts = []
+        if drain.value is not None:
+            parts.append(f"backlog drain {drain.detail}")
+        if flood.value is not None:
+            capped = " (capped by the flood publisher)" if drain.value is not None else ""
+            parts.append(f"live flood {flood.detail.split(' (goal')[0]}{capped}")
+        lost_text = ", ".join(f"{name.split('.')[0]} {lost:.0f}" for name, lost in losses.items())
+        parts.append(f"lost {lost_text} (worst repetition, goal 0)")
+        ok = deciding.status == "met" and all(lost == 0 for lost in losses.values())
+        return GoalOutcome("met" if ok else "not met", "; ".join(parts), deciding.value)
 
     return check
 
@@ -167,8 +197,16 @@ GOALS: tuple[Goal, ...] = (
         "Typed QoS 1, 100 in flight >= 0.5x paho QoS 1 window 100",
         _ratio_at_least("publish_qos1.typed_window100", "publish_qos1.raw_paho_window100", 0.5),
     ),
-    Goal("receive_qos0", "Typed receive QoS 0: zero loss, >= 2x raw aiomqtt", _receive(0)),
-    Goal("receive_qos1", "Typed receive QoS 1: zero loss, >= 2x raw aiomqtt", _receive(1)),
+    Goal(
+        "receive_qos0",
+        "Typed receive QoS 0: zero loss, >= 2x raw aiomqtt (subscriber-bound)",
+        _receive(0),
+    ),
+    Goal(
+        "receive_qos1",
+        "Typed receive QoS 1: zero loss, >= 2x raw aiomqtt (subscriber-bound)",
+        _receive(1),
+    ),
     Goal("request_reply", "Request/reply p50 <= 1.2x raw aiomqtt echo p50", _round_trip),
     Goal("reconnect", "Reconnect p50 < 50 ms at minimum backoff", _reconnect),
     Goal("codegen_tars", "Generator: TARS contract in under 2 s", _codegen_time),

@@ -12,7 +12,14 @@ from typing import Any
 
 __all__ = ["render"]
 
-EXTRA = ("cpu_us_per_msg", "p99_ms", "lost", "rss_before_mib", "rss_after_mib")
+EXTRA = (
+    "cpu_us_per_msg",
+    "p99_ms",
+    "lost",
+    "flood_msg_per_s",
+    "rss_before_mib",
+    "rss_after_mib",
+)
 EXTRA_ALL: tuple[str, ...] = ()
 
 

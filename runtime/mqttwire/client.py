@@ -2,9 +2,12 @@
 
 Delivery guarantees (what a caller can rely on):
 
-* ``publish`` with QoS 0 while the link is up waits until the message is written; while the link
-  is down it is dropped and counted (``metrics.dropped_qos0_offline``) unless
-  ``offline_queue_qos0`` is set.
+* ``publish`` with QoS 0 while the link is up hands the message to the connection and returns:
+  it is written, in order, with the other messages of the same event-loop turn (one system call
+  for a burst). It waits only while the connection's outgoing buffer is full (the socket does
+  not take data; bounded, then :class:`PublishTimeoutError` after ``publish_timeout``). A message
+  handed over just before the link drops may be lost, as QoS 0 allows. While the link is down it
+  is dropped and counted (``metrics.dropped_qos0_offline``) unless ``offline_queue_qos0`` is set.
 * ``publish`` with QoS >= 1 while the link is up waits for the broker's acknowledgement (at most
   ``publish_timeout``, then :class:`PublishTimeoutError`). While the link is down, or if the link
   drops before the acknowledgement, the message goes into the ordered offline queue and is sent

@@ -46,9 +46,21 @@ def wants_meta(handler: Callable[..., object]) -> bool:
     return positional >= 2
 
 
+# MessageMeta is immutable, so messages without properties share one per (topic, qos, retain):
+# building one costs ~1.5 µs (14 fields of a frozen dataclass), a dict lookup ~0.1 µs.
+_SHARED_META: dict[tuple[str, int, bool], MessageMeta] = {}
+_SHARED_META_MAX = 1024
+
+
 def _meta(topic: str, qos: int, retain: bool, properties: MessageProperties | None) -> MessageMeta:
     if properties is None:
-        return MessageMeta(topic=topic, qos=qos, retain=retain)
+        key = (topic, qos, retain)
+        meta = _SHARED_META.get(key)
+        if meta is None:
+            if len(_SHARED_META) >= _SHARED_META_MAX:
+                _SHARED_META.clear()  # many distinct topics: start over (bounded memory)
+            meta = _SHARED_META[key] = MessageMeta(topic=topic, qos=qos, retain=retain)
+        return meta
     return MessageMeta(
         topic=topic,
         qos=qos,

@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -32,7 +31,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
 
-from mqttwire.envelope import decode_envelope
+from mqttwire.envelope import decode_envelope, new_message_id
 from mqttwire.errors import PayloadValidationError, RequestTimeoutError
 from mqttwire.meta import MessageMeta
 from mqttwire.specs import ChannelSpec, InvalidPayload, RequestSpec, lookup
@@ -120,6 +119,8 @@ class ReplyRouter:
         """One raw subscription per reply (or stream) channel, routing to the waiting requests."""
         if pointer is not None:
             self._pointers.setdefault(channel.name, set()).add(pointer)
+        if channel.name in self._subs:
+            return  # subscribed already (every request after the first): no lock, no closure
 
         async def on_reply(payload: bytes, meta: MessageMeta) -> None:
             try:
@@ -133,7 +134,8 @@ class ReplyRouter:
 
     async def _ensure_inbox(self) -> str:
         topic = self.response_topic
-        await self._subscribe_once(_INBOX, topic, 1, self._route_inbox)
+        if _INBOX not in self._subs:
+            await self._subscribe_once(_INBOX, topic, 1, self._route_inbox)
         return topic
 
     # -- routing ------------------------------------------------------------------------------
@@ -231,7 +233,7 @@ class ReplyRouter:
         if spec.stream is not None:
             await self._ensure_channel(spec.stream, pointer)
         if pointer is None:
-            key = uuid.uuid4().hex
+            key = new_message_id()
         else:
             found = lookup(_encode(payload), pointer)
             if found is None:

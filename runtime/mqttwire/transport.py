@@ -170,7 +170,8 @@ class Transport(Protocol):
         *,
         properties: MessageProperties | None = None,
     ) -> None:
-        """Send and wait for the write (QoS 0) or the acknowledgement (QoS 1/2).
+        """Send; QoS 0 returns once the connection took the message (waiting only while its
+        outgoing buffer is full), QoS 1/2 once the broker acknowledged it.
 
         ``properties`` are sent on MQTT 5 links only. A failure reason code in the PUBACK/PUBREC
         (MQTT 5) raises :class:`TransportRefusedError`; the client passes ``properties`` only when

@@ -13,6 +13,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from mqttwire import Envelope, decode_envelope, encode_envelope, new_message_id
+from mqttwire.envelope import decode_envelope_fields
 
 
 def _samples(examples: Path, kind: str) -> list[object]:
@@ -95,3 +96,42 @@ def test_decode_rejects_non_envelopes(payload: bytes) -> None:
 
 def test_default_source_is_router_like_the_deployed_model() -> None:
     assert Envelope(type="x", data={}).source == "router"
+
+
+_EDGE_CASES: list[object] = [
+    {"type": "x", "data": {}},
+    {"id": "a", "type": "x", "ts": 1, "source": "s", "data": {"k": [1]}},
+    {"id": "a", "type": "x", "ts": "1.5", "source": "s", "data": {}},
+    {"id": "a", "type": "x", "ts": True, "data": {}},
+    {"id": None, "type": "x", "data": {}},
+    {"id": 5, "type": "x", "data": {}},
+    {"type": "x", "ts": None, "data": {}},
+    {"type": "x", "source": None, "data": {}},
+    {"type": 1, "data": {}},
+    {"type": "x", "data": []},
+    {"type": "x", "data": {}, "extra": 1},
+    {"type": "x", "ts": 2**60, "data": {}},
+    {"type": "x", "ts": 1e308, "data": {}},
+]
+
+
+def _decoded_both_ways(sample: object) -> tuple[object, object]:
+    raw = json.dumps(sample).encode()
+    model = decode_envelope(raw)
+    fields = decode_envelope_fields(raw)
+    expected = None if model is None else (model.type, model.source, model.data)
+    got = None if fields is None else (fields.type, fields.source, fields.data)
+    if model is not None and fields is not None:
+        assert type(fields.ts) is float and type(fields.id) is str
+        if isinstance(sample, dict) and "id" in sample:
+            assert fields.id == model.id
+        if isinstance(sample, dict) and "ts" in sample:
+            assert fields.ts == model.ts
+    return expected, got
+
+
+def test_fast_field_decoding_agrees_with_the_model(tars_examples: Path) -> None:
+    samples = _samples(tars_examples, "valid") + _samples(tars_examples, "invalid") + _EDGE_CASES
+    for sample in samples:
+        expected, got = _decoded_both_ways(sample)
+        assert got == expected, sample
