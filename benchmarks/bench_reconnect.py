@@ -51,7 +51,7 @@ from mqttwire.testing.broker import MosquittoBroker  # noqa: E402
 
 __all__ = ["CASES", "measure", "run_case"]
 
-MIN_DELAY, MAX_DELAY = 0.1, 0.5  # the smallest backoff the config allows
+MIN_DELAY, MAX_DELAY = 0.01, 0.5  # the smallest backoff the config allows
 # The backoff restarts at its first (immediate) step once a link held max(MAX_DELAY, 1 s).
 HOLD_S = 1.1
 RATE = 100.0
