@@ -14,10 +14,17 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Self
 
-__all__ = ["BrokerNotAvailableError", "MosquittoBroker", "find_mosquitto", "free_port"]
+__all__ = [
+    "BrokerNotAvailableError",
+    "MosquittoBroker",
+    "ProcessBroker",
+    "find_mosquitto",
+    "free_port",
+]
 
 
 class BrokerNotAvailableError(RuntimeError):
@@ -38,8 +45,119 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class MosquittoBroker:
+class ProcessBroker:
+    """A broker in a child process (own session, so signals reach only its group)."""
+
+    name = "broker"
+
+    def __init__(self, port: int | None, workdir: str | Path | None) -> None:
+        self.host = "127.0.0.1"
+        self.port = port if port is not None else free_port()
+        self._own_dir = workdir is None
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix=f"mqttwire-{self.name}-"))
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://{self.host}:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / f"{self.name}.log"
+
+    def log(self) -> str:
+        """The broker's log so far (for assertion messages)."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def _spawn(self, argv: Sequence[str], env: dict[str, str] | None = None) -> None:
+        with open(self.workdir / f"{self.name}.out", "ab") as out:
+            self._process = subprocess.Popen(
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env=env,
+                cwd=self.workdir,
+            )
+
+    def _signal_group(self, sig: signal.Signals) -> None:
+        process = self._process
+        if process is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, sig)
+
+    def _wait(self, timeout: float) -> None:
+        process = self._process
+        if process is None:
+            return
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self._signal_group(signal.SIGKILL)
+            process.wait(10)
+        # Children that outlived the leader (e.g. an Erlang helper) go with the group.
+        self._signal_group(signal.SIGKILL)
+        if process.stderr:
+            process.stderr.close()
+        self._process = None
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """Graceful stop (SIGTERM to the broker's process group)."""
+        if self._process is None:
+            return
+        self._signal_group(signal.SIGTERM)
+        self._wait(timeout)
+
+    def kill(self) -> None:
+        """Hard stop (SIGKILL): nothing is saved, connections die without a goodbye."""
+        if self._process is None:
+            return
+        self._signal_group(signal.SIGKILL)
+        self._wait(10.0)
+
+    def pause(self) -> None:
+        """Freeze the broker (SIGSTOP): links stay open but nothing answers."""
+        self._signal_group(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self._signal_group(signal.SIGCONT)
+
+    def start(self, timeout: float = 30.0) -> None:
+        raise NotImplementedError
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def close(self) -> None:
+        """Stop the broker for good and remove its folder."""
+        self.resume()
+        self.kill()
+        if self._own_dir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class MosquittoBroker(ProcessBroker):
     """One mosquitto process with its own temporary config, data and log folder."""
+
+    name = "mosquitto"
 
     def __init__(
         self,
@@ -57,35 +175,11 @@ class MosquittoBroker:
                 "mosquitto is not installed (apt-get install mosquitto / brew install mosquitto)"
             )
         self.binary = binary
-        self.host = "127.0.0.1"
-        self.port = port if port is not None else free_port()
-        self._own_dir = workdir is None
-        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="mqttwire-broker-"))
+        super().__init__(port, workdir)
         self.persistence = persistence
         self.password_file = password_file
         self.acl_file = acl_file
         self.extra_config = list(extra_config)
-        self._process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"mqtt://{self.host}:{self.port}"
-
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process else None
-
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
-
-    @property
-    def log_path(self) -> Path:
-        return self.workdir / "mosquitto.log"
-
-    def log(self) -> str:
-        """The broker's log so far (for assertion messages)."""
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def _write_config(self) -> Path:
         lines = [
@@ -149,54 +243,3 @@ class MosquittoBroker:
                 return
             time.sleep(0.02)
         raise TimeoutError(f"mosquitto did not listen on {self.host}:{self.port} within {timeout}s")
-
-    def _signal(self, sig: signal.Signals) -> None:
-        if self._process is not None and self._process.poll() is None:
-            os.kill(self._process.pid, sig)
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Graceful stop (SIGTERM): mosquitto saves its persistence file."""
-        self._signal(signal.SIGTERM)
-        self._wait(timeout)
-
-    def kill(self) -> None:
-        """Hard stop (SIGKILL): nothing is saved, no will is sent by the broker."""
-        self._signal(signal.SIGKILL)
-        self._wait(10.0)
-
-    def pause(self) -> None:
-        """Freeze the broker (SIGSTOP): the TCP link stays open but nothing answers."""
-        self._signal(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        self._signal(signal.SIGCONT)
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-    def _wait(self, timeout: float) -> None:
-        if self._process is None:
-            return
-        try:
-            self._process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait(timeout)
-        if self._process.stderr:
-            self._process.stderr.close()
-        self._process = None
-
-    def close(self) -> None:
-        """Stop the broker for good and remove its folder."""
-        self.resume()
-        self.kill()
-        if self._own_dir:
-            shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def __enter__(self) -> MosquittoBroker:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

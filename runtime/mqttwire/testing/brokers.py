@@ -30,13 +30,11 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mqttwire.testing.broker import BrokerNotAvailableError, free_port
+from mqttwire.testing.broker import BrokerNotAvailableError, ProcessBroker, free_port
 
 __all__ = [
     "AmqttBroker",
@@ -127,113 +125,6 @@ def _tail(log: str | Path | None, lines: int = 30) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
-class _ProcessBroker:
-    """A broker in a child process (own session, so signals reach only its group)."""
-
-    name = "broker"
-
-    def __init__(self, port: int | None, workdir: str | Path | None) -> None:
-        self.host = "127.0.0.1"
-        self.port = port if port is not None else free_port()
-        self._own_dir = workdir is None
-        self.workdir = Path(workdir or tempfile.mkdtemp(prefix=f"mqttwire-{self.name}-"))
-        self._process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"mqtt://{self.host}:{self.port}"
-
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process else None
-
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
-
-    @property
-    def log_path(self) -> Path:
-        return self.workdir / f"{self.name}.log"
-
-    def log(self) -> str:
-        """The broker's log so far (for assertion messages)."""
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def _spawn(self, argv: Sequence[str], env: dict[str, str] | None = None) -> None:
-        with open(self.workdir / f"{self.name}.out", "ab") as out:
-            self._process = subprocess.Popen(
-                list(argv),
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                env=env,
-                cwd=self.workdir,
-            )
-
-    def _signal_group(self, sig: signal.Signals) -> None:
-        process = self._process
-        if process is None:
-            return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, sig)
-
-    def _wait(self, timeout: float) -> None:
-        process = self._process
-        if process is None:
-            return
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self._signal_group(signal.SIGKILL)
-            process.wait(10)
-        # Children that outlived the leader (e.g. an Erlang helper) go with the group.
-        self._signal_group(signal.SIGKILL)
-        self._process = None
-
-    def stop(self, timeout: float = 20.0) -> None:
-        """Graceful stop (SIGTERM to the broker's process group)."""
-        if self._process is None:
-            return
-        self._signal_group(signal.SIGTERM)
-        self._wait(timeout)
-
-    def kill(self) -> None:
-        """Hard stop (SIGKILL): nothing is saved, connections die without a goodbye."""
-        if self._process is None:
-            return
-        self._signal_group(signal.SIGKILL)
-        self._wait(10.0)
-
-    def pause(self) -> None:
-        """Freeze the broker (SIGSTOP): links stay open but nothing answers."""
-        self._signal_group(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        self._signal_group(signal.SIGCONT)
-
-    def start(self, timeout: float = 30.0) -> None:
-        raise NotImplementedError
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-    def close(self) -> None:
-        """Stop the broker for good and remove its folder."""
-        self.resume()
-        self.kill()
-        if self._own_dir:
-            shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def __enter__(self) -> _ProcessBroker:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
 # ---------------------------------------------------------------------------------------- NATS
 
 
@@ -245,7 +136,7 @@ class _Cluster:
     replicas: int
 
 
-class NatsMqttBroker(_ProcessBroker):
+class NatsMqttBroker(ProcessBroker):
     """``nats-server`` with JetStream and MQTT on loopback (``port`` is the MQTT port).
 
     NATS speaks MQTT 3.1.1 only, QoS 0 and 1 (a QoS 2 PUBLISH closes the connection, a QoS 2
@@ -388,7 +279,7 @@ class NatsCluster:
 # ------------------------------------------------------------------------------------ RabbitMQ
 
 
-class RabbitMqttBroker(_ProcessBroker):
+class RabbitMqttBroker(ProcessBroker):
     """A private RabbitMQ node with the ``rabbitmq_mqtt`` plugin (``port`` is the MQTT port).
 
     It gets its own node name, AMQP/distribution ports, Erlang cookie, data/log folders and its
@@ -527,7 +418,7 @@ class RabbitMqttBroker(_ProcessBroker):
 # --------------------------------------------------------------------------------------- amqtt
 
 
-class AmqttBroker(_ProcessBroker):
+class AmqttBroker(ProcessBroker):
     """The pure-Python amqtt broker in a child process (same surface as the others).
 
     A process rather than a thread of the test process: ``kill()`` is a real SIGKILL and the
