@@ -1,22 +1,6 @@
-"""Shared fixtures: a real Mosquitto per test on a free loopback port."""
+"""Shared test setup.
 
-from __future__ import annotations
-
-from collections.abc import Iterator
-
-import pytest
-
-from mqttwire.testing.broker import MosquittoBroker, find_mosquitto
-
-
-@pytest.fixture
-def mqtt_broker() -> Iterator[MosquittoBroker]:
-    """A fresh mosquitto (stop/kill/pause/restart-able) for one test."""
-    if find_mosquitto() is None:
-        pytest.fail("mosquitto is required for integration tests; `nox -s tests` installs it")
-    broker = MosquittoBroker()
-    broker.start()
-    try:
-        yield broker
-    finally:
-        broker.close()
+The ``mqtt_broker`` fixture (a real mosquitto on a free loopback port that tests can stop,
+kill, pause and restart) comes from the ``mqttwire.testing.pytest_plugin`` plugin, which the
+package registers as a pytest entry point; the suite uses it exactly as a service author would.
+"""
