@@ -113,13 +113,21 @@ def encode_envelope(
     return message_id, payload
 
 
-def decode_envelope(payload: bytes | bytearray | memoryview | str) -> Envelope | None:
-    """The envelope in ``payload``, or ``None`` when it is not valid JSON or not an envelope."""
+def _envelope_object(payload: bytes | bytearray | memoryview | str) -> dict[str, Any] | None:
+    """The JSON object in ``payload`` when it could be an envelope (has ``type`` and ``data``)."""
     try:
         obj = orjson.loads(payload)
     except orjson.JSONDecodeError:
         return None
     if not isinstance(obj, dict) or "type" not in obj or "data" not in obj:
+        return None
+    return obj
+
+
+def decode_envelope(payload: bytes | bytearray | memoryview | str) -> Envelope | None:
+    """The envelope in ``payload``, or ``None`` when it is not valid JSON or not an envelope."""
+    obj = _envelope_object(payload)
+    if obj is None:
         return None
     try:
         return Envelope.model_validate(obj)
@@ -149,11 +157,8 @@ def decode_envelope_fields(payload: bytes | bytearray | memoryview | str) -> Env
     their defaults aside) goes through :class:`Envelope` validation, so both accept and
     coerce exactly the same payloads.
     """
-    try:
-        obj = orjson.loads(payload)
-    except orjson.JSONDecodeError:
-        return None
-    if not isinstance(obj, dict) or "type" not in obj or "data" not in obj:
+    obj = _envelope_object(payload)
+    if obj is None:
         return None
     if type(obj) is dict and obj.keys() <= _ENVELOPE_KEYS:
         message_id = obj.get("id")
