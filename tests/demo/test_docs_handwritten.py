@@ -149,7 +149,7 @@ QUOTED = {
     "nothing written": "codegen/mqttwire_codegen",
     "needs the generator's dependencies": "codegen/mqttwire_codegen",
     "mosquitto is not installed and could not be installed automatically": "noxfile.py",
-    "mosquitto is required for integration tests": "tests/conftest.py",
+    "the mqtt_broker fixture needs mosquitto": "runtime/mqttwire/testing",
     "no broker: set MQTT_URL, install mosquitto, or": "runtime/mqttwire/testing",
 }
 
