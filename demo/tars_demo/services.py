@@ -16,6 +16,7 @@ the last will marks the service unhealthy when it dies without saying goodbye.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -144,8 +145,16 @@ async def serve(name: str) -> int:
     """Run service ``name`` until asked to stop; the client's shutdown publishes health."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
+
+    def on_signal(_signum: int, _frame: object) -> None:
+        # A plain handler, not loop.add_signal_handler: asyncio restores the default action when
+        # the loop closes, so a second SIGTERM (the demo stopping its services right after a
+        # Ctrl-C reached the whole process group) would kill a service that is already exiting.
+        with contextlib.suppress(RuntimeError):  # the loop is closed: we are exiting anyway
+            loop.call_soon_threadsafe(stop.set)
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        signal.signal(sig, on_signal)
     watcher = await _watch_stdin(stop)
     config = MQTTClientConfig.from_env()
     tars = TarsClient(config)
