@@ -1,0 +1,141 @@
+"""The judge: one message in, the findings a watcher reports out (pure, no broker)."""
+
+from __future__ import annotations
+
+import pytest
+from watch_support import envelope, tars_contract
+
+from mqttwire.health import encode_health
+from mqttwire_codegen.watch.judge import (
+    FAIL_ON_GROUPS,
+    FindingClass,
+    Judge,
+    Verdict,
+    parse_fail_on,
+)
+from tars_mqtt.models import FinalTranscript, TtsSay, TtsStatus
+
+F = FindingClass
+
+
+@pytest.fixture(scope="module")
+def judge() -> Judge:
+    return Judge(tars_contract())
+
+
+def kinds(verdict: Verdict) -> list[FindingClass]:
+    return [f.kind for f in verdict.findings]
+
+
+def test_messages_the_generated_models_publish_are_clean(judge: Judge) -> None:
+    say = envelope("tts.say", TtsSay(text="hello"), "router")
+    assert judge.judge("tts/say", say, qos=1, retain=False) == Verdict("tts_say")
+    final = envelope("stt.final", FinalTranscript(text="hi", utt_id="u1"), "stt-worker")
+    assert judge.judge("stt/final", final, qos=1, retain=False).ok
+    status = envelope("tts.status", TtsStatus(event="speaking_end"), "tts-worker")
+    assert judge.judge("tts/status", status, qos=1, retain=False).ok
+
+
+def test_runtime_health_payloads_are_clean_on_the_declared_retained_channel(judge: Judge) -> None:
+    """Any client may publish health (x-publishers '*'); the channel is QoS 1 and retained."""
+    for ok, event, error in ((True, "ready", None), (False, "offline", "unexpected disconnect")):
+        payload = encode_health(ok, source="demo-tts", event=event, error=error)
+        verdict = judge.judge("system/health/demo-tts", payload, qos=1, retain=True)
+        assert verdict == Verdict("system_health")
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload", "qos", "retain", "expected"),
+    [
+        ("nobody/declared/this", b"{}", 0, False, [F.UNDECLARED_TOPIC]),
+        ("tts/say", envelope("tts.say", {"text": 5}, "router"), 1, False, [F.INVALID_PAYLOAD]),
+        ("tts/say", b"\xffnot json", 1, False, [F.INVALID_PAYLOAD]),
+        ("tts/say", b'{"text": "bare, no envelope"}', 1, False, [F.INVALID_ENVELOPE]),
+        (
+            "tts/say",
+            envelope("tts.shout", TtsSay(text="x"), "router"),
+            1,
+            False,
+            [F.WRONG_EVENT_TYPE],
+        ),
+        ("tts/say", envelope("tts.say", TtsSay(text="x"), "router"), 0, False, [F.QOS_MISMATCH]),
+        (
+            "tts/say",
+            envelope("tts.say", TtsSay(text="x"), "router"),
+            1,
+            True,
+            [F.RETAINED_NOT_DECLARED],
+        ),
+        (
+            "tts/say",
+            envelope("tts.say", TtsSay(text="x"), "camera-service"),
+            1,
+            False,
+            [F.UNDECLARED_PUBLISHER],
+        ),
+    ],
+)
+def test_each_fault_is_its_own_finding_class(
+    judge: Judge,
+    topic: str,
+    payload: bytes,
+    qos: int,
+    retain: bool,
+    expected: list[FindingClass],
+) -> None:
+    assert kinds(judge.judge(topic, payload, qos=qos, retain=retain)) == expected
+
+
+def test_bare_json_channels_are_validated_without_an_envelope(judge: Judge) -> None:
+    bad = judge.judge("movement/state", b'{"unexpected": true, "and": [1]}', qos=1, retain=False)
+    assert bad.channel == "movement_state"
+    assert kinds(bad) == [F.INVALID_PAYLOAD]
+
+
+def test_content_type_is_compared_when_the_message_carries_one(judge: Judge) -> None:
+    say = envelope("tts.say", TtsSay(text="x"), "router")
+    ok = judge.judge("tts/say", say, qos=1, retain=False, content_type="application/json")
+    assert ok.ok
+    wrong = judge.judge("tts/say", say, qos=1, retain=False, content_type="text/plain")
+    assert kinds(wrong) == [F.CONTENT_TYPE_MISMATCH]
+
+
+def test_topic_parameters_outside_their_enum_are_reported() -> None:
+    from dataclasses import replace
+
+    from mqttwire_codegen.ir import Parameter, TopicTemplate
+
+    contract = tars_contract()
+    channel = contract.channel("system_config")
+    param = Parameter(name="service", py_name="service", enum=("router", "tts"))
+    fixed = replace(channel, topic=TopicTemplate(channel.topic.address, (param,)))
+    restricted = replace(
+        contract, channels=tuple(fixed if c.id == channel.id else c for c in contract.channels)
+    )
+    judge = Judge(restricted)
+    good = b'{"service": "router", "data": {}}'
+    assert F.INVALID_TOPIC_PARAMETER not in kinds(
+        judge.judge("system/config/router", good, qos=1, retain=False)
+    )
+    verdict = judge.judge("system/config/toaster", good, qos=1, retain=False)
+    assert verdict.channel == "system_config"
+    assert F.INVALID_TOPIC_PARAMETER in kinds(verdict)
+
+
+def test_replies_on_mqtt5_response_topics_are_not_undeclared(judge: Judge) -> None:
+    assert judge.judge("mqttwire/reply/router", b"{}", qos=1, retain=False) == Verdict(None)
+
+
+def test_arrival_qos_is_compared_capped_at_the_subscription_qos() -> None:
+    judge = Judge(tars_contract(), subscription_qos=0)
+    say = envelope("tts.say", TtsSay(text="x"), "router")
+    assert judge.judge("tts/say", say, qos=0, retain=False).ok
+
+
+def test_fail_on_takes_classes_and_groups_and_rejects_unknown_names() -> None:
+    assert parse_fail_on("") == frozenset()
+    assert parse_fail_on("invalid") == FAIL_ON_GROUPS["invalid"]
+    assert parse_fail_on("qos-mismatch, undeclared-topic") == {F.QOS_MISMATCH, F.UNDECLARED_TOPIC}
+    assert parse_fail_on("all") == frozenset(FindingClass)
+    with pytest.raises(ValueError, match="unknown finding class 'bogus'"):
+        parse_fail_on("invalid,bogus")
