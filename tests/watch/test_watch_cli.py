@@ -35,6 +35,8 @@ def test_usage_and_contract_errors_exit_2(
     assert "pass --url or set MQTT_URL" in capsys.readouterr().err
     assert main(["watch", str(TARS_CONTRACT), "--url", url, "--fail-on", "bogus"]) == 2
     assert "unknown finding class 'bogus'" in capsys.readouterr().err
+    assert main(["watch", str(TARS_CONTRACT), "--url", url, "--publisher-alias", "x"]) == 2
+    assert "expected SOURCE=NAME" in capsys.readouterr().err
     broken = tmp_path / "broken.yaml"
     broken.write_text("asyncapi: 3.0.0\ninfo: {}\n")
     assert main(["watch", str(broken), "--url", url]) == 2

@@ -122,6 +122,14 @@ def test_topic_parameters_outside_their_enum_are_reported() -> None:
     assert F.INVALID_TOPIC_PARAMETER in kinds(verdict)
 
 
+def test_publisher_aliases_map_client_ids_to_the_contracts_service_names() -> None:
+    judge = Judge(tars_contract(), publisher_aliases={"tars-router-1": "router"})
+    say = envelope("tts.say", TtsSay(text="x"), "tars-router-1")
+    assert judge.judge("tts/say", say, qos=1, retain=False).ok
+    other = envelope("tts.say", TtsSay(text="x"), "tars-router-2")
+    assert kinds(judge.judge("tts/say", other, qos=1, retain=False)) == [F.UNDECLARED_PUBLISHER]
+
+
 def test_replies_on_mqtt5_response_topics_are_not_undeclared(judge: Judge) -> None:
     assert judge.judge("mqttwire/reply/router", b"{}", qos=1, retain=False) == Verdict(None)
 

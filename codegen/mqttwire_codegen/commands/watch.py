@@ -93,6 +93,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--client-id", help="client id of the watcher (default: mqttwire-watch-<random>)"
     )
     parser.add_argument(
+        "--publisher-alias",
+        action="append",
+        default=[],
+        metavar="SOURCE=NAME",
+        help="count envelope source SOURCE as the x-publishers name NAME (repeatable)",
+    )
+    parser.add_argument(
         "--max-topics",
         type=int,
         default=500,
@@ -118,6 +125,14 @@ def run(args: argparse.Namespace) -> int:
     if not args.url:
         print_error("mqttwire watch: no broker: pass --url or set MQTT_URL")
         return EXIT_INVALID
+    aliases: dict[str, str] = {}
+    for item in args.publisher_alias:
+        source, sep, name = item.partition("=")
+        if not sep or not source or not name:
+            print_error(f"mqttwire watch: --publisher-alias {item!r}: expected SOURCE=NAME")
+            return EXIT_INVALID
+        aliases[source] = name
+    args.aliases = aliases
     if args.max_topics < 1 or (args.duration is not None and args.duration <= 0):
         print_error("mqttwire watch: --max-topics and --duration must be positive")
         return EXIT_INVALID
@@ -144,7 +159,12 @@ async def _watch(args: argparse.Namespace, contract: Contract, fail_on: frozense
     except ConfigError as exc:
         print_error(f"mqttwire watch: {exc}")
         return EXIT_INVALID
-    watcher = Watcher(contract, config, report=WatchReport(max_topics=args.max_topics))
+    watcher = Watcher(
+        contract,
+        config,
+        report=WatchReport(max_topics=args.max_topics),
+        publisher_aliases=args.aliases,
+    )
     try:
         await watcher.start()
     except MQTTWireError as exc:

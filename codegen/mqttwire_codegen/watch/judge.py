@@ -156,11 +156,20 @@ class Judge:
 
     ``subscription_qos`` is the QoS the watcher subscribed with: a message arrives at
     ``min(publish QoS, subscription QoS)``, so the declared QoS is compared capped at it.
+    ``publisher_aliases`` maps envelope sources to the service names of ``x-publishers``
+    (a deployment whose client ids differ from the contract's names: ``tars-router-1=router``).
     """
 
-    def __init__(self, contract: Contract, *, subscription_qos: int = 2) -> None:
+    def __init__(
+        self,
+        contract: Contract,
+        *,
+        subscription_qos: int = 2,
+        publisher_aliases: Mapping[str, str] | None = None,
+    ) -> None:
         self.contract = contract
         self.subscription_qos = subscription_qos
+        self.publisher_aliases = dict(publisher_aliases or {})
         rules = [_ChannelRule(ch, contract.schema_defs) for ch in contract.channels]
         self._static = {r.channel.topic.address: r for r in rules if r.template.is_static}
         self._templated = [r for r in rules if not r.template.is_static]
@@ -277,6 +286,8 @@ class Judge:
                 )
                 candidates = list(rule.enveloped)
             source = obj.get("source") if isinstance(obj, dict) else None
+            if isinstance(source, str):
+                source = self.publisher_aliases.get(source, source)
             if (
                 rule.publishers is not None
                 and isinstance(source, str)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from mqttwire import (
@@ -51,6 +51,7 @@ def watch_config(
 class Watcher:
     """Judge every message of the broker against ``contract`` into ``report``.
 
+    ``publisher_aliases`` maps envelope sources to ``x-publishers`` names (see :class:`Judge`).
     ``start()`` connects and subscribes (raises :class:`mqttwire.ConnectError` and friends when
     the broker cannot be reached); ``stop()`` disconnects. :meth:`wait_for` waits until a
     condition on the report holds (tests, the demo).
@@ -63,12 +64,13 @@ class Watcher:
         *,
         report: WatchReport | None = None,
         client: MQTTClient | None = None,
+        publisher_aliases: Mapping[str, str] | None = None,
     ) -> None:
         self.contract = contract
         self.config = config
         self.report = report if report is not None else WatchReport()
         self.client = client if client is not None else MQTTClient(config)
-        self.judge = Judge(contract)
+        self.judge = Judge(contract, publisher_aliases=publisher_aliases)
         self.coverage = "all topics (#)"
         self.started_at: float | None = None
         self._changed = asyncio.Event()
