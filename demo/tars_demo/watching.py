@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from mqttwire_codegen.watch import Watcher
+    from mqttwire_codegen.watch.live import Watcher
 
 __all__ = ["CONTRACT_NAME", "DemoWatch", "WatchUnavailableError", "find_contract"]
 
@@ -60,7 +60,7 @@ class DemoWatch:
         self.watcher: Watcher | None = None
 
     async def start(self, url: str, client_id: str, aliases: Mapping[str, str]) -> None:
-        from mqttwire_codegen.watch import Watcher, watch_config
+        from mqttwire_codegen.watch.live import Watcher, watch_config
 
         config = watch_config(url, client_id=client_id, connect_timeout=5.0, shutdown_timeout=2.0)
         self.watcher = Watcher(self.contract, config, publisher_aliases=aliases)
@@ -71,7 +71,7 @@ class DemoWatch:
             await self.watcher.stop()
 
     def summary(self, broker_kind: str) -> list[str]:
-        from mqttwire_codegen.watch import FindingClass
+        from mqttwire_codegen.watch.findings import FindingClass
         from mqttwire_codegen.watch.table import summary_lines
 
         assert self.watcher is not None

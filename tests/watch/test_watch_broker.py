@@ -16,7 +16,9 @@ from watch_support import envelope, tars_contract
 from mqttwire import ClientState, MQTTClient, MQTTClientConfig
 from mqttwire.testing.broker import MosquittoBroker
 from mqttwire.transport import MessageProperties
-from mqttwire_codegen.watch import FindingClass, Watcher, WatchReport, watch_config
+from mqttwire_codegen.watch.findings import FindingClass
+from mqttwire_codegen.watch.live import Watcher, watch_config
+from mqttwire_codegen.watch.report import WatchReport
 from tars_mqtt import TarsClient
 from tars_mqtt.models import FinalTranscript, LLMRequest, TtsSay, TtsStatus
 

@@ -27,7 +27,7 @@ from mqttwire_codegen.commands._common import (
     print_error,
 )
 from mqttwire_codegen.ir import Contract
-from mqttwire_codegen.watch.judge import FAIL_ON_GROUPS, FindingClass, parse_fail_on
+from mqttwire_codegen.watch.findings import FAIL_ON_GROUPS, FindingClass, parse_fail_on
 
 _CLASSES = ", ".join(c.value for c in FindingClass)
 

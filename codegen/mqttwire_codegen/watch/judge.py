@@ -10,8 +10,6 @@ cannot see (arrival QoS and retain flag against the contract, undeclared topics 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 import orjson
@@ -22,6 +20,13 @@ from mqttwire.envelope import decode_envelope_fields
 from mqttwire.errors import TopicParameterError
 from mqttwire.topic_template import ParamSpec, TopicTemplate, validate_param_value
 from mqttwire_codegen.ir import Channel, Contract, Message
+from mqttwire_codegen.watch.findings import (
+    FAIL_ON_GROUPS,
+    Finding,
+    FindingClass,
+    Verdict,
+    parse_fail_on,
+)
 
 __all__ = [
     "FAIL_ON_GROUPS",
@@ -37,75 +42,6 @@ RUNTIME_REPLY_PREFIX = "mqttwire/reply/"
 """MQTT 5 replies of mqttwire clients go to ``mqttwire/reply/<client id>`` (response topic)."""
 
 _DETAIL_MAX = 300
-
-
-class FindingClass(StrEnum):
-    """What can be wrong with a message on the bus (the report's keys)."""
-
-    INVALID_PAYLOAD = "invalid-payload"
-    INVALID_ENVELOPE = "invalid-envelope"
-    WRONG_EVENT_TYPE = "wrong-event-type"
-    INVALID_TOPIC_PARAMETER = "invalid-topic-parameter"
-    CONTENT_TYPE_MISMATCH = "content-type-mismatch"
-    QOS_MISMATCH = "qos-mismatch"
-    RETAINED_NOT_DECLARED = "retained-not-declared"
-    UNDECLARED_TOPIC = "undeclared-topic"
-    UNDECLARED_PUBLISHER = "undeclared-publisher"
-
-
-FAIL_ON_GROUPS: Mapping[str, frozenset[FindingClass]] = {
-    "invalid": frozenset(
-        {
-            FindingClass.INVALID_PAYLOAD,
-            FindingClass.INVALID_ENVELOPE,
-            FindingClass.WRONG_EVENT_TYPE,
-            FindingClass.INVALID_TOPIC_PARAMETER,
-            FindingClass.CONTENT_TYPE_MISMATCH,
-        }
-    ),
-    "delivery": frozenset({FindingClass.QOS_MISMATCH, FindingClass.RETAINED_NOT_DECLARED}),
-    "undeclared": frozenset({FindingClass.UNDECLARED_TOPIC, FindingClass.UNDECLARED_PUBLISHER}),
-    "all": frozenset(FindingClass),
-}
-"""Names ``--fail-on`` accepts besides the finding classes themselves."""
-
-
-def parse_fail_on(text: str) -> frozenset[FindingClass]:
-    """``"invalid,qos-mismatch"`` -> the classes; raises ``ValueError`` naming a bad entry."""
-    chosen: set[FindingClass] = set()
-    for raw in text.split(","):
-        name = raw.strip()
-        if not name or name == "none":
-            continue
-        if name in FAIL_ON_GROUPS:
-            chosen |= FAIL_ON_GROUPS[name]
-            continue
-        try:
-            chosen.add(FindingClass(name))
-        except ValueError:
-            known = [*FAIL_ON_GROUPS, *(c.value for c in FindingClass)]
-            raise ValueError(
-                f"unknown finding class {name!r} (one of: {', '.join(known)})"
-            ) from None
-    return frozenset(chosen)
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    kind: FindingClass
-    detail: str
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """``channel`` is the contract channel id (``None``: no channel declares the topic)."""
-
-    channel: str | None
-    findings: tuple[Finding, ...] = ()
-
-    @property
-    def ok(self) -> bool:
-        return not self.findings
 
 
 def _short(text: str) -> str:

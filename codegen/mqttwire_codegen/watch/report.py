@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from mqttwire_codegen.watch.judge import FindingClass, Verdict
+from mqttwire_codegen.watch.findings import FindingClass, Verdict
 
 __all__ = ["OTHER_TOPICS", "Example", "TopicStats", "WatchReport", "escape"]
 

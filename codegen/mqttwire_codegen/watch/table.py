@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from mqttwire_codegen.watch.judge import FindingClass
+from mqttwire_codegen.watch.findings import FindingClass
 from mqttwire_codegen.watch.report import WatchReport, escape
 
 __all__ = ["LiveTable", "summary_lines"]
