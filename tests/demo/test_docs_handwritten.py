@@ -21,6 +21,7 @@ OURS = [
     DOCS / "configuration.md",
     DOCS / "troubleshooting.md",
     DOCS / "migration.md",
+    DOCS / "guides" / "watch.md",
     REPO / "README.md",
 ]
 # Written by another change at the same time; linked before they exist.
@@ -100,6 +101,7 @@ def test_docs_index_links_every_guide() -> None:
         "guides/request-reply.md",
         "guides/testing.md",
         "guides/mqtt5.md",
+        "guides/watch.md",
         "topics.md",
     ):
         assert f"]({page})" in index, page

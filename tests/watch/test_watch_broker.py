@@ -7,13 +7,16 @@ Every wait is on messages judged or on client state, never on time.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from watch_support import envelope, tars_contract
 
 from mqttwire import ClientState, MQTTClient, MQTTClientConfig
+from mqttwire.testing.acl import deny_topics_config
 from mqttwire.testing.broker import MosquittoBroker
 from mqttwire.transport import MessageProperties
 from mqttwire_codegen.watch.findings import FindingClass
@@ -205,3 +208,32 @@ def test_the_watch_client_is_configured_to_never_publish_on_its_own() -> None:
     assert config.client_id.startswith("mqttwire-watch-")
     watcher = Watcher(tars_contract(), config)
     assert watcher.meta()["broker"] == "mqtt://user:***@127.0.0.1:1"
+
+
+async def test_a_broker_refusing_hash_gets_one_subscription_per_channel(tmp_path: Path) -> None:
+    """Without ``#`` the watcher still judges the contract's channels (not undeclared topics)."""
+    config = deny_topics_config(tmp_path, ["#"])
+    path = tmp_path / "dynamic-security.json"
+    dynsec = json.loads(path.read_text())
+    for acl in dynsec["roles"][0]["acls"]:
+        acl["acltype"] = "subscribeLiteral"  # refuse exactly the filter "#", nothing else
+    path.write_text(json.dumps(dynsec))
+    with MosquittoBroker(extra_config=config) as broker:
+        broker.start()
+        watcher = Watcher(
+            tars_contract(), watch_config(broker.url, client_id="acl-watcher", **FAST)
+        )
+        await watcher.start()
+        publisher = MQTTClient(MQTTClientConfig(url=broker.url, client_id="router", **FAST))
+        await publisher.connect()
+        try:
+            assert watcher.coverage == "contract channels only (the broker refused '#')"
+            await publisher.publish("nobody/declared/this", b"{}", qos=1)
+            bad = envelope("tts.say", {"text": 1}, "router")
+            await publisher.publish("tts/say", bad, qos=1)
+            await until(watcher, lambda r: r.messages >= 1)
+        finally:
+            await publisher.shutdown()
+            await watcher.stop()
+    assert counts(watcher.report) == {"invalid-payload": 1}
+    assert [topic for topic, _ in watcher.report.rows()] == ["tts/say"]
