@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import pytest
 from watch_support import envelope, tars_contract
 
@@ -147,3 +150,36 @@ def test_fail_on_takes_classes_and_groups_and_rejects_unknown_names() -> None:
     assert parse_fail_on("all") == frozenset(FindingClass)
     with pytest.raises(ValueError, match="unknown finding class 'bogus'"):
         parse_fail_on("invalid,bogus")
+
+
+async def test_a_message_the_judge_chokes_on_is_counted_not_lost() -> None:
+    """The watcher's handler never raises: a judge failure becomes a finding (in-memory broker)."""
+    from mqttwire import MQTTClient
+    from mqttwire.testing.memory import MEMORY_URL, MemoryBroker
+    from mqttwire_codegen.watch.live import Watcher, watch_config
+    from mqttwire_codegen.watch.report import WatchReport
+
+    class Choking(Judge):
+        def judge(self, topic: str, payload: bytes, **kwargs: Any) -> Verdict:
+            if payload == b"boom":
+                raise RecursionError("maximum recursion depth exceeded")
+            return super().judge(topic, payload, **kwargs)
+
+    broker = MemoryBroker()
+    config = watch_config(MEMORY_URL, client_id="w", shutdown_timeout=1.0)
+    watcher = Watcher(
+        tars_contract(), config, client=MQTTClient(config, transport=broker.transport())
+    )
+    watcher.judge = Choking(tars_contract())
+    await watcher.start()
+    try:
+        broker.publish("tts/say", b"boom", qos=1)
+        broker.publish("tts/say", envelope("tts.say", TtsSay(text="x"), "router"), qos=1)
+        await asyncio.wait_for(watcher.wait_for(lambda r: r.messages >= 2), 30)
+    finally:
+        await watcher.stop()
+    report: WatchReport = watcher.report
+    assert report.counts[F.INVALID_PAYLOAD] == 1
+    example = report.examples[F.INVALID_PAYLOAD]
+    assert (example.channel, example.detail) == ("tts_say", "cannot be judged: RecursionError")
+    assert report.messages_with_findings == 1

@@ -125,6 +125,11 @@ class Judge:
                 return rule, params
         return None
 
+    def channel_name(self, topic: str) -> str | None:
+        """The id of the channel that declares ``topic``, or ``None``."""
+        found = self.channel_for(topic)
+        return None if found is None else found[0].channel.id
+
     def judge(
         self,
         topic: str,

@@ -24,6 +24,7 @@ from mqttwire import (
 )
 from mqttwire.url import redact_url
 from mqttwire_codegen.ir import Contract
+from mqttwire_codegen.watch.findings import Finding, FindingClass, Verdict
 from mqttwire_codegen.watch.judge import Judge
 from mqttwire_codegen.watch.report import WatchReport
 
@@ -76,9 +77,19 @@ class Watcher:
         self._changed = asyncio.Event()
 
     async def _on_message(self, payload: bytes, meta: MessageMeta) -> None:
-        verdict = self.judge.judge(
-            meta.topic, payload, qos=meta.qos, retain=meta.retain, content_type=meta.content_type
-        )
+        try:
+            verdict = self.judge.judge(
+                meta.topic,
+                payload,
+                qos=meta.qos,
+                retain=meta.retain,
+                content_type=meta.content_type,
+            )
+        except Exception as exc:  # e.g. RecursionError from a pathological payload
+            finding = Finding(
+                FindingClass.INVALID_PAYLOAD, f"cannot be judged: {type(exc).__name__}"
+            )
+            verdict = Verdict(self.judge.channel_name(meta.topic), (finding,))
         self.report.record(meta.topic, payload, qos=meta.qos, retain=meta.retain, verdict=verdict)
         self._changed.set()
 
