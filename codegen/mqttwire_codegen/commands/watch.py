@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import sys
+import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -29,10 +30,22 @@ from mqttwire_codegen.commands._common import (
 from mqttwire_codegen.ir import Contract
 from mqttwire_codegen.watch.findings import FAIL_ON_GROUPS, FindingClass, parse_fail_on
 
-_CLASSES = ", ".join(c.value for c in FindingClass)
+_CLASSES = textwrap.fill(
+    "finding classes: " + ", ".join(c.value for c in FindingClass),
+    92,
+    subsequent_indent="  ",
+    break_on_hyphens=False,
+)
+
+DESCRIPTION = """\
+Subscribe to every topic of a broker (read-only, '#' at QoS 2) and judge each message as the
+generated subscribers would (payload schema, envelope, event type, topic parameters, content
+type), plus what a subscriber cannot see: the QoS and retain flag it arrived with, topics no
+channel declares, and publishers (envelope source) missing from the channel's x-publishers.
+"""
 
 EPILOG = f"""\
-finding classes: {_CLASSES}
+{_CLASSES}
 --fail-on also takes the groups {", ".join(FAIL_ON_GROUPS)} (invalid = payload, envelope,
 event type, topic parameter, content type; delivery = QoS and retain; undeclared = topics and
 publishers).
@@ -49,12 +62,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "watch",
         help="judge the live traffic of a broker against a contract (read-only)",
-        description=(
-            "Subscribe to every topic of a broker (read-only) and judge each message as the "
-            "generated subscribers would (payload schema, envelope, event type, topic "
-            "parameters, content type), plus its QoS and retain flag, undeclared topics and "
-            "undeclared publishers (envelope source vs x-publishers)."
-        ),
+        description=DESCRIPTION,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
