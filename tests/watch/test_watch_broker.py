@@ -237,3 +237,25 @@ async def test_a_broker_refusing_hash_gets_one_subscription_per_channel(tmp_path
             await watcher.stop()
     assert counts(watcher.report) == {"invalid-payload": 1}
     assert [topic for topic, _ in watcher.report.rows()] == ["tts/say"]
+
+
+async def test_a_real_flood_of_distinct_topics_stays_within_the_topic_cap(
+    mqtt_broker: MosquittoBroker,
+) -> None:
+    config = watch_config(mqtt_broker.url, client_id="flood-watcher", **FAST)
+    watcher = Watcher(tars_contract(), config, report=WatchReport(max_topics=50))
+    await watcher.start()
+    flooder = MQTTClient(MQTTClientConfig(url=mqtt_broker.url, client_id="flooder", **FAST))
+    await flooder.connect()
+    try:
+        for i in range(1000):
+            await flooder.publish(f"flood/{i}", b"{}", qos=1)
+        await until(watcher, lambda r: r.messages >= 1000)
+    finally:
+        await flooder.shutdown()
+        await watcher.stop()
+    report = watcher.report
+    assert report.footprint()[0] == 50
+    assert report.other.messages == 950
+    assert counts(report) == {"undeclared-topic": 1000}
+    assert watcher.meta()["dropped_by_watcher"] == 0
