@@ -183,3 +183,14 @@ async def test_a_message_the_judge_chokes_on_is_counted_not_lost() -> None:
     example = report.examples[F.INVALID_PAYLOAD]
     assert (example.channel, example.detail) == ("tts_say", "cannot be judged: RecursionError")
     assert report.messages_with_findings == 1
+
+
+def test_the_schema_is_stricter_than_a_lax_subscriber_on_types(judge: Judge) -> None:
+    """docs/guides/watch.md: a number sent as a string is a finding, although pydantic coerces it."""
+    data = {"text": "hi", "confidence": "0.9"}
+    assert FinalTranscript.model_validate(data).confidence == 0.9
+    verdict = judge.judge(
+        "stt/final", envelope("stt.final", data, "stt-worker"), qos=1, retain=False
+    )
+    assert kinds(verdict) == [F.INVALID_PAYLOAD]
+    assert "confidence" in verdict.findings[0].detail
