@@ -79,7 +79,7 @@ class DemoWatch:
         lines = summary_lines(report, [])
         if broker_kind == "amqtt" and report.counts[FindingClass.QOS_MISMATCH]:
             lines.append(
-                "  (amqtt delivers every message at the subscription's QoS instead of "
+                "  (amqtt delivers live messages at the subscription's QoS instead of "
                 "min(publish, subscription): its QoS findings are the broker's; use mosquitto)"
             )
         return lines
