@@ -191,3 +191,16 @@ async def test_a_killed_watcher_leaves_no_last_will_behind(mqtt_broker: Mosquitt
             watch.kill()
             await watch.wait()
         await spy.shutdown()
+
+
+def test_json_format_prints_the_report_on_stdout_when_the_duration_ends(
+    mqtt_broker: MosquittoBroker, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["watch", str(TARS_CONTRACT), "--url", mqtt_broker.url, "--format", "json"]
+    assert main([*args, "--duration", "0.5", "--fail-on", "all"]) == 0  # nothing seen: exit 0
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert report["messages"] == 0 and report["clean"] is True and report["failed"] == []
+    assert report["coverage"] == "all topics (#)" and report["subscription_qos"] == 2
+    assert len(report["fail_on"]) == 9
+    assert "watching mqtt://127.0.0.1:" in captured.err
