@@ -16,7 +16,6 @@ import sys
 import textwrap
 import time
 from pathlib import Path
-from typing import Any
 
 from mqttwire_codegen.api import load_contract
 from mqttwire_codegen.commands._common import (
@@ -156,7 +155,9 @@ def run(args: argparse.Namespace) -> int:
     return asyncio.run(_watch(args, contracts[0], fail_on))
 
 
-async def _watch(args: argparse.Namespace, contract: Contract, fail_on: frozenset[Any]) -> int:
+async def _watch(
+    args: argparse.Namespace, contract: Contract, fail_on: frozenset[FindingClass]
+) -> int:
     from mqttwire import ConfigError, MQTTWireError
     from mqttwire_codegen.watch.live import Watcher, watch_config
     from mqttwire_codegen.watch.report import WatchReport
