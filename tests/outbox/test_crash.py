@@ -65,6 +65,7 @@ class Service:
             MQTT_RECONNECT_MIN_DELAY="0.1",
             MQTT_RECONNECT_MAX_DELAY="0.5",
             MQTT_SHUTDOWN_TIMEOUT="30",
+            MQTT_OFFLINE_QUEUE_SIZE="100000",
         )
         process = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -195,5 +196,59 @@ async def test_sigkilled_with_unacknowledged_publishes_delivers_them_after_resta
         await wait_until(lambda: receiver.metrics.connects >= 2, 60, "the receiver back")
         assert inbox.seqs == []
         await deliver_and_check(mqtt_broker.url, path, count, inbox, services)
+    finally:
+        await receiver.shutdown()
+
+
+async def test_sigkilled_mid_flush_resends_the_rest_and_dedupe_sees_each_once(
+    mqtt_broker: MosquittoBroker, tmp_path: Path, services: list[Service]
+) -> None:
+    count = 5000
+    path = tmp_path / "outbox.db"
+    mqtt_broker.stop()
+    writer = await Service.start(mqtt_broker.url, path, "offline", count)
+    services.append(writer)
+    await writer.expect("holding 0")
+    await writer.expect(f"accepted {count}")
+    await writer.sigkill()
+
+    mqtt_broker.start()
+    inbox = Inbox()
+    frozen = asyncio.Event()
+
+    async def freeze_on_first(payload: bytes, meta: MessageMeta) -> None:
+        if not frozen.is_set():
+            mqtt_broker.pause()  # the flush is under way: stop it where it is
+            frozen.set()
+        await inbox.handler(payload, meta)
+
+    config = MQTTClientConfig(
+        url=mqtt_broker.url,
+        client_id="outbox-receiver",
+        dedupe_ttl=600,
+        dedupe_max_entries=100_000,
+        reconnect_min_delay=0.1,
+        reconnect_max_delay=0.5,
+        keepalive=600,
+    )
+    receiver = MQTTClient(config)
+    await receiver.subscribe(TOPIC, freeze_on_first, qos=1)
+    await receiver.connect()
+    try:
+        first = await Service.start(mqtt_broker.url, path, "deliver", 0)
+        services.append(first)
+        await first.expect(f"holding {count}")
+        await asyncio.wait_for(frozen.wait(), 60)
+        await first.sigkill()  # mid-flush: some sent and acknowledged, some not
+        mqtt_broker.resume()
+
+        second = await Service.start(mqtt_broker.url, path, "deliver", 0)
+        services.append(second)
+        held = int((await second.line()).removeprefix("holding "))
+        assert 0 < held <= count  # what was not acknowledged (and maybe some that were)
+        await wait_until(lambda: len(inbox.seqs) >= count, 120, f"{count} messages")
+        await second.stop()
+        assert inbox.seqs == list(range(count))  # every message once, in order
+        assert len(set(inbox.ids)) == count
     finally:
         await receiver.shutdown()
