@@ -210,7 +210,7 @@ class SqliteOutbox:
                     time.time(),
                 ),
             )
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, ValueError) as exc:  # ValueError: e.g. a lone surrogate
             raise PublishError(
                 message.topic, f"cannot write offline queue {self._path}: {exc}", qos=message.qos
             ) from None

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mqttwire.errors import OfflineQueueFullError, OutboxCorruptError, OutboxError
+from mqttwire.errors import OfflineQueueFullError, OutboxCorruptError, OutboxError, PublishError
 from mqttwire.offline_queue import OutgoingMessage
 from mqttwire.sqlite_outbox import SqliteOutbox
 from mqttwire.transport import MessageProperties
@@ -217,3 +217,14 @@ def test_missing_folders_are_created(tmp_path: Path) -> None:
     store.put(msg(1))
     store.close()
     assert len(SqliteOutbox(path, 10)) == 1
+
+
+def test_a_write_that_fails_is_a_publish_error_and_nothing_is_queued(path: Path) -> None:
+    store = SqliteOutbox(path, 10)
+    with pytest.raises(PublishError) as info:
+        store.put(OutgoingMessage("t/\ud800", b"x", 1, False))  # not encodable as UTF-8
+    assert info.value.topic == "t/\ud800" and str(path) in info.value.reason
+    assert len(store) == 0
+    store.close()
+    with pytest.raises(PublishError, match="closed"):
+        store.put(msg(1))
