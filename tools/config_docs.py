@@ -97,6 +97,19 @@ MEANINGS: dict[str, str] = {
         "same bytes, after the reconnect. When it is full, `publish` raises "
         "`OfflineQueueFullError`; 0 means no buffering (publishing while down raises at once)."
     ),
+    "offline_queue_bytes": (
+        "Most payload bytes the offline queue holds (64 MiB by default); a publish that would "
+        "exceed it raises `OfflineQueueFullError`, like a full `MQTT_OFFLINE_QUEUE_SIZE`."
+    ),
+    "offline_queue_path": (
+        "Unset: the offline queue lives in memory and is lost when the process dies. Set: a "
+        "SQLite file (created, with its folder, when missing) holding the offline queue and "
+        "every QoS >= 1 publish not yet acknowledged; each is written (WAL mode) before "
+        "`publish()` returns, and a service started again with the same file sends them in "
+        "order, with the same bytes. One running client per file. A corrupt file is renamed "
+        "`<path>.corrupt-<time>` and logged; an unusable one raises `OutboxError`. See "
+        "guarantees.md for what survives a power loss."
+    ),
     "offline_queue_qos0": (
         "Also queue QoS 0 publishes while the link is down; by default they are dropped and "
         "counted in `metrics.dropped_qos0_offline`."

@@ -53,7 +53,8 @@ from mqttwire.errors import (
 )
 from mqttwire.health import encode_health, encode_heartbeat, health_topic, keepalive_topic
 from mqttwire.metrics import ClientMetrics
-from mqttwire.offline_queue import OfflineQueue, OutgoingMessage
+from mqttwire.offline_queue import OutgoingMessage
+from mqttwire.outbox_store import open_outbox
 from mqttwire.reason_codes import reason_name
 from mqttwire.state import ClientState
 from mqttwire.topic_filter import validate_topic_filter, validate_topic_name
@@ -119,7 +120,7 @@ class MQTTClient:
         self._transport: Transport = transport if transport is not None else _default_transport()
         self._metrics = ClientMetrics()
         self._dispatcher = Dispatcher(self._metrics, config.handler_queue_size)
-        self._offline = OfflineQueue(config.offline_queue_size)
+        self._offline = open_outbox(config)  # memory, or the file of offline_queue_path
         self._dedupe = (
             MessageDeduplicator(config.dedupe_ttl, config.dedupe_max_entries)
             if config.dedupe_ttl > 0
@@ -145,7 +146,7 @@ class MQTTClient:
         self._short_links = 0
         self._subscription_ids: dict[str, int] = {}  # MQTT 5: broker filter -> identifier
         self._filters_by_id: dict[int, str] = {}
-        self.last_error: MQTTWireError | None = None
+        self.last_error: MQTTWireError | None = self._offline.moved_aside
 
     # ------------------------------------------------------------------ properties
 
@@ -301,7 +302,11 @@ class MQTTClient:
         budget = self._config.shutdown_timeout
         await self._dispatcher.drain(budget / 2 if self._offline else budget)
         self._accepting = False
-        while self._offline and self._supervisor is not None and not self._supervisor.done():
+        while (
+            (self._offline or self._flushing)
+            and self._supervisor is not None
+            and not self._supervisor.done()
+        ):
             if loop.time() >= deadline:
                 break
             if self._link_up and not self._flushing:
@@ -309,7 +314,13 @@ class MQTTClient:
                     await self._flush()
             else:
                 await asyncio.sleep(0.02)
-        if self._offline:
+        if self._offline and self._offline.location is not None:
+            _LOG.warning(
+                "shutdown: %d queued message(s) not sent; kept in %s for the next start",
+                len(self._offline),
+                self._offline.location,
+            )
+        elif self._offline:
             _LOG.warning("shutdown: %d queued message(s) not sent", len(self._offline))
         if self._config.enable_health and self._link_up:
             payload = encode_health(False, source=self._source, event="shutdown")
@@ -325,6 +336,7 @@ class MQTTClient:
             self._set_state(ClientState.DISCONNECTING)
             await self._stop_supervisor()
         await self._dispatcher.close()
+        self._offline.close()
         self._set_state(ClientState.DISCONNECTED)
 
     async def _stop_supervisor(self) -> None:
@@ -656,6 +668,7 @@ class MQTTClient:
                 kept.append(message)
                 continue
             self._metrics.qos_unsupported += 1
+            self._offline.done([message])
             error = QoSNotSupportedError(
                 message.topic, qos=message.qos, max_qos=limit, broker=str(self._params)
             )
@@ -707,10 +720,16 @@ class MQTTClient:
                     # The link went down and its tasks were cancelled mid-window: what was taken
                     # from the queue and not acknowledged goes back, or it would be lost.
                     unacked = [m for i, m in enumerate(batch) if not acked[i]]
+                    self._offline.done(m for i, m in enumerate(batch) if acked[i])
                     self._offline.put_front(unacked)
                     self._metrics.offline_flushed += len(batch) - len(unacked)
                     self._metrics.publish_retries += len(unacked)
                     raise
+                self._offline.done(
+                    m
+                    for m, r in zip(batch, results, strict=True)
+                    if r is None or isinstance(r, TransportRefusedError)
+                )
                 for message, result in zip(batch, results, strict=True):
                     if isinstance(result, TransportRefusedError):
                         self._metrics.publish_refused += 1
@@ -754,6 +773,7 @@ class MQTTClient:
             left = expiry - int(now - message.queued_at)
             if left <= 0:
                 self._metrics.offline_expired += 1
+                self._offline.done([message])
                 continue
             kept.append(
                 message._replace(
@@ -902,6 +922,14 @@ class MQTTClient:
         elif qos == 2:
             self._uses_qos2 = True
         if self._link_up and (qos == 0 or not self._offline):
+            # A durable store writes it down first: a crash before the ack resends it.
+            held = (
+                self._offline.track(
+                    OutgoingMessage(topic, payload, qos, retain, properties, self._now())
+                )
+                if qos
+                else None
+            )
             try:
                 await self._send(
                     topic, payload, qos, retain, properties, self._config.publish_timeout
@@ -919,15 +947,17 @@ class MQTTClient:
                 self._metrics.publish_timeouts += 1
                 raise PublishTimeoutError(topic, self._config.publish_timeout, qos=qos) from None
             except TransportDisconnectedError:
-                if qos == 0:
+                if held is None:  # QoS 0
                     self._metrics.dropped_qos0_offline += 1
                     return
                 # Sent, maybe delivered, not acknowledged: resend the same bytes after reconnect.
-                self._offline.put_front(
-                    [OutgoingMessage(topic, payload, qos, retain, properties, self._now())]
-                )
+                self._offline.put_front([held])
+                held = None
                 self._metrics.publish_retries += 1
                 return
+            finally:
+                if held is not None:
+                    self._offline.done([held])
         if self._state not in _STATES_ACCEPTING_OFFLINE:
             raise NotConnectedError("publish", self._state.value)
         if qos == 0 and not self._config.offline_queue_qos0:

@@ -42,6 +42,8 @@ _FIELDS: dict[str, tuple[str, str]] = {
     "tls_key_file": ("MQTT_TLS_KEY_FILE", "must name an existing file"),
     "tls_insecure": ("MQTT_TLS_INSECURE", "must be a boolean (true/false/1/0/yes/no/on/off)"),
     "offline_queue_size": ("MQTT_OFFLINE_QUEUE_SIZE", "must be an integer >= 0"),
+    "offline_queue_bytes": ("MQTT_OFFLINE_QUEUE_BYTES", "must be an integer >= 1"),
+    "offline_queue_path": ("MQTT_OFFLINE_QUEUE_PATH", "must be a file path (not a folder)"),
     "offline_queue_qos0": (
         "MQTT_OFFLINE_QUEUE_QOS0",
         "must be a boolean (true/false/1/0/yes/no/on/off)",
@@ -70,7 +72,9 @@ class MQTTClientConfig(BaseModel):
     alias of ``url``). ``connect_retry`` makes the first :meth:`~mqttwire.MQTTClient.connect`
     keep retrying with backoff instead of failing (for services that may start before the broker).
     ``offline_queue_size`` bounds the QoS>=1 messages buffered while the link is down (0 disables
-    buffering). ``session_expiry`` is used with MQTT 5 when ``clean_session`` is false.
+    buffering) and ``offline_queue_bytes`` their payload bytes; ``offline_queue_path`` keeps them
+    in a SQLite file that survives a crash (see :mod:`mqttwire.sqlite_outbox`).
+    ``session_expiry`` is used with MQTT 5 when ``clean_session`` is false.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
@@ -97,6 +101,8 @@ class MQTTClientConfig(BaseModel):
     tls_key_file: str | None = None
     tls_insecure: bool = False
     offline_queue_size: int = Field(default=1000, ge=0)
+    offline_queue_bytes: int = Field(default=64 * 1024 * 1024, ge=1)
+    offline_queue_path: str | None = None
     offline_queue_qos0: bool = False
     publish_timeout: float = Field(default=10.0, gt=0)
     connect_timeout: float = Field(default=10.0, gt=0)
@@ -131,6 +137,9 @@ class MQTTClientConfig(BaseModel):
             value = getattr(self, name)
             if value is not None and not Path(value).is_file():
                 raise ConfigError(_FIELDS[name][0], _FIELDS[name][1], value)
+        path = self.offline_queue_path
+        if path is not None and (not path.strip() or path.endswith(("/", os.sep))):
+            raise ConfigError("MQTT_OFFLINE_QUEUE_PATH", _FIELDS["offline_queue_path"][1], path)
         if self.tls_key_file is not None and self.tls_cert_file is None:
             raise ConfigError(
                 "MQTT_TLS_KEY_FILE", "needs MQTT_TLS_CERT_FILE as well", self.tls_key_file

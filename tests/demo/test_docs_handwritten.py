@@ -152,6 +152,8 @@ QUOTED = {
     "needs the generator's dependencies": "codegen/mqttwire_codegen",
     "mosquitto is not installed and could not be installed automatically": "noxfile.py",
     "the mqtt_broker fixture needs mosquitto": "runtime/mqttwire/testing",
+    "starting with an empty offline queue": "runtime/mqttwire/sqlite_outbox.py",
+    "in use by another process (one file per running client)": "runtime/mqttwire/sqlite_outbox.py",
     "no broker: set MQTT_URL, install mosquitto, or": "runtime/mqttwire/testing",
 }
 

@@ -57,6 +57,8 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "MQTT_TLS_KEY_FILE": str(key),
         "MQTT_TLS_INSECURE": "no",
         "MQTT_OFFLINE_QUEUE_SIZE": "50",
+        "MQTT_OFFLINE_QUEUE_BYTES": "65536",
+        "MQTT_OFFLINE_QUEUE_PATH": str(tmp_path / "outbox.db"),
         "MQTT_OFFLINE_QUEUE_QOS0": "on",
         "MQTT_PUBLISH_TIMEOUT": "3",
         "MQTT_CONNECT_TIMEOUT": "4",
@@ -86,6 +88,8 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
     )
     assert config.tls_insecure is False
     assert config.offline_queue_size == 50 and config.offline_queue_qos0 is True
+    assert config.offline_queue_bytes == 65536
+    assert config.offline_queue_path == str(tmp_path / "outbox.db")
     assert config.publish_timeout == 3 and config.connect_timeout == 4
     assert config.connect_retry is True
     assert config.handler_queue_size == 10 and config.shutdown_timeout == 1.5
