@@ -37,16 +37,24 @@ MEANINGS: dict[str, str] = {
     "source_name": (
         "The envelope `source` of everything this client publishes; unset means the client id."
     ),
+    "health_name": (
+        "Last level of the health topic: health (`ready`, `reconnected`, `shutdown`, "
+        "`publish_health`) and the last will go to `system/health/{health_name}`, e.g. "
+        "`system/health/tts` for the client id `tars-tts`. Unset means the client id, as in "
+        "the deployed client. The heartbeat topic keeps the client id."
+    ),
     "keepalive": (
         "MQTT keepalive in seconds: the client pings the broker at this interval, and the "
         "broker drops a silent client after 1.5 times it (and publishes its last will)."
     ),
     "enable_health": (
-        "Publish retained `health.status` envelopes on `system/health/{client_id}` at QoS 1: "
-        "`ok=true event=ready` after the first connect, `event=reconnected` after a reconnect, "
-        "`ok=false event=shutdown` from `shutdown()`; and register the last will "
+        "Publish retained `health.status` envelopes on `system/health/{client_id}` (or "
+        "`MQTT_HEALTH_NAME`) at QoS 1: "
+        "`ok=true event=ready` after the first connect, `event=reconnected` after every "
+        "reconnect, `ok=false event=shutdown` from `shutdown()`; and register the last will "
         '`ok=false event=offline err="unexpected disconnect"` that the broker publishes when the '
-        "link dies without a clean disconnect."
+        "link dies without a clean disconnect. While off, `publish_health()` does nothing (as "
+        "in the deployed client)."
     ),
     "enable_heartbeat": (
         "Publish a bare heartbeat `{ok, event: heartbeat, timestamp}` on "

@@ -38,10 +38,15 @@ class TarsClient(TypedClient):
         payload: models.FinalTranscript,
         *,
         correlation_id: str | None = None,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``stt/final`` (QoS 1, retain False, envelope type stt.final).
 
         Final speech-to-text result of an utterance.
+
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
 
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
@@ -50,6 +55,8 @@ class TarsClient(TypedClient):
             payload,
             {},
             correlation_id=correlation_id,
+            qos=qos,
+            retain=retain,
         )
 
     async def subscribe_stt_final(
@@ -86,10 +93,15 @@ class TarsClient(TypedClient):
         payload: models.PartialTranscript,
         *,
         correlation_id: str | None = None,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``stt/partial`` (QoS 0, retain False, envelope type stt.partial).
 
         Streaming partial transcripts (only while speech is active and partials are enabled).
+
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
 
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
@@ -98,6 +110,8 @@ class TarsClient(TypedClient):
             payload,
             {},
             correlation_id=correlation_id,
+            qos=qos,
+            retain=retain,
         )
 
     async def subscribe_stt_partial(
@@ -134,10 +148,15 @@ class TarsClient(TypedClient):
         payload: models.AudioFFTData,
         *,
         correlation_id: str | None = None,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``stt/audio_fft`` (QoS 0, retain False, bare JSON).
 
         Audio spectrum for UIs. No working publisher today (see message description).
+
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
 
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
@@ -146,6 +165,8 @@ class TarsClient(TypedClient):
             payload,
             {},
             correlation_id=correlation_id,
+            qos=qos,
+            retain=retain,
         )
 
     async def subscribe_stt_audio_fft(
@@ -182,10 +203,15 @@ class TarsClient(TypedClient):
         payload: models.TtsSay,
         *,
         correlation_id: str | None = None,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``tts/say`` (QoS 1, retain False, envelope type tts.say).
 
         Text for the TTS worker to speak.
+
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
 
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
@@ -194,6 +220,8 @@ class TarsClient(TypedClient):
             payload,
             {},
             correlation_id=correlation_id,
+            qos=qos,
+            retain=retain,
         )
 
     async def subscribe_tts_say(
@@ -230,10 +258,15 @@ class TarsClient(TypedClient):
         payload: models.TtsStatus,
         *,
         correlation_id: str | None = None,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``tts/status`` (QoS 1, retain False, envelope type tts.status).
 
         Status transitions of the TTS worker.
+
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
 
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
@@ -242,6 +275,8 @@ class TarsClient(TypedClient):
             payload,
             {},
             correlation_id=correlation_id,
+            qos=qos,
+            retain=retain,
         )
 
     async def subscribe_tts_status(
@@ -278,6 +313,8 @@ class TarsClient(TypedClient):
         payload: models.TtsControl,
         *,
         correlation_id: str | None = None,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``tts/control`` (QoS 1, retain False, envelope type tts.control).
 
@@ -286,6 +323,9 @@ class TarsClient(TypedClient):
         Catalog divergence `payload`: catalog "TtsControlCommand", contract "TtsControl" - wire wins:
         wake-activation publishes wake_activation.TtsControl; TtsControlCommand is only declared.
 
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
+
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
         return await self._publish(
@@ -293,6 +333,8 @@ class TarsClient(TypedClient):
             payload,
             {},
             correlation_id=correlation_id,
+            qos=qos,
+            retain=retain,
         )
 
     async def subscribe_tts_control(
@@ -329,10 +371,15 @@ class TarsClient(TypedClient):
         payload: models.LLMRequest,
         *,
         correlation_id: str | None = None,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``llm/request`` (QoS 1, retain False, envelope type llm.request).
 
         Requests for the LLM worker; answered on llm/response (and streamed on llm/stream).
+
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
 
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
@@ -341,6 +388,8 @@ class TarsClient(TypedClient):
             payload,
             {},
             correlation_id=correlation_id,
+            qos=qos,
+            retain=retain,
         )
 
     async def subscribe_llm_request(
@@ -377,10 +426,15 @@ class TarsClient(TypedClient):
         payload: models.LLMResponse,
         *,
         correlation_id: str | None = None,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``llm/response`` (QoS 1, retain False, envelope type llm.response).
 
         Final LLM replies.
+
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
 
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
@@ -389,6 +443,8 @@ class TarsClient(TypedClient):
             payload,
             {},
             correlation_id=correlation_id,
+            qos=qos,
+            retain=retain,
         )
 
     async def subscribe_llm_response(
@@ -425,10 +481,15 @@ class TarsClient(TypedClient):
         payload: models.LLMStreamDelta,
         *,
         correlation_id: str | None = None,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``llm/stream`` (QoS 0, retain False, envelope type llm.stream).
 
         Streamed partial LLM replies (deltas), QoS 0 by design.
+
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
 
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
@@ -437,6 +498,8 @@ class TarsClient(TypedClient):
             payload,
             {},
             correlation_id=correlation_id,
+            qos=qos,
+            retain=retain,
         )
 
     async def subscribe_llm_stream(
@@ -473,11 +536,16 @@ class TarsClient(TypedClient):
         payload: models.LLMCancel,
         *,
         correlation_id: str | None = None,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``llm/cancel`` (QoS 1, retain False, envelope type llm.cancel).
 
         Cancel an in-flight LLM request. Nobody publishes it in the deployed code; router subscribes
         (the documentation says router publishes and llm-worker subscribes).
+
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
 
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
@@ -486,6 +554,8 @@ class TarsClient(TypedClient):
             payload,
             {},
             correlation_id=correlation_id,
+            qos=qos,
+            retain=retain,
         )
 
     async def subscribe_llm_cancel(
@@ -522,6 +592,8 @@ class TarsClient(TypedClient):
         payload: models.ToolsRegistry,
         *,
         correlation_id: str | None = None,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``llm/tools/registry`` (QoS 1, retain True, bare JSON).
 
@@ -532,6 +604,9 @@ class TarsClient(TypedClient):
         collision ToolsRegistry vs llm.ToolsRegistry: the contract uses the model exported by
         tars.contracts.v1 (what an importer gets); llm.ToolsRegistry is shadowed in code.
 
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
+
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
         return await self._publish(
@@ -539,6 +614,8 @@ class TarsClient(TypedClient):
             payload,
             {},
             correlation_id=correlation_id,
+            qos=qos,
+            retain=retain,
         )
 
     async def subscribe_llm_tools_registry(
@@ -575,6 +652,8 @@ class TarsClient(TypedClient):
         payload: models.ToolCallRequest,
         *,
         correlation_id: str | None = None,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``llm/tool.call.request`` (QoS 1, retain False, bare JSON).
 
@@ -585,6 +664,9 @@ class TarsClient(TypedClient):
         collision ToolCallRequest vs llm.ToolCallRequest: the contract uses the model exported by
         tars.contracts.v1.
 
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
+
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
         return await self._publish(
@@ -592,6 +674,8 @@ class TarsClient(TypedClient):
             payload,
             {},
             correlation_id=correlation_id,
+            qos=qos,
+            retain=retain,
         )
 
     async def subscribe_llm_tool_call_request(
@@ -628,6 +712,8 @@ class TarsClient(TypedClient):
         payload: models.ToolCallResult,
         *,
         correlation_id: str | None = None,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``llm/tool.call.result`` (QoS 1, retain False, bare JSON).
 
@@ -638,6 +724,9 @@ class TarsClient(TypedClient):
         collision ToolCallResult vs llm.ToolCallResult: the contract uses the model exported by
         tars.contracts.v1.
 
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
+
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
         return await self._publish(
@@ -645,6 +734,8 @@ class TarsClient(TypedClient):
             payload,
             {},
             correlation_id=correlation_id,
+            qos=qos,
+            retain=retain,
         )
 
     async def subscribe_llm_tool_call_result(
@@ -681,6 +772,8 @@ class TarsClient(TypedClient):
         payload: models.WakeEvent,
         *,
         correlation_id: str | None = None,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``wake/event`` (QoS 1, retain False, envelope type wake.event).
 
@@ -690,6 +783,9 @@ class TarsClient(TypedClient):
         wake_activation.WakeEvent vs tars.contracts.v1 WakeEvent: wire wins, the published app model
         takes the name WakeEvent; the v1 model is WakeEventV1.
 
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
+
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
         return await self._publish(
@@ -697,6 +793,8 @@ class TarsClient(TypedClient):
             payload,
             {},
             correlation_id=correlation_id,
+            qos=qos,
+            retain=retain,
         )
 
     async def subscribe_wake_event(
@@ -733,6 +831,8 @@ class TarsClient(TypedClient):
         payload: models.MicCommand,
         *,
         correlation_id: str | None = None,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``wake/mic`` (QoS 1, retain False, envelope type mic.control).
 
@@ -742,6 +842,9 @@ class TarsClient(TypedClient):
         Catalog divergence `payload`: catalog "WakeMicCommand", contract "MicCommand" - wire wins:
         wake-activation publishes wake_activation.MicCommand.
 
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
+
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
         return await self._publish(
@@ -749,6 +852,8 @@ class TarsClient(TypedClient):
             payload,
             {},
             correlation_id=correlation_id,
+            qos=qos,
+            retain=retain,
         )
 
     async def subscribe_wake_mic(
@@ -785,6 +890,8 @@ class TarsClient(TypedClient):
         payload: models.MemoryQuery,
         *,
         correlation_id: str | None = None,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``memory/query`` (QoS 1, retain False, envelope type memory.query).
 
@@ -793,6 +900,9 @@ class TarsClient(TypedClient):
         Catalog divergence `envelope`: catalog "mixed", contract true - llm-worker (the only working
         publisher) sends an Envelope; ui-web's bare publish calls a method that does not exist.
 
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
+
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
         return await self._publish(
@@ -800,6 +910,8 @@ class TarsClient(TypedClient):
             payload,
             {},
             correlation_id=correlation_id,
+            qos=qos,
+            retain=retain,
         )
 
     async def subscribe_memory_query(
@@ -836,10 +948,15 @@ class TarsClient(TypedClient):
         payload: models.MemoryResults,
         *,
         correlation_id: str | None = None,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``memory/results`` (QoS 1, retain False, envelope type memory.results).
 
         Results of memory queries.
+
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
 
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
@@ -848,6 +965,8 @@ class TarsClient(TypedClient):
             payload,
             {},
             correlation_id=correlation_id,
+            qos=qos,
+            retain=retain,
         )
 
     async def subscribe_memory_results(
@@ -889,6 +1008,8 @@ class TarsClient(TypedClient):
             "memory.character.get",
         ]
         | None = None,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``character/get`` (QoS 1, retain False, envelope type character.get, memory.character.get).
 
@@ -896,6 +1017,9 @@ class TarsClient(TypedClient):
 
         Several messages share a payload model here: ``event_type`` picks the envelope type
         (default: the first message of that model).
+
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
 
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
@@ -905,6 +1029,8 @@ class TarsClient(TypedClient):
             {},
             correlation_id=correlation_id,
             event_type=event_type,
+            qos=qos,
+            retain=retain,
         )
 
     async def subscribe_character_get(
@@ -941,10 +1067,15 @@ class TarsClient(TypedClient):
         payload: models.CharacterSnapshot | models.CharacterSection,
         *,
         correlation_id: str | None = None,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``character/result`` (QoS 1, retain False, envelope type character.result).
 
         Replies to character/get: a snapshot or one section (both `character.result`).
+
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
 
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
@@ -953,6 +1084,8 @@ class TarsClient(TypedClient):
             payload,
             {},
             correlation_id=correlation_id,
+            qos=qos,
+            retain=retain,
         )
 
     async def subscribe_character_result(
@@ -996,11 +1129,16 @@ class TarsClient(TypedClient):
         payload: models.CharacterTraitUpdate | models.CharacterResetTraits,
         *,
         correlation_id: str | None = None,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``character/update`` (QoS 1, retain False, envelope type character.trait.update, character.trait.reset).
 
         Trait updates and resets for memory-worker. Not in the documentation; two payloads
         distinguished by envelope type.
+
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
 
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
@@ -1009,6 +1147,8 @@ class TarsClient(TypedClient):
             payload,
             {},
             correlation_id=correlation_id,
+            qos=qos,
+            retain=retain,
         )
 
     async def subscribe_character_update(
@@ -1054,10 +1194,15 @@ class TarsClient(TypedClient):
         payload: models.CharacterSnapshot,
         *,
         correlation_id: str | None = None,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``system/character/current`` (QoS 1, retain True, envelope type system.character.current).
 
         The active character, retained so late joiners get it.
+
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
 
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
@@ -1066,6 +1211,8 @@ class TarsClient(TypedClient):
             payload,
             {},
             correlation_id=correlation_id,
+            qos=qos,
+            retain=retain,
         )
 
     async def subscribe_system_character_current(
@@ -1102,6 +1249,8 @@ class TarsClient(TypedClient):
         payload: models.TestMovementRequest,
         *,
         correlation_id: str | None = None,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``movement/test`` (QoS 1, retain False, bare JSON).
 
@@ -1115,6 +1264,9 @@ class TarsClient(TypedClient):
         topic: no envelope type on the wire; the message name follows the router registry's event for
         this topic.
 
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
+
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
         return await self._publish(
@@ -1122,6 +1274,8 @@ class TarsClient(TypedClient):
             payload,
             {},
             correlation_id=correlation_id,
+            qos=qos,
+            retain=retain,
         )
 
     async def subscribe_movement_test(
@@ -1158,10 +1312,15 @@ class TarsClient(TypedClient):
         payload: models.EmergencyStopCommand,
         *,
         correlation_id: str | None = None,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``movement/stop`` (QoS 1, retain False, envelope type movement.stop).
 
         Emergency stop for the ESP32 controller (it ignores the payload).
+
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
 
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
@@ -1170,6 +1329,8 @@ class TarsClient(TypedClient):
             payload,
             {},
             correlation_id=correlation_id,
+            qos=qos,
+            retain=retain,
         )
 
     async def subscribe_movement_stop(
@@ -1206,10 +1367,15 @@ class TarsClient(TypedClient):
         payload: models.MovementStatusUpdate,
         *,
         correlation_id: str | None = None,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``movement/status`` (QoS 0, retain False, bare JSON).
 
         Status updates published by the ESP32 firmware (bare JSON).
+
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
 
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
@@ -1218,6 +1384,8 @@ class TarsClient(TypedClient):
             payload,
             {},
             correlation_id=correlation_id,
+            qos=qos,
+            retain=retain,
         )
 
     async def subscribe_movement_status(
@@ -1254,10 +1422,15 @@ class TarsClient(TypedClient):
         payload: models.MovementState,
         *,
         correlation_id: str | None = None,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``movement/state`` (QoS 1, retain False, bare JSON).
 
         State updates published by the ESP32 firmware (bare JSON). No subscriber today.
+
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
 
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
@@ -1266,6 +1439,8 @@ class TarsClient(TypedClient):
             payload,
             {},
             correlation_id=correlation_id,
+            qos=qos,
+            retain=retain,
         )
 
     async def subscribe_movement_state(
@@ -1302,10 +1477,15 @@ class TarsClient(TypedClient):
         payload: models.MovementFrame,
         *,
         correlation_id: str | None = None,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``movement/frame`` (QoS 1, retain False, bare JSON).
 
         Servo frames for the ESP32 controller. No publisher today.
+
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
 
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
@@ -1314,6 +1494,8 @@ class TarsClient(TypedClient):
             payload,
             {},
             correlation_id=correlation_id,
+            qos=qos,
+            retain=retain,
         )
 
     async def subscribe_movement_frame(
@@ -1350,10 +1532,15 @@ class TarsClient(TypedClient):
         payload: models.MovementCommand,
         *,
         correlation_id: str | None = None,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``movement/command`` (QoS 1, retain False, envelope type movement.command).
 
         Frame-architecture movement commands. Declared only (no publisher or subscriber).
+
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
 
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
@@ -1362,6 +1549,8 @@ class TarsClient(TypedClient):
             payload,
             {},
             correlation_id=correlation_id,
+            qos=qos,
+            retain=retain,
         )
 
     async def subscribe_movement_command(
@@ -1398,11 +1587,16 @@ class TarsClient(TypedClient):
         payload: models.CameraFrame,
         *,
         correlation_id: str | None = None,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``camera/frame`` (QoS 0, retain False, envelope type camera.frame).
 
         Camera frames at CAMERA_MQTT_RATE (default 2 fps), best effort. No subscriber today (ui-web
         uses MJPEG over HTTP).
+
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
 
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
@@ -1411,6 +1605,8 @@ class TarsClient(TypedClient):
             payload,
             {},
             correlation_id=correlation_id,
+            qos=qos,
+            retain=retain,
         )
 
     async def subscribe_camera_frame(
@@ -1447,12 +1643,17 @@ class TarsClient(TypedClient):
         payload: models.CameraCaptureRequest,
         *,
         correlation_id: str | None = None,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``camera/capture`` (QoS 1, retain False, envelope type camera.capture).
 
         Still-image capture requests; answered on camera/image. Declared only (no constant, no
         publisher or subscriber): QoS 1, not retained and the envelope type were chosen by the
         contract, following the other request/reply topics.
+
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
 
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
@@ -1461,6 +1662,8 @@ class TarsClient(TypedClient):
             payload,
             {},
             correlation_id=correlation_id,
+            qos=qos,
+            retain=retain,
         )
 
     async def subscribe_camera_capture(
@@ -1497,12 +1700,17 @@ class TarsClient(TypedClient):
         payload: models.CameraImageResponse,
         *,
         correlation_id: str | None = None,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``camera/image`` (QoS 1, retain False, envelope type camera.image).
 
         Captured still images. Declared only (no constant, no publisher or subscriber): QoS 1, not
         retained and the envelope type were chosen by the contract, following the other request/reply
         topics.
+
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
 
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
@@ -1511,6 +1719,8 @@ class TarsClient(TypedClient):
             payload,
             {},
             correlation_id=correlation_id,
+            qos=qos,
+            retain=retain,
         )
 
     async def subscribe_camera_image(
@@ -1547,12 +1757,17 @@ class TarsClient(TypedClient):
         payload: models.CameraStatusUpdate,
         *,
         correlation_id: str | None = None,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``camera/status`` (QoS 1, retain False, envelope type camera.status).
 
         Camera service status. Declared only (no constant, no publisher or subscriber): QoS 1, not
         retained and the envelope type were chosen by the contract, following the other request/reply
         topics.
+
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
 
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
@@ -1561,6 +1776,8 @@ class TarsClient(TypedClient):
             payload,
             {},
             correlation_id=correlation_id,
+            qos=qos,
+            retain=retain,
         )
 
     async def subscribe_camera_status(
@@ -1606,6 +1823,8 @@ class TarsClient(TypedClient):
             "esp32.health",
         ]
         | None = None,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``system/health/{client_id}`` (QoS 1, retain True, envelope type health.status, system.health.router, system.health.tts, system.health.memory, wake.health, esp32.health, config.health).
 
@@ -1629,6 +1848,9 @@ class TarsClient(TypedClient):
         Several messages share a payload model here: ``event_type`` picks the envelope type
         (default: the first message of that model).
 
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
+
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
         return await self._publish(
@@ -1639,6 +1861,8 @@ class TarsClient(TypedClient):
             },
             correlation_id=correlation_id,
             event_type=event_type,
+            qos=qos,
+            retain=retain,
         )
 
     async def subscribe_system_health(
@@ -1698,11 +1922,16 @@ class TarsClient(TypedClient):
         *,
         client_id: str,
         correlation_id: str | None = None,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``system/keepalive/{client_id}`` (QoS 0, retain False, bare JSON).
 
         Application-level heartbeat of the shared client (bare JSON, QoS 0, not retained). No
         subscriber today.
+
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
 
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
@@ -1713,6 +1942,8 @@ class TarsClient(TypedClient):
                 "client_id": client_id,
             },
             correlation_id=correlation_id,
+            qos=qos,
+            retain=retain,
         )
 
     async def subscribe_system_keepalive(
@@ -1755,11 +1986,16 @@ class TarsClient(TypedClient):
         payload: models.ConfigUpdatePayload,
         *,
         correlation_id: str | None = None,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``config/update`` (QoS 1, retain False, bare JSON).
 
         Configuration updates published by config-manager (bare JSON). No subscriber: ConfigLibrary
         listens on system/config/{service}.
+
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
 
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
@@ -1768,6 +2004,8 @@ class TarsClient(TypedClient):
             payload,
             {},
             correlation_id=correlation_id,
+            qos=qos,
+            retain=retain,
         )
 
     async def subscribe_config_update(
@@ -1805,11 +2043,16 @@ class TarsClient(TypedClient):
         *,
         service: str,
         correlation_id: str | None = None,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``system/config/{service}`` (QoS 1, retain False, bare JSON).
 
         Per-service configuration updates read by ConfigLibrary (only when a signature public key is
         configured). No publisher today.
+
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
 
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
@@ -1820,6 +2063,8 @@ class TarsClient(TypedClient):
                 "service": service,
             },
             correlation_id=correlation_id,
+            qos=qos,
+            retain=retain,
         )
 
     async def subscribe_system_config(

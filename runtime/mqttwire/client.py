@@ -126,7 +126,7 @@ class MQTTClient:
             else None
         )
         self._source = config.source_name or config.client_id
-        self._health_topic = health_topic(config.client_id)
+        self._health_topic = health_topic(config.effective_health_name)
         self._keepalive_topic = keepalive_topic(config.client_id)
         self._state = ClientState.CREATED
         self._listeners: list[Callable[[ClientState], None]] = []
@@ -166,6 +166,11 @@ class MQTTClient:
     def source_name(self) -> str:
         """The envelope ``source``: ``source_name`` or else the client id."""
         return self._source
+
+    @property
+    def health_topic(self) -> str:
+        """``system/health/{health_name or client_id}``: health, will and ``publish_health``."""
+        return self._health_topic
 
     @property
     def state(self) -> ClientState:
@@ -969,7 +974,13 @@ class MQTTClient:
     async def publish_health(
         self, ok: bool, *, event: str | None = None, error: str | None = None
     ) -> None:
-        """Publish the retained ``health.status`` on ``system/health/{client_id}`` at QoS 1."""
+        """Publish the retained ``health.status`` on :attr:`health_topic` at QoS 1.
+
+        Does nothing when health is disabled (``enable_health`` false), like the deployed client.
+        """
+        if not self._config.enable_health:
+            _LOG.debug("publish_health(ok=%s) ignored: health is disabled", ok)
+            return
         payload = encode_health(ok, source=self._source, event=event, error=error)
         await self.publish(self._health_topic, payload, qos=1, retain=True)
 

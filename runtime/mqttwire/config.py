@@ -23,6 +23,7 @@ _FIELDS: dict[str, tuple[str, str]] = {
     ),
     "client_id": ("MQTT_CLIENT_ID", "must be a non-empty string without / + # or NUL"),
     "source_name": ("MQTT_SOURCE_NAME", "must be a string"),
+    "health_name": ("MQTT_HEALTH_NAME", "must be a non-empty string without / + # or NUL"),
     "keepalive": ("MQTT_KEEPALIVE", "must be between 1 and 3600"),
     "enable_health": ("MQTT_ENABLE_HEALTH", "must be a boolean (true/false/1/0/yes/no/on/off)"),
     "enable_heartbeat": (
@@ -66,8 +67,9 @@ class MQTTClientConfig(BaseModel):
     from the environment with :meth:`from_env`. Invalid values raise
     :class:`~mqttwire.errors.ConfigError` naming the variable and the rule.
 
-    The first eleven fields are those of the deployed TARS client (``mqtt_url`` is accepted as an
-    alias of ``url``). ``connect_retry`` makes the first :meth:`~mqttwire.MQTTClient.connect`
+    The first eleven fields (all but ``health_name``) are those of the deployed TARS client
+    (``mqtt_url`` is accepted as an alias of ``url``). ``health_name`` puts health and the last
+    will on ``system/health/{health_name}`` instead of ``system/health/{client_id}``. ``connect_retry`` makes the first :meth:`~mqttwire.MQTTClient.connect`
     keep retrying with backoff instead of failing (for services that may start before the broker).
     ``offline_queue_size`` bounds the QoS>=1 messages buffered while the link is down (0 disables
     buffering). ``session_expiry`` is used with MQTT 5 when ``clean_session`` is false.
@@ -80,6 +82,7 @@ class MQTTClientConfig(BaseModel):
     )
     client_id: str
     source_name: str | None = None
+    health_name: str | None = None
     keepalive: int = Field(default=60, ge=1, le=3600)
     enable_health: bool = False
     enable_heartbeat: bool = False
@@ -115,6 +118,10 @@ class MQTTClientConfig(BaseModel):
         parse_urls(self.url)
         if not self.client_id or any(c in self.client_id for c in _FORBIDDEN_IN_ID):
             raise ConfigError("MQTT_CLIENT_ID", _FIELDS["client_id"][1], self.client_id)
+        if self.health_name is not None and (
+            not self.health_name or any(c in self.health_name for c in _FORBIDDEN_IN_ID)
+        ):
+            raise ConfigError("MQTT_HEALTH_NAME", _FIELDS["health_name"][1], self.health_name)
         if self.reconnect_min_delay > self.reconnect_max_delay:
             raise ConfigError(
                 "MQTT_RECONNECT_MIN_DELAY",
@@ -164,6 +171,11 @@ class MQTTClientConfig(BaseModel):
     def effective_source(self) -> str:
         """The envelope ``source``: ``source_name`` or else ``client_id``."""
         return self.source_name or self.client_id
+
+    @property
+    def effective_health_name(self) -> str:
+        """The last level of the health topic: ``health_name`` or else ``client_id``."""
+        return self.health_name if self.health_name is not None else self.client_id
 
     def __repr_args__(self) -> Any:
         for name, value in super().__repr_args__():

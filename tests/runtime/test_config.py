@@ -41,6 +41,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "MQTT_URL": "mqtts://user:p%40ss@broker.local:8884",
         "MQTT_CLIENT_ID": "tts",
         "MQTT_SOURCE_NAME": "tts-worker",
+        "MQTT_HEALTH_NAME": "tts",
         "MQTT_KEEPALIVE": "15",
         "MQTT_ENABLE_HEALTH": "true",
         "MQTT_ENABLE_HEARTBEAT": "1",
@@ -72,6 +73,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
     assert config.tls is True
     assert config.client_id == "tts" and config.source_name == "tts-worker"
     assert config.effective_source == "tts-worker"
+    assert config.effective_health_name == "tts"
     assert config.keepalive == 15
     assert config.enable_health and config.enable_heartbeat
     assert config.heartbeat_interval == 2.5
