@@ -51,7 +51,14 @@ from mqttwire.errors import (
     QoSNotSupportedError,
     SubscribeError,
 )
-from mqttwire.health import encode_health, encode_heartbeat, health_topic, keepalive_topic
+from mqttwire.health import (
+    WILL_ERROR,
+    WILL_EVENT,
+    encode_health,
+    encode_heartbeat,
+    health_topic,
+    keepalive_topic,
+)
 from mqttwire.metrics import ClientMetrics
 from mqttwire.offline_queue import OfflineQueue, OutgoingMessage
 from mqttwire.reason_codes import reason_name
@@ -354,9 +361,7 @@ class MQTTClient:
         if config.enable_health:
             will = WillMessage(
                 self._health_topic,
-                encode_health(
-                    False, source=self._source, event="offline", error="unexpected disconnect"
-                ),
+                encode_health(False, source=self._source, event=WILL_EVENT, error=WILL_ERROR),
                 qos=1,
                 retain=True,
             )
