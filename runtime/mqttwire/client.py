@@ -157,9 +157,10 @@ class MQTTClient:
     # ------------------------------------------------------------------ properties
 
     @classmethod
-    def from_env(cls) -> MQTTClient:
-        """A client configured from the ``MQTT_*`` environment variables."""
-        return cls(MQTTClientConfig.from_env())
+    def from_env(cls, **overrides: Any) -> MQTTClient:
+        """A client configured from the ``MQTT_*`` environment variables; keyword ``overrides``
+        (``client_id="tars-tts"``, any config field) win over them."""
+        return cls(MQTTClientConfig.from_env(**overrides))
 
     @property
     def config(self) -> MQTTClientConfig:

@@ -10,7 +10,7 @@ import logging
 
 import pytest
 
-from mqttwire import ConfigError, MQTTClientConfig
+from mqttwire import ConfigError, MQTTClient, MQTTClientConfig
 from tars_mqtt import TarsClient
 from tars_mqtt.models import LLMResponse, TtsStatus
 
@@ -67,6 +67,13 @@ def test_from_env_takes_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MQTT_CLIENT_ID", "from-env")
     assert TarsClient.from_env().client.client_id == "from-env"
     assert TarsClient.from_env(client_id="wins").client.client_id == "wins"
+
+
+def test_raw_client_from_env_takes_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MQTT_CLIENT_ID", raising=False)
+    monkeypatch.setenv("MQTT_URL", "mqtt://127.0.0.1:1884")
+    client = MQTTClient.from_env(client_id="tars-tts", health_name="tts")
+    assert client.client_id == "tars-tts" and client.health_topic == "system/health/tts"
 
 
 def test_from_env_still_requires_a_client_id(monkeypatch: pytest.MonkeyPatch) -> None:
