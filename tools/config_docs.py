@@ -37,12 +37,6 @@ MEANINGS: dict[str, str] = {
     "source_name": (
         "The envelope `source` of everything this client publishes; unset means the client id."
     ),
-    "health_name": (
-        "Last level of the health topic: health (`ready`, `reconnected`, `shutdown`, "
-        "`publish_health`) and the last will go to `system/health/{health_name}`, e.g. "
-        "`system/health/tts` for the client id `tars-tts`. Unset means the client id, as in "
-        "the deployed client. The heartbeat topic keeps the client id."
-    ),
     "keepalive": (
         "MQTT keepalive in seconds: the client pings the broker at this interval, and the "
         "broker drops a silent client after 1.5 times it (and publishes its last will)."
@@ -77,6 +71,12 @@ MEANINGS: dict[str, str] = {
         "jitter) up to `MQTT_RECONNECT_MAX_DELAY`. Must not exceed the maximum."
     ),
     "reconnect_max_delay": "Longest delay between reconnect attempts, in seconds.",
+    "health_name": (
+        "Last level of the health topic: health (`ready`, `reconnected`, `shutdown`, "
+        "`publish_health`) and the last will go to `system/health/{health_name}`, e.g. "
+        "`system/health/tts` for the client id `tars-tts`. Unset means the client id, as in "
+        "the deployed client. The heartbeat topic keeps the client id."
+    ),
     "protocol": (
         "MQTT protocol version: `3.1.1` or `5` (MQTT 5 adds message properties, reason codes and "
         "session expiry). A broker that does not speak it fails the connect with "

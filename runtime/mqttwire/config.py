@@ -23,7 +23,6 @@ _FIELDS: dict[str, tuple[str, str]] = {
     ),
     "client_id": ("MQTT_CLIENT_ID", "must be a non-empty string without / + # or NUL"),
     "source_name": ("MQTT_SOURCE_NAME", "must be a string"),
-    "health_name": ("MQTT_HEALTH_NAME", "must be a non-empty string without / + # or NUL"),
     "keepalive": ("MQTT_KEEPALIVE", "must be between 1 and 3600"),
     "enable_health": ("MQTT_ENABLE_HEALTH", "must be a boolean (true/false/1/0/yes/no/on/off)"),
     "enable_heartbeat": (
@@ -35,6 +34,7 @@ _FIELDS: dict[str, tuple[str, str]] = {
     "dedupe_max_entries": ("MQTT_DEDUPE_MAX_ENTRIES", "must be an integer >= 0"),
     "reconnect_min_delay": ("MQTT_RECONNECT_MIN_DELAY", "must be a number >= 0.01 (seconds)"),
     "reconnect_max_delay": ("MQTT_RECONNECT_MAX_DELAY", "must be a number >= 0.5 (seconds)"),
+    "health_name": ("MQTT_HEALTH_NAME", "must be a non-empty string without / + # or NUL"),
     "protocol": ("MQTT_PROTOCOL", "must be '3.1.1' or '5'"),
     "clean_session": ("MQTT_CLEAN_SESSION", "must be a boolean (true/false/1/0/yes/no/on/off)"),
     "session_expiry": ("MQTT_SESSION_EXPIRY", "must be an integer between 0 and 4294967295"),
@@ -67,10 +67,11 @@ class MQTTClientConfig(BaseModel):
     from the environment with :meth:`from_env`. Invalid values raise
     :class:`~mqttwire.errors.ConfigError` naming the variable and the rule.
 
-    The first eleven fields (all but ``health_name``) are those of the deployed TARS client
-    (``mqtt_url`` is accepted as an alias of ``url``). ``health_name`` puts health and the last
-    will on ``system/health/{health_name}`` instead of ``system/health/{client_id}``. ``connect_retry`` makes the first :meth:`~mqttwire.MQTTClient.connect`
-    keep retrying with backoff instead of failing (for services that may start before the broker).
+    The first eleven fields are those of the deployed TARS client (``mqtt_url`` is accepted as
+    an alias of ``url``). ``health_name`` puts health and the last will on
+    ``system/health/{health_name}`` instead of ``system/health/{client_id}``.
+    ``connect_retry`` makes the first :meth:`~mqttwire.MQTTClient.connect` keep retrying with
+    backoff instead of failing (for services that may start before the broker).
     ``offline_queue_size`` bounds the QoS>=1 messages buffered while the link is down (0 disables
     buffering). ``session_expiry`` is used with MQTT 5 when ``clean_session`` is false.
     """
@@ -82,7 +83,6 @@ class MQTTClientConfig(BaseModel):
     )
     client_id: str
     source_name: str | None = None
-    health_name: str | None = None
     keepalive: int = Field(default=60, ge=1, le=3600)
     enable_health: bool = False
     enable_heartbeat: bool = False
@@ -91,6 +91,8 @@ class MQTTClientConfig(BaseModel):
     dedupe_max_entries: int = Field(default=0, ge=0)
     reconnect_min_delay: float = Field(default=0.5, ge=0.01)
     reconnect_max_delay: float = Field(default=5.0, ge=0.5)
+
+    health_name: str | None = None
 
     protocol: Literal["3.1.1", "5"] = "3.1.1"
     clean_session: bool = True
