@@ -42,11 +42,13 @@ MEANINGS: dict[str, str] = {
         "broker drops a silent client after 1.5 times it (and publishes its last will)."
     ),
     "enable_health": (
-        "Publish retained `health.status` envelopes on `system/health/{client_id}` at QoS 1: "
-        "`ok=true event=ready` after the first connect, `event=reconnected` after a reconnect, "
-        "`ok=false event=shutdown` from `shutdown()`; and register the last will "
+        "Publish retained `health.status` envelopes on `system/health/{client_id}` (or "
+        "`MQTT_HEALTH_NAME`) at QoS 1: "
+        "`ok=true event=ready` after the first connect, `event=reconnected` after every "
+        "reconnect, `ok=false event=shutdown` from `shutdown()`; and register the last will "
         '`ok=false event=offline err="unexpected disconnect"` that the broker publishes when the '
-        "link dies without a clean disconnect."
+        "link dies without a clean disconnect. While off, `publish_health()` does nothing (as "
+        "in the deployed client)."
     ),
     "enable_heartbeat": (
         "Publish a bare heartbeat `{ok, event: heartbeat, timestamp}` on "
@@ -69,6 +71,12 @@ MEANINGS: dict[str, str] = {
         "jitter) up to `MQTT_RECONNECT_MAX_DELAY`. Must not exceed the maximum."
     ),
     "reconnect_max_delay": "Longest delay between reconnect attempts, in seconds.",
+    "health_name": (
+        "Last level of the health topic: health (`ready`, `reconnected`, `shutdown`, "
+        "`publish_health`) and the last will go to `system/health/{health_name}`, e.g. "
+        "`system/health/tts` for the client id `tars-tts`. Unset means the client id, as in "
+        "the deployed client. The heartbeat topic keeps the client id."
+    ),
     "protocol": (
         "MQTT protocol version: `3.1.1` or `5` (MQTT 5 adds message properties, reason codes and "
         "session expiry). A broker that does not speak it fails the connect with "

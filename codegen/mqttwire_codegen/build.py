@@ -92,17 +92,46 @@ class _ChannelDraft:
     ops: list[Operation] = field(default_factory=list)
 
 
+ENUM_STYLES = ("literal", "str-enum")
+
+
 class Builder:
     def __init__(self, resolver: Resolver, *, client_name: str | None = None) -> None:
         self.r = resolver
         self.doc: dict[str, Any] = resolver.root
         self.root = resolver.root_location
         self.major = major_version(self.doc)
-        self.bundle = SchemaBundle(resolver)
         self.client_name_override = client_name
         self.diags: list[Diagnostic] = []
+        self.enums = self.enum_style()
+        self.bundle = SchemaBundle(resolver, named_enums=self.enums == "str-enum")
         self.root_envelope = bool(self.doc.get("x-envelope", False))
         self._message_cache: dict[Location, Message] = {}
+
+    def enum_style(self) -> str:
+        """Root ``x-mqttwire: {enums: literal | str-enum}`` (default ``literal``)."""
+        options = self.doc.get("x-mqttwire")
+        if options is None:
+            return "literal"
+        loc = self.root.child("x-mqttwire")
+        if not isinstance(options, dict):
+            self.fail(loc, "bad-extension", "x-mqttwire must be a mapping")
+            return "literal"
+        unknown = sorted(set(options) - {"enums"})
+        if unknown:
+            self.fail(
+                loc, "bad-extension", f"x-mqttwire has unknown options {unknown}", "known: enums"
+            )
+        style = options.get("enums", "literal")
+        if style not in ENUM_STYLES:
+            self.fail(
+                loc.child("enums"),
+                "bad-extension",
+                f"x-mqttwire.enums is {style!r}",
+                f"use one of {', '.join(ENUM_STYLES)}",
+            )
+            return "literal"
+        return str(style)
 
     # -- generic ---------------------------------------------------------------------------
     def deref(self, node: Any, loc: Location) -> tuple[Any, Location]:
@@ -639,6 +668,7 @@ class Builder:
             if isinstance(info.get("description"), str)
             else None,
             default_content_type=self.doc.get("defaultContentType"),
+            enums=self.enums,
         )
 
     def channel(self, d: _ChannelDraft) -> Channel:

@@ -151,6 +151,9 @@ class Contract:
     sha256: str
     description: str | None = None
     default_content_type: str | None = None
+    # Root ``x-mqttwire: {enums: ...}``: "literal" (named string enums become ``Literal[...]``)
+    # or "str-enum" (they become ``enum.StrEnum`` classes; inline enums stay ``Literal``).
+    enums: str = "literal"
 
     def channel(self, channel_id: str) -> Channel:
         for ch in self.channels:

@@ -47,7 +47,7 @@ def generate_package(
     sources["models.py"] = (
         head
         + f'"""Payload models of {context["title"]} (Pydantic v2, from the contract\'s JSON Schemas)."""\n\n'
-        + generate_models(contract.schema_defs)
+        + generate_models(contract.schema_defs, enums=contract.enums)
     )
     first_party = ("mqttwire", package.split(".")[0])
     files: dict[str, str] = {}

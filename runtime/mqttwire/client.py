@@ -51,7 +51,14 @@ from mqttwire.errors import (
     QoSNotSupportedError,
     SubscribeError,
 )
-from mqttwire.health import encode_health, encode_heartbeat, health_topic, keepalive_topic
+from mqttwire.health import (
+    WILL_ERROR,
+    WILL_EVENT,
+    encode_health,
+    encode_heartbeat,
+    health_topic,
+    keepalive_topic,
+)
 from mqttwire.metrics import ClientMetrics
 from mqttwire.offline_queue import OutgoingMessage
 from mqttwire.outbox_store import open_outbox
@@ -127,7 +134,7 @@ class MQTTClient:
             else None
         )
         self._source = config.source_name or config.client_id
-        self._health_topic = health_topic(config.client_id)
+        self._health_topic = health_topic(config.effective_health_name)
         self._keepalive_topic = keepalive_topic(config.client_id)
         self._state = ClientState.CREATED
         self._listeners: list[Callable[[ClientState], None]] = []
@@ -151,9 +158,10 @@ class MQTTClient:
     # ------------------------------------------------------------------ properties
 
     @classmethod
-    def from_env(cls) -> MQTTClient:
-        """A client configured from the ``MQTT_*`` environment variables."""
-        return cls(MQTTClientConfig.from_env())
+    def from_env(cls, **overrides: Any) -> MQTTClient:
+        """A client configured from the ``MQTT_*`` environment variables; keyword ``overrides``
+        (``client_id="tars-tts"``, any config field) win over them."""
+        return cls(MQTTClientConfig.from_env(**overrides))
 
     @property
     def config(self) -> MQTTClientConfig:
@@ -167,6 +175,11 @@ class MQTTClient:
     def source_name(self) -> str:
         """The envelope ``source``: ``source_name`` or else the client id."""
         return self._source
+
+    @property
+    def health_topic(self) -> str:
+        """``system/health/{health_name or client_id}``: health, will and ``publish_health``."""
+        return self._health_topic
 
     @property
     def state(self) -> ClientState:
@@ -361,9 +374,7 @@ class MQTTClient:
         if config.enable_health:
             will = WillMessage(
                 self._health_topic,
-                encode_health(
-                    False, source=self._source, event="offline", error="unexpected disconnect"
-                ),
+                encode_health(False, source=self._source, event=WILL_EVENT, error=WILL_ERROR),
                 qos=1,
                 retain=True,
             )
@@ -999,7 +1010,13 @@ class MQTTClient:
     async def publish_health(
         self, ok: bool, *, event: str | None = None, error: str | None = None
     ) -> None:
-        """Publish the retained ``health.status`` on ``system/health/{client_id}`` at QoS 1."""
+        """Publish the retained ``health.status`` on :attr:`health_topic` at QoS 1.
+
+        Does nothing when health is disabled (``enable_health`` false), like the deployed client.
+        """
+        if not self._config.enable_health:
+            _LOG.debug("publish_health(ok=%s) ignored: health is disabled", ok)
+            return
         payload = encode_health(ok, source=self._source, event=event, error=error)
         await self.publish(self._health_topic, payload, qos=1, retain=True)
 

@@ -34,6 +34,7 @@ _FIELDS: dict[str, tuple[str, str]] = {
     "dedupe_max_entries": ("MQTT_DEDUPE_MAX_ENTRIES", "must be an integer >= 0"),
     "reconnect_min_delay": ("MQTT_RECONNECT_MIN_DELAY", "must be a number >= 0.01 (seconds)"),
     "reconnect_max_delay": ("MQTT_RECONNECT_MAX_DELAY", "must be a number >= 0.5 (seconds)"),
+    "health_name": ("MQTT_HEALTH_NAME", "must be a non-empty string without / + # or NUL"),
     "protocol": ("MQTT_PROTOCOL", "must be '3.1.1' or '5'"),
     "clean_session": ("MQTT_CLEAN_SESSION", "must be a boolean (true/false/1/0/yes/no/on/off)"),
     "session_expiry": ("MQTT_SESSION_EXPIRY", "must be an integer between 0 and 4294967295"),
@@ -68,9 +69,11 @@ class MQTTClientConfig(BaseModel):
     from the environment with :meth:`from_env`. Invalid values raise
     :class:`~mqttwire.errors.ConfigError` naming the variable and the rule.
 
-    The first eleven fields are those of the deployed TARS client (``mqtt_url`` is accepted as an
-    alias of ``url``). ``connect_retry`` makes the first :meth:`~mqttwire.MQTTClient.connect`
-    keep retrying with backoff instead of failing (for services that may start before the broker).
+    The first eleven fields are those of the deployed TARS client (``mqtt_url`` is accepted as
+    an alias of ``url``). ``health_name`` puts health and the last will on
+    ``system/health/{health_name}`` instead of ``system/health/{client_id}``.
+    ``connect_retry`` makes the first :meth:`~mqttwire.MQTTClient.connect` keep retrying with
+    backoff instead of failing (for services that may start before the broker).
     ``offline_queue_size`` bounds the QoS>=1 messages buffered while the link is down (0 disables
     buffering) and ``offline_queue_bytes`` their payload bytes; ``offline_queue_path`` keeps them
     in a SQLite file that survives a crash (see :mod:`mqttwire.sqlite_outbox`).
@@ -92,6 +95,8 @@ class MQTTClientConfig(BaseModel):
     dedupe_max_entries: int = Field(default=0, ge=0)
     reconnect_min_delay: float = Field(default=0.5, ge=0.01)
     reconnect_max_delay: float = Field(default=5.0, ge=0.5)
+
+    health_name: str | None = None
 
     protocol: Literal["3.1.1", "5"] = "3.1.1"
     clean_session: bool = True
@@ -121,6 +126,10 @@ class MQTTClientConfig(BaseModel):
         parse_urls(self.url)
         if not self.client_id or any(c in self.client_id for c in _FORBIDDEN_IN_ID):
             raise ConfigError("MQTT_CLIENT_ID", _FIELDS["client_id"][1], self.client_id)
+        if self.health_name is not None and (
+            not self.health_name or any(c in self.health_name for c in _FORBIDDEN_IN_ID)
+        ):
+            raise ConfigError("MQTT_HEALTH_NAME", _FIELDS["health_name"][1], self.health_name)
         if self.reconnect_min_delay > self.reconnect_max_delay:
             raise ConfigError(
                 "MQTT_RECONNECT_MIN_DELAY",
@@ -173,6 +182,11 @@ class MQTTClientConfig(BaseModel):
     def effective_source(self) -> str:
         """The envelope ``source``: ``source_name`` or else ``client_id``."""
         return self.source_name or self.client_id
+
+    @property
+    def effective_health_name(self) -> str:
+        """The last level of the health topic: ``health_name`` or else ``client_id``."""
+        return self.health_name if self.health_name is not None else self.client_id
 
     def __repr_args__(self) -> Any:
         for name, value in super().__repr_args__():

@@ -198,11 +198,14 @@ class TypedClient:
         self._strict = False
         self._errors: list[BaseException] = []
         self._testing: TestKit | None = None
+        self._downgrades_logged: set[str] = set()
 
     @classmethod
-    def from_env(cls) -> Self:
-        """A client configured from the ``MQTT_*`` environment variables."""
-        return cls(MQTTClientConfig.from_env())
+    def from_env(cls, *, response_topic: str | None = None, **overrides: Any) -> Self:
+        """A client configured from the ``MQTT_*`` environment variables; keyword ``overrides``
+        (any :class:`MQTTClientConfig` field, e.g. ``client_id="tars-tts"``) win over them, so a
+        deployment may set only ``MQTT_URL``."""
+        return cls(MQTTClientConfig.from_env(**overrides), response_topic=response_topic)
 
     @classmethod
     def for_testing(
@@ -304,14 +307,24 @@ class TypedClient:
         event_type: str | None = None,
         topic: str | None = None,
         extra: MessageProperties | None = None,
+        qos: int | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish a model on its channel; returns the envelope id (``None`` for bare JSON).
 
         ``event_type`` picks one of several message names that share the payload's model;
         ``topic`` replaces the channel's (a response topic); ``extra`` adds MQTT 5 properties.
+        ``qos`` / ``retain`` replace the contract's values for this call (``None``: the
+        contract's); a QoS below the contract's is allowed and logged once per channel.
         """
         if topic is None:
             topic = spec.topic.format(params)
+        if qos is None:
+            qos = spec.publish_qos
+        elif qos < spec.publish_qos:
+            self._note_downgrade(spec, qos)
+        if retain is None:
+            retain = spec.publish_retain
         message = spec.message_for(payload, event_type)
         if self._strict:
             checked = payload.model_dump(mode="json", by_alias=True, warnings=False)
@@ -325,18 +338,25 @@ class TypedClient:
                 message.event_type,
                 data,
                 correlation_id=correlation_id,
-                qos=spec.publish_qos,
-                retain=spec.publish_retain,
+                qos=qos,
+                retain=retain,
                 **optional,
             )
-        await self._client.publish(
-            topic,
-            orjson.dumps(data),
-            qos=spec.publish_qos,
-            retain=spec.publish_retain,
-            **optional,
-        )
+        await self._client.publish(topic, orjson.dumps(data), qos=qos, retain=retain, **optional)
         return None
+
+    def _note_downgrade(self, spec: ChannelSpec, qos: int) -> None:
+        """Log (once per channel) that a publish asked for less than the contract's QoS."""
+        if spec.name in self._downgrades_logged:
+            return
+        self._downgrades_logged.add(spec.name)
+        log.warning(
+            "publishing on channel %s at QoS %d, below the contract's QoS %d "
+            "(logged once per channel)",
+            spec.name,
+            qos,
+            spec.publish_qos,
+        )
 
     @staticmethod
     def _check_outgoing(message: MessageSpec, data: Any, topic: str) -> None:

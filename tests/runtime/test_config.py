@@ -49,6 +49,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "MQTT_DEDUPE_MAX_ENTRIES": "2048",
         "MQTT_RECONNECT_MIN_DELAY": "0.2",
         "MQTT_RECONNECT_MAX_DELAY": "8",
+        "MQTT_HEALTH_NAME": "tts",
         "MQTT_PROTOCOL": "5",
         "MQTT_CLEAN_SESSION": "false",
         "MQTT_SESSION_EXPIRY": "120",
@@ -74,6 +75,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
     assert config.tls is True
     assert config.client_id == "tts" and config.source_name == "tts-worker"
     assert config.effective_source == "tts-worker"
+    assert config.effective_health_name == "tts"
     assert config.keepalive == 15
     assert config.enable_health and config.enable_heartbeat
     assert config.heartbeat_interval == 2.5

@@ -32,8 +32,13 @@ class DoorSensorsClient(TypedClient):
         floor: Literal["0", "1", "2"],
         door: str,
         correlation_id: str | None = None,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``building/{floor}/doors/{door}`` (QoS 1, retain False, bare JSON).
+
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
 
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
@@ -45,6 +50,8 @@ class DoorSensorsClient(TypedClient):
                 "door": door,
             },
             correlation_id=correlation_id,
+            qos=qos,
+            retain=retain,
         )
 
     async def subscribe_door_event(
@@ -89,8 +96,13 @@ class DoorSensorsClient(TypedClient):
         payload: models.BatteryLow,
         *,
         correlation_id: str | None = None,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``building/battery-low`` (QoS 0, retain False, bare JSON).
+
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
 
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
@@ -99,6 +111,8 @@ class DoorSensorsClient(TypedClient):
             payload,
             {},
             correlation_id=correlation_id,
+            qos=qos,
+            retain=retain,
         )
 
     async def subscribe_battery_low(

@@ -31,8 +31,13 @@ class StreetlightsClient(TypedClient):
         *,
         streetlight_id: str,
         correlation_id: str | None = None,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``smartylighting/{streetlightId}/lighting/measured`` (QoS 1, retain False, bare JSON).
+
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
 
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
@@ -43,6 +48,8 @@ class StreetlightsClient(TypedClient):
                 "streetlightId": streetlight_id,
             },
             correlation_id=correlation_id,
+            qos=qos,
+            retain=retain,
         )
 
     async def subscribe_smartylighting_streetlight_id_lighting_measured(
@@ -87,8 +94,13 @@ class StreetlightsClient(TypedClient):
         streetlight_id: str,
         state: Literal["on", "off"],
         correlation_id: str | None = None,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``smartylighting/{streetlightId}/turn/{state}`` (QoS 2, retain False, bare JSON).
+
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
 
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
@@ -100,6 +112,8 @@ class StreetlightsClient(TypedClient):
                 "state": state,
             },
             correlation_id=correlation_id,
+            qos=qos,
+            retain=retain,
         )
 
     async def subscribe_smartylighting_streetlight_id_turn_state(

@@ -4,7 +4,7 @@
 """The typed client of Workers."""
 
 from collections.abc import Awaitable, Callable
-from typing import cast
+from typing import Literal, cast
 
 from mqttwire.meta import MessageMeta
 from mqttwire.typed import Subscription, TypedClient
@@ -31,8 +31,13 @@ class WorkersClient(TypedClient):
         *,
         kind: str,
         correlation_id: str | None = None,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``jobs/{kind}`` (QoS 1, retain False, envelope type job.submitted).
+
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
 
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
@@ -43,6 +48,8 @@ class WorkersClient(TypedClient):
                 "kind": kind,
             },
             correlation_id=correlation_id,
+            qos=qos,
+            retain=retain,
         )
 
     async def subscribe_jobs(
@@ -85,8 +92,13 @@ class WorkersClient(TypedClient):
         payload: models.Note,
         *,
         correlation_id: str | None = None,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``notes`` (QoS 0, retain False, envelope type note.written).
+
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
 
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
@@ -95,6 +107,8 @@ class WorkersClient(TypedClient):
             payload,
             {},
             correlation_id=correlation_id,
+            qos=qos,
+            retain=retain,
         )
 
     async def subscribe_notes(
@@ -131,8 +145,13 @@ class WorkersClient(TypedClient):
         payload: models.ResizeRequest,
         *,
         correlation_id: str | None = None,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``images/resize`` (QoS 1, retain False, bare JSON).
+
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
 
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
@@ -141,6 +160,8 @@ class WorkersClient(TypedClient):
             payload,
             {},
             correlation_id=correlation_id,
+            qos=qos,
+            retain=retain,
         )
 
     async def subscribe_resize_request(
@@ -177,8 +198,13 @@ class WorkersClient(TypedClient):
         payload: models.ResizeResult,
         *,
         correlation_id: str | None = None,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``images/resized`` (QoS 1, retain False, bare JSON).
+
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
 
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
@@ -187,6 +213,8 @@ class WorkersClient(TypedClient):
             payload,
             {},
             correlation_id=correlation_id,
+            qos=qos,
+            retain=retain,
         )
 
     async def subscribe_resize_result(
