@@ -76,7 +76,6 @@ from mqttwire.compat._tars_models import (
     SubscriptionHandler,
 )
 from mqttwire.compat._tars_routing import HandlerTable
-from mqttwire.dispatch import Subscription
 from mqttwire.meta import MessageMeta
 from mqttwire.state import ClientState
 
@@ -114,17 +113,16 @@ class _Route:
     """The runtime handler of one filter: runs the seed handler when the seed's rule picks it.
 
     The runtime hands a message to every subscription whose filter matches; each route lets it
-    through only when its filter is the one the seed's rule selects and it is still the current
-    route of that filter (a QoS change replaces it), so exactly one handler runs.
+    through only when its filter is the one the seed's rule selects and it belongs to the
+    current cycle, so exactly one handler runs.
     """
 
-    __slots__ = ("_owner", "qos", "subscription", "topic_filter")
+    __slots__ = ("_owner", "qos", "topic_filter")
 
     def __init__(self, owner: MQTTClient, topic_filter: str, qos: int) -> None:
         self._owner = owner
         self.topic_filter = topic_filter
         self.qos = qos
-        self.subscription: Subscription | None = None
 
     def __repr__(self) -> str:
         handler = self._owner._handler_for(self.topic_filter)
@@ -133,6 +131,10 @@ class _Route:
 
     async def __call__(self, payload: bytes, meta: MessageMeta) -> None:
         await self._owner._dispatch(self, payload, meta.topic)
+
+
+async def _ignore(payload: bytes) -> None:
+    """Handler of the extra subscription that raises a filter's QoS (see ``subscribe``)."""
 
 
 class MQTTClient:
@@ -368,21 +370,20 @@ class MQTTClient:
         """
         runtime = self._require_runtime("subscribe")
         self._handlers.set(topic, handler)  # InvalidTopicError for a malformed filter
-        current = self._routes.get(topic)
-        if current is not None and current.qos == qos:
-            return
-        route = self._routes[topic] = _Route(self, topic, qos)
-        try:
-            route.subscription = await runtime.subscribe(topic, route, qos=qos)
-        except BaseException:
-            if current is None:
+        route = self._routes.get(topic)
+        if route is None:
+            route = self._routes[topic] = _Route(self, topic, qos)
+            try:
+                await runtime.subscribe(topic, route, qos=qos)
+            except BaseException:
                 del self._routes[topic]
                 self._handlers.remove(topic)
-            else:
-                self._routes[topic] = current
-            raise
-        if current is not None and current.subscription is not None:
-            await runtime.unsubscribe(current.subscription)  # the new one keeps the filter
+                raise
+        elif qos > route.qos:
+            # One route per filter keeps each message on one handler; a second runtime
+            # subscription that ignores its messages only raises the broker's QoS.
+            await runtime.subscribe(topic, _ignore, qos=qos)
+            route.qos = qos
         _LOG.info("subscribed to %r (qos=%d)", topic, qos)
 
     def _handler_for(self, topic_filter: str) -> SubscriptionHandler | None:
