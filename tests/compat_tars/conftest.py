@@ -77,7 +77,9 @@ class Observed:
     def json(self) -> list[Any]:
         return [orjson.loads(p) for p, _ in self.items]
 
-    async def wait_until(self, predicate: Callable[[list[Any]], bool], within: float = WAIT) -> None:
+    async def wait_until(
+        self, predicate: Callable[[list[Any]], bool], within: float = WAIT
+    ) -> None:
         async def wait() -> None:
             while not predicate(self.json()):
                 self._changed.clear()
