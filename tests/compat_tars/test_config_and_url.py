@@ -245,3 +245,9 @@ def test_password_is_redacted_in_repr_and_str() -> None:
         assert "hunter2" not in text
         assert "***REDACTED***" in text
     assert "***REDACTED***" not in repr(parse_mqtt_url("mqtt://user@h"))
+
+
+@pytest.mark.parametrize("client_id", ["tars/tts", "tts+", "tts#"])
+def test_client_id_that_cannot_be_a_topic_level_is_a_value_error(client_id: str) -> None:
+    with pytest.raises(ValueError, match="MQTT_CLIENT_ID"):
+        MQTTClient("mqtt://h", client_id)

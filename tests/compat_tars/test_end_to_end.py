@@ -10,7 +10,7 @@ import asyncio
 
 import orjson
 import pytest
-from conftest import Collector, MakeCompat, MakeObserver
+from compat_support import Collector, MakeCompat, MakeObserver
 from pydantic import BaseModel
 
 from mqttwire.compat.tars import Envelope, MQTTClient

@@ -6,7 +6,7 @@ import itertools
 
 import orjson
 import pytest
-from conftest import MakeCompat, MakeObserver
+from compat_support import MakeCompat, MakeObserver
 
 pytestmark = pytest.mark.integration
 

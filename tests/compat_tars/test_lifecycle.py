@@ -6,7 +6,7 @@ import asyncio
 
 import orjson
 import pytest
-from conftest import WAIT, Collector, MakeCompat, MakeObserver
+from compat_support import WAIT, Collector, MakeCompat, MakeObserver
 
 from mqttwire import ConnectError
 from mqttwire.compat.tars import ConnectionLostError, MQTTClient

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from conftest import MakeObserver, Observed
+from compat_support import MakeObserver, Observed
 
 from mqttwire import MQTTClient as RuntimeClient
 from mqttwire import MQTTClientConfig as RuntimeConfig
@@ -204,6 +204,7 @@ async def test_mixed_fleet_survives_sigkill_of_each_kind(
             await fleet.start(name)
         await _utterance(fleet, injector, status, "after-restart", "are you back")
     finally:
-        for svc in fleet.running.values(): print(svc.name, svc.kind, svc.lines)
-        print([ (m.topic, orjson.loads(p)['data'].get('event')) for p,m in health.items])
+        for svc in fleet.running.values():
+            print(svc.name, svc.kind, svc.lines)
+        print([(m.topic, orjson.loads(p)["data"].get("event")) for p, m in health.items])
         await fleet.close()

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import orjson
 import pytest
-from conftest import MakeCompat, MakeObserver
+from compat_support import MakeCompat, MakeObserver
 from tts_worker_like import TTSService
 
 from mqttwire.compat.tars import MQTTClientConfig

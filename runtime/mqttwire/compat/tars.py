@@ -36,14 +36,20 @@ instead of what the seed's implementation does, and why:
   stale handlers, which could win the wildcard order against the new ones.
 * The cross-field config rules are checked whatever fields were given.
 
-Other differences, from the runtime underneath: handlers of different subscriptions run
-concurrently (each subscription has its own ordered queue; the seed awaited every handler in
-one loop, so a slow handler stalled all topics); re-subscribing a topic with the same QoS
-replaces the handler without a second SUBSCRIBE; a publish while the link is down and being
-re-established is queued (QoS >= 1) or dropped (QoS 0) instead of raising; a failed
-``connect()`` raises :class:`mqttwire.ConnectError` (the seed raised the library's
-``MqttError``); the client id may not contain ``/``, ``+``, ``#`` (it is part of the health and
-keepalive topics).
+Other differences, from the runtime underneath:
+
+* Handlers of different subscriptions run concurrently, each subscription with its own ordered
+  queue (the seed awaited every handler in one loop, so a slow handler stalled all topics).
+* Subscribing a topic again with the same or a lower QoS replaces the handler without another
+  SUBSCRIBE; a higher QoS sends one.
+* While the link of a cycle is down and being re-established, ``publish_event`` queues QoS >= 1
+  messages (sent after reconnecting) and drops QoS 0 ones instead of raising.
+* A failed ``connect()`` raises :class:`mqttwire.ConnectError` (the seed raised the library's
+  ``MqttError``, the spec asked for ``ConnectionError``).
+* Invalid URL: :class:`InvalidMQTTURLError`, a ``ValueError`` as in the seed.
+* The client id may not contain ``/``, ``+``, ``#`` (it is a level of the health and keepalive
+  topics); ``ValueError`` at construction.
+* Dedupe keys hash the data with a stable digest instead of Python's per-process ``hash()``.
 """
 
 from __future__ import annotations
