@@ -8,7 +8,8 @@ from typing import Any
 
 import orjson
 
-from mqttwire import MessageMeta
+from mqttwire import ClientState, MessageMeta
+from mqttwire import MQTTClient as RuntimeClient
 from mqttwire.compat.tars import MQTTClient
 
 WAIT = 15.0
@@ -46,9 +47,25 @@ class Collector:
 class Observed:
     """What an observer (runtime client, with meta) received."""
 
-    def __init__(self) -> None:
+    def __init__(self, client: RuntimeClient) -> None:
+        self.client = client
         self.items: list[tuple[bytes, MessageMeta]] = []
         self._changed = asyncio.Event()
+
+    async def wait_connected(self, within: float = WAIT) -> None:
+        """Until the observer's link is up (and its filter subscribed) again."""
+        up = asyncio.Event()
+
+        def on_state(state: ClientState) -> None:
+            if state is ClientState.CONNECTED:
+                up.set()
+
+        self.client.add_state_listener(on_state)
+        try:
+            if not self.client.connected:
+                await asyncio.wait_for(up.wait(), within)
+        finally:
+            self.client.remove_state_listener(on_state)
 
     async def handler(self, payload: bytes, meta: MessageMeta) -> None:
         self.items.append((payload, meta))

@@ -63,7 +63,7 @@ async def observe(mqtt_broker: MosquittoBroker) -> AsyncIterator[MakeObserver]:
         )
         client = RuntimeClient(config)
         made.append(client)
-        observed = Observed()
+        observed = Observed(client)
         await client.subscribe(topic_filter, observed.handler, qos=qos)
         await client.connect()
         return observed

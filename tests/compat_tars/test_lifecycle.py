@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import orjson
 import pytest
@@ -64,10 +65,11 @@ async def test_one_object_across_connect_shutdown_cycles(
     first = Collector()
     second = Collector()
     for cycle, collector in enumerate((first, second)):
+        started = time.time()
         await client.connect()
         await health.wait_until(lambda items, n=cycle: len(items) >= 2 * n + 1)
-        before = len(beats.items)
-        await beats.wait_for(before + 1)  # the heartbeat runs again in every cycle
+        # the heartbeat runs again in every cycle: a beat stamped after this connect arrives
+        await beats.wait_until(lambda items, t=started: any(b["timestamp"] >= t for b in items))
         await client.subscribe("reuse/t", collector.handler)
         await sender.publish_event("reuse/t", "t", {"cycle": cycle}, qos=1)
         await collector.wait_for(1)

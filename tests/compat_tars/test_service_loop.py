@@ -99,6 +99,7 @@ async def test_seed_style_service_survives_a_broker_restart(
         mqtt_broker.kill()
         mqtt_broker.start()
         await listening.wait_for(2)  # the service's own loop connected and subscribed again
+        await status.wait_connected()  # the observer too, or it would miss the replies
         await router.publish_event(  # the router reconnected by itself (or queued this)
             "tts/say", "tts.say", {"text": "back again", "utt_id": "u2"}, qos=1
         )
