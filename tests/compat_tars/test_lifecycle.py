@@ -173,3 +173,27 @@ async def test_watchdog_reports_a_frozen_broker_and_reconnects(
         mqtt_broker.resume()
     await health.wait_until(lambda items: "reconnected" in _events(items), within=30)
     assert orjson.loads(health.items[-1][0])["data"]["ok"] is True
+
+
+async def test_a_handler_running_at_shutdown_finishes_and_may_publish(
+    compat: MakeCompat, observe: MakeObserver
+) -> None:
+    done = await observe("shut/done", qos=1)
+    sender = compat("sender")
+    worker = compat("worker")
+    await sender.connect()
+    await worker.connect()
+    shutting: list[asyncio.Task[None]] = []
+
+    async def handler(payload: bytes) -> None:
+        shutting.append(asyncio.create_task(worker.shutdown()))
+        await asyncio.sleep(0)  # the shutdown task now runs up to its wait for this handler
+        assert not shutting[0].done()
+        await worker.publish_event("shut/done", "t", {"reply": True}, qos=1)
+
+    await worker.subscribe("shut/work", handler)
+    await sender.publish_event("shut/work", "t", {}, qos=1)
+    await done.wait_for(1)
+    await asyncio.wait_for(shutting[0], WAIT)
+    assert done.json()[0]["data"] == {"reply": True}
+    assert worker.runtime is None

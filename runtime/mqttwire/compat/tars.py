@@ -12,8 +12,9 @@ correlation id becomes the envelope id), ``publish_health(ok, event=None, err=No
 connected, ``MQTTClientConfig.from_env()``, ``ConnectionParams``, ``parse_mqtt_url``,
 ``MessageDeduplicator``, ``HeartbeatPayload``, ``Envelope``, ``HealthPing``. Underneath runs
 :class:`mqttwire.MQTTClient`, so a connection cycle gains reconnect with backoff, resubscribe,
-the offline queue for QoS >= 1 while the link is down, a heartbeat watchdog that reconnects, a
-last will on the health topic when health is on, and handlers queued per subscription.
+the offline queue for QoS >= 1 while the link is down and handlers queued per subscription;
+with the heartbeat on, a watchdog that reconnects; with health on, a last will on the health
+topic and health ``reconnected``.
 
 Where this module follows the specification (py-tars ``specs/004-centralize-mqtt-client``)
 instead of what the seed's implementation does, and why:
@@ -256,7 +257,9 @@ class MQTTClient:
             return
         lost = state in (ClientState.RECONNECTING, ClientState.DISCONNECTED)
         if lost and cycle.was_connected and not cycle.closing and not cycle.ended.is_set():
-            reason = str(runtime.last_error) if state is ClientState.DISCONNECTED else "link down"
+            reason = "link down"
+            if state is ClientState.DISCONNECTED:
+                reason = str(runtime.last_error or "client stopped")
             cycle.error = ConnectionLostError(self._params.hostname, self._params.port, reason)
             cycle.ended.set()
             _LOG.warning(
@@ -269,32 +272,37 @@ class MQTTClient:
     async def disconnect(self) -> None:
         """End the cycle: stop handlers and heartbeat, close the link (no health, no will)."""
         async with self._lifecycle:
-            runtime = self._end_cycle()
+            runtime = self._runtime
             if runtime is None:
                 return
-            await runtime.disconnect()
-            await runtime.shutdown()  # link already closed: just stops the handler workers
-            self._finish_cycle()
+            self._closing()
+            try:
+                await runtime.disconnect()
+                await runtime.shutdown()  # link already closed: just stops the handler workers
+            finally:
+                self._finish_cycle()
 
     async def shutdown(self) -> None:
-        """Graceful end of the cycle: handlers finish, queued messages are sent, health
-        ``shutdown`` is published (when on and the link is up), then the link closes.
-        Idempotent; ``connect()`` may start a new cycle afterwards."""
+        """Graceful end of the cycle: handlers finish (and may still publish), queued messages
+        are sent, health ``shutdown`` is published (when on and the link is up), then the link
+        closes. Idempotent; ``connect()`` may start a new cycle afterwards."""
         async with self._lifecycle:
-            runtime = self._end_cycle()
+            runtime = self._runtime
             if runtime is None:
                 return
-            await runtime.shutdown()
-            self._finish_cycle()
+            self._closing()
+            try:
+                await runtime.shutdown()
+            finally:
+                self._finish_cycle()
             _LOG.info("MQTT client shutdown complete")
 
-    def _end_cycle(self) -> RuntimeClient | None:
-        runtime, self._runtime = self._runtime, None
-        if runtime is not None and self._cycle is not None:
-            self._cycle.closing = True
-        return runtime
+    def _closing(self) -> None:
+        if self._cycle is not None:
+            self._cycle.closing = True  # from here on, the link going down is no loss
 
     def _finish_cycle(self) -> None:
+        self._runtime = None
         self._handlers.clear()
         self._routes.clear()
         if self._cycle is not None:
