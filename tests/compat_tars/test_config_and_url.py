@@ -11,6 +11,7 @@ from mqttwire.compat.tars import (
     MQTTClientConfig,
     parse_mqtt_url,
 )
+from mqttwire.url import ConnectionParams as RuntimeParams
 
 REQUIRED = {"MQTT_URL": "mqtt://broker.local:1884", "MQTT_CLIENT_ID": "tars-tts"}
 
@@ -251,3 +252,21 @@ def test_password_is_redacted_in_repr_and_str() -> None:
 def test_client_id_that_cannot_be_a_topic_level_is_a_value_error(client_id: str) -> None:
     with pytest.raises(ValueError, match="MQTT_CLIENT_ID"):
         MQTTClient("mqtt://h", client_id)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "mqtt://user:p@ss@h:1884",
+        "mqtt://us%40er:pa%3Ass@h",
+        "mqtt://user:a:b%2Fc@[::1]:1999",
+        "mqtt://only-user@h",
+        "mqtt://h",
+    ],
+)
+def test_the_runtime_connects_with_exactly_the_seeds_credentials(url: str) -> None:
+    """Userinfo is verbatim in the seed; the runtime's URL decoding must give it back as is."""
+    seed = parse_mqtt_url(url)
+    runtime = RuntimeParams.from_url(seed.runtime_url())
+    assert (runtime.host, runtime.port) == (seed.hostname, seed.port)
+    assert (runtime.username, runtime.password) == (seed.username, seed.password)
