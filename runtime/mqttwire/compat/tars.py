@@ -48,6 +48,9 @@ Other differences, from the runtime underneath:
 * A failed ``connect()`` raises :class:`mqttwire.ConnectError` (the seed raised the library's
   ``MqttError``, the spec asked for ``ConnectionError``).
 * Invalid URL: :class:`InvalidMQTTURLError`, a ``ValueError`` as in the seed.
+* ``connected`` is false while the link is down (the seed's flag stayed true until
+  ``disconnect()``); ``client`` is the underlying ``aiomqtt.Client`` (the seed's was an
+  asyncio-mqtt client).
 * The client id may not contain ``/``, ``+``, ``#`` (it is a level of the health and keepalive
   topics); ``ValueError`` at construction.
 * Dedupe keys hash the data with a stable digest instead of Python's per-process ``hash()``.
