@@ -1,0 +1,132 @@
+"""A trace runs from stt/final through router and llm to tts/say (MQTT 5); on 3.1.1 the same
+spans are made, unlinked."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import pytest
+from chain import chain
+from conftest import Otel
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import SpanKind
+
+from mqttwire.testing.broker import MosquittoBroker
+
+pytestmark = pytest.mark.integration
+
+# Every span of one utterance: (name, parent name) on MQTT 5; the reply goes to the router's
+# response topic, which is not a channel, so its span is named after the topic itself.
+CHAIN = [
+    ("send stt/final", None),
+    ("process stt/final", "send stt/final"),
+    ("request llm/request", "process stt/final"),
+    ("send llm/request", "request llm/request"),
+    ("process llm/request", "send llm/request"),
+    ("send mqttwire/reply/<router>", "process llm/request"),
+    ("process mqttwire/reply/<router>", "send mqttwire/reply/<router>"),
+    ("send tts/say", "process stt/final"),
+    ("process tts/say", "send tts/say"),
+]
+
+
+def _name(span: ReadableSpan, router_id: str) -> str:
+    return span.name.replace(f"mqttwire/reply/{router_id}", "mqttwire/reply/<router>")
+
+
+def _by_trace(spans: tuple[ReadableSpan, ...]) -> dict[int, list[ReadableSpan]]:
+    traces: dict[int, list[ReadableSpan]] = defaultdict(list)
+    for span in spans:
+        assert span.context is not None
+        traces[span.context.trace_id].append(span)
+    return traces
+
+
+async def test_three_services_make_one_connected_trace_on_mqtt5(
+    mqtt_broker: MosquittoBroker, otel: Otel
+) -> None:
+    async with chain(mqtt_broker.url, "5", otel.telemetry) as services:
+        (stt_id,) = await services.say_and_wait("hello robot")
+        router_id = services.router.client.client_id
+    spans = otel.spans.get_finished_spans()
+    assert services.spoken[0][0].text == "HELLO ROBOT"
+
+    traces = _by_trace(spans)
+    assert len(traces) == 1, [s.name for s in spans]
+    (trace_spans,) = traces.values()
+    by_id = {s.context.span_id: s for s in trace_spans if s.context is not None}
+    found = sorted(
+        (
+            _name(s, router_id),
+            _name(by_id[s.parent.span_id], router_id) if s.parent is not None else None,
+        )
+        for s in trace_spans
+    )
+    assert found == sorted(CHAIN)
+
+    named = {_name(s, router_id): s for s in trace_spans}
+    send, process = named["send stt/final"], named["process stt/final"]
+    assert send.kind is SpanKind.PRODUCER and process.kind is SpanKind.CONSUMER
+    assert named["request llm/request"].kind is SpanKind.CLIENT
+    assert process.parent is not None and process.parent.is_remote
+    assert [link.context.span_id for link in process.links] == [send.context.span_id]  # type: ignore[union-attr]
+    for span in (send, process):
+        attributes = span.attributes or {}
+        assert attributes["messaging.system"] == "mqtt"
+        assert attributes["messaging.destination.name"] == "stt/final"
+        assert attributes["messaging.destination.template"] == "stt/final"
+        assert attributes["messaging.message.id"] == stt_id
+        assert attributes["mqttwire.channel"] == "stt_final"
+        assert attributes["mqtt.qos"] == 1
+        body_size = attributes["messaging.message.body.size"]
+        assert isinstance(body_size, int) and body_size > len('"hello robot"')
+    assert (send.attributes or {})["messaging.operation.type"] == "send"
+    assert (process.attributes or {})["messaging.operation.type"] == "process"
+    say = named["process tts/say"].attributes or {}
+    assert say["messaging.message.conversation_id"] == stt_id  # correlation_id=envelope id
+    assert services.spoken[0][1].user_properties["traceparent"].split("-")[1] == (
+        f"{send.context.trace_id:032x}"  # type: ignore[union-attr]
+    )
+
+
+async def test_each_utterance_is_its_own_trace(mqtt_broker: MosquittoBroker, otel: Otel) -> None:
+    async with chain(mqtt_broker.url, "5", otel.telemetry) as services:
+        await services.say_and_wait("one", "two", "three")
+        router_id = services.router.client.client_id
+    traces = _by_trace(otel.spans.get_finished_spans())
+    assert len(traces) == 3
+    for spans in traces.values():
+        assert sorted(_name(s, router_id) for s in spans) == sorted(name for name, _ in CHAIN)
+
+
+async def test_on_mqtt311_the_spans_are_made_unlinked(
+    mqtt_broker: MosquittoBroker, otel: Otel
+) -> None:
+    async with chain(mqtt_broker.url, "3.1.1", otel.telemetry) as services:
+        await services.say_and_wait("hello robot")
+        assert "traceparent" not in services.spoken[0][1].user_properties
+    spans = otel.spans.get_finished_spans()
+    names = sorted(s.name for s in spans)
+    # 3.1.1: replies come on the contract's reply channel, llm/response.
+    assert names == sorted(
+        [
+            "send stt/final",
+            "process stt/final",
+            "request llm/request",
+            "send llm/request",
+            "process llm/request",
+            "send llm/response",
+            "process llm/response",
+            "send tts/say",
+            "process tts/say",
+        ]
+    )
+    for span in spans:
+        if span.kind is SpanKind.CONSUMER:
+            assert span.parent is None and not span.links, span.name
+    # In-process parents remain: the handler's publishes are children of its span.
+    named = {s.name: s for s in spans}
+    request = named["request llm/request"]
+    assert request.parent is not None
+    assert request.parent.span_id == named["process stt/final"].context.span_id  # type: ignore[union-attr]
+    assert len(_by_trace(spans)) == 5  # stt's send + one per process span
