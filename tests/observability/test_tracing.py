@@ -69,7 +69,7 @@ async def test_three_services_make_one_connected_trace_on_mqtt5(
     assert send.kind is SpanKind.PRODUCER and process.kind is SpanKind.CONSUMER
     assert named["request llm/request"].kind is SpanKind.CLIENT
     assert process.parent is not None and process.parent.is_remote
-    assert [link.context.span_id for link in process.links] == [send.context.span_id]  # type: ignore[union-attr]
+    assert [link.context.span_id for link in process.links] == [send.context.span_id]
     for span in (send, process):
         attributes = span.attributes or {}
         assert attributes["messaging.system"] == "mqtt"
@@ -85,7 +85,7 @@ async def test_three_services_make_one_connected_trace_on_mqtt5(
     say = named["process tts/say"].attributes or {}
     assert say["messaging.message.conversation_id"] == stt_id  # correlation_id=envelope id
     assert services.spoken[0][1].user_properties["traceparent"].split("-")[1] == (
-        f"{send.context.trace_id:032x}"  # type: ignore[union-attr]
+        f"{send.context.trace_id:032x}"
     )
 
 
@@ -128,5 +128,5 @@ async def test_on_mqtt311_the_spans_are_made_unlinked(
     named = {s.name: s for s in spans}
     request = named["request llm/request"]
     assert request.parent is not None
-    assert request.parent.span_id == named["process stt/final"].context.span_id  # type: ignore[union-attr]
+    assert request.parent.span_id == named["process stt/final"].context.span_id
     assert len(_by_trace(spans)) == 5  # stt's send + one per process span
