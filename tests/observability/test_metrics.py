@@ -46,12 +46,13 @@ async def test_counters_match_the_messages_sent(mqtt_broker: MosquittoBroker, ot
 
     assert sent("stt", "stt/final") == 3
     assert sent("router", "llm/request") == 3
-    assert sent("llm", reply_topic) == 3
+    assert reply_topic == f"mqttwire/reply/{ids['router']}"
+    assert sent("llm", "mqttwire/reply/{client_id}") == 3
     assert sent("router", "tts/say") == 3
     assert got.total(SENT) == 12
     assert consumed("router", "stt/final") == 4  # three valid, one invalid
     assert consumed("llm", "llm/request") == 3
-    assert consumed("router", reply_topic) == 3
+    assert consumed("router", "mqttwire/reply/{client_id}") == 3
     assert consumed("tts", "tts/say") == 3
     assert got.total(CONSUMED, **{"mqttwire.channel": "tts_say"}) == 3
 

@@ -16,22 +16,18 @@ from mqttwire.testing.broker import MosquittoBroker
 pytestmark = pytest.mark.integration
 
 # Every span of one utterance: (name, parent name) on MQTT 5; the reply goes to the router's
-# response topic, which is not a channel, so its span is named after the topic itself.
+# response topic, a temporary destination named by its template.
 CHAIN = [
     ("send stt/final", None),
     ("process stt/final", "send stt/final"),
     ("request llm/request", "process stt/final"),
     ("send llm/request", "request llm/request"),
     ("process llm/request", "send llm/request"),
-    ("send mqttwire/reply/<router>", "process llm/request"),
-    ("process mqttwire/reply/<router>", "send mqttwire/reply/<router>"),
+    ("send mqttwire/reply/{client_id}", "process llm/request"),
+    ("process mqttwire/reply/{client_id}", "send mqttwire/reply/{client_id}"),
     ("send tts/say", "process stt/final"),
     ("process tts/say", "send tts/say"),
 ]
-
-
-def _name(span: ReadableSpan, router_id: str) -> str:
-    return span.name.replace(f"mqttwire/reply/{router_id}", "mqttwire/reply/<router>")
 
 
 def _by_trace(spans: tuple[ReadableSpan, ...]) -> dict[int, list[ReadableSpan]]:
@@ -47,7 +43,6 @@ async def test_three_services_make_one_connected_trace_on_mqtt5(
 ) -> None:
     async with chain(mqtt_broker.url, "5", otel.telemetry) as services:
         (stt_id,) = await services.say_and_wait("hello robot")
-        router_id = services.router.client.client_id
     spans = otel.spans.get_finished_spans()
     assert services.spoken[0][0].text == "HELLO ROBOT"
 
@@ -57,14 +52,14 @@ async def test_three_services_make_one_connected_trace_on_mqtt5(
     by_id = {s.context.span_id: s for s in trace_spans if s.context is not None}
     found = sorted(
         (
-            _name(s, router_id),
-            _name(by_id[s.parent.span_id], router_id) if s.parent is not None else None,
+            s.name,
+            by_id[s.parent.span_id].name if s.parent is not None else None,
         )
         for s in trace_spans
     )
     assert found == sorted(CHAIN)
 
-    named = {_name(s, router_id): s for s in trace_spans}
+    named = {s.name: s for s in trace_spans}
     send, process = named["send stt/final"], named["process stt/final"]
     assert send.kind is SpanKind.PRODUCER and process.kind is SpanKind.CONSUMER
     assert named["request llm/request"].kind is SpanKind.CLIENT
@@ -82,6 +77,9 @@ async def test_three_services_make_one_connected_trace_on_mqtt5(
         assert isinstance(body_size, int) and body_size > len('"hello robot"')
     assert (send.attributes or {})["messaging.operation.type"] == "send"
     assert (process.attributes or {})["messaging.operation.type"] == "process"
+    reply = named["process mqttwire/reply/{client_id}"].attributes or {}
+    assert reply["messaging.destination.temporary"] is True
+    assert reply["messaging.destination.name"] == services.router.response_topic
     say = named["process tts/say"].attributes or {}
     assert say["messaging.message.conversation_id"] == stt_id  # correlation_id=envelope id
     assert services.spoken[0][1].user_properties["traceparent"].split("-")[1] == (
@@ -92,11 +90,10 @@ async def test_three_services_make_one_connected_trace_on_mqtt5(
 async def test_each_utterance_is_its_own_trace(mqtt_broker: MosquittoBroker, otel: Otel) -> None:
     async with chain(mqtt_broker.url, "5", otel.telemetry) as services:
         await services.say_and_wait("one", "two", "three")
-        router_id = services.router.client.client_id
     traces = _by_trace(otel.spans.get_finished_spans())
     assert len(traces) == 3
     for spans in traces.values():
-        assert sorted(_name(s, router_id) for s in spans) == sorted(name for name, _ in CHAIN)
+        assert sorted(s.name for s in spans) == sorted(name for name, _ in CHAIN)
 
 
 async def test_on_mqtt311_the_spans_are_made_unlinked(

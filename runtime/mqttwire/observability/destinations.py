@@ -5,7 +5,8 @@ Span names and metric attributes must not carry raw topics with parameters
 parameter value. A topic maps to its channel's template (``system/health/{client_id}``); a
 received topic that no channel declares maps to the subscription filter it arrived on, and a
 published one to itself, but only for the first :data:`MAX_UNDECLARED` such topics (then
-``(other)``).
+``(other)``). Default MQTT 5 response topics (``mqttwire/reply/<client id>``) are temporary
+destinations named ``mqttwire/reply/{client_id}``.
 """
 
 from __future__ import annotations
@@ -13,18 +14,26 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import NamedTuple
 
+from mqttwire.requests import RESPONSE_TOPIC_PREFIX
 from mqttwire.specs import ChannelSpec
 
-__all__ = ["MAX_UNDECLARED", "OTHER", "Destination", "Destinations"]
+__all__ = ["MAX_UNDECLARED", "OTHER", "RESPONSE_TEMPLATE", "Destination", "Destinations"]
 
 MAX_UNDECLARED = 100
 OTHER = "(other)"
+RESPONSE_TEMPLATE = RESPONSE_TOPIC_PREFIX + "/{client_id}"
+_RESPONSE_PREFIX = RESPONSE_TOPIC_PREFIX + "/"
 _CACHE_MAX = 1024
+
+
+def _is_response_topic(topic: str) -> bool:
+    return topic.startswith(_RESPONSE_PREFIX) and "/" not in topic[len(_RESPONSE_PREFIX) :]
 
 
 class Destination(NamedTuple):
     template: str
     channel: str | None = None
+    temporary: bool = False
 
 
 class Destinations:
@@ -52,6 +61,8 @@ class Destinations:
             ),
             None,
         )
+        if found is None and _is_response_topic(topic):
+            found = Destination(RESPONSE_TEMPLATE, temporary=True)
         if len(cache) >= _CACHE_MAX:
             cache.clear()
         cache[topic] = found

@@ -125,6 +125,8 @@ class Instrumentation:
             attributes["messaging.message.conversation_id"] = conversation_id
         if destination.channel is not None:
             attributes["mqttwire.channel"] = destination.channel
+        if destination.temporary:
+            attributes["messaging.destination.temporary"] = True
         span = self._tracer.start_span(
             f"send {destination.template}", kind=SpanKind.PRODUCER, attributes=attributes
         )
@@ -189,6 +191,8 @@ class Instrumentation:
         }
         if destination.channel is not None:
             attributes["mqttwire.channel"] = destination.channel
+        if destination.temporary:
+            attributes["messaging.destination.temporary"] = True
         span = self._tracer.start_span(
             f"process {destination.template}",
             context=parent,
