@@ -25,6 +25,7 @@ from mqttwire.errors import ConfigError
 
 __all__ = [
     "FIELDS",
+    "LOG_VARIABLES",
     "MAX_FIELD",
     "MAX_MESSAGE",
     "JsonFormatter",
@@ -33,6 +34,8 @@ __all__ = [
 ]
 
 FIELDS = ("topic", "channel", "subscription", "envelope_id", "correlation_id")
+LOG_VARIABLES = ("MQTT_LOG_FORMAT", "MQTT_LOG_LEVEL")
+"""The process-wide variables read by :func:`configure_logging` (not client settings)."""
 MAX_FIELD = 256
 MAX_MESSAGE = 4096
 _STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
