@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -337,7 +337,33 @@ class ReplyRouter:
         timeout: float,  # noqa: ASYNC109 - overall deadline for the whole exchange
     ) -> AsyncIterator[BaseModel]:
         """Publish ``payload``; yield each streamed partial reply, then the final reply."""
-        waiter = await self._start(spec, payload, params, streaming=True)
+        telemetry = self._owner._telemetry
+        if telemetry is None:
+            waiter = await self._start(spec, payload, params, streaming=True)
+            async with contextlib.aclosing(self._stream(spec, params, waiter, timeout)) as items:
+                async for item in items:
+                    yield item
+            return
+        span = telemetry.request_span(spec.request, spec.request.topic.format(params))
+        try:
+            with span.current():
+                waiter = await self._start(spec, payload, params, streaming=True)
+            async with contextlib.aclosing(self._stream(spec, params, waiter, timeout)) as items:
+                async for item in items:
+                    yield item
+        except BaseException as exc:
+            span.fail(exc)
+            raise
+        finally:
+            span.end()
+
+    async def _stream(
+        self,
+        spec: RequestSpec,
+        params: Mapping[str, str],
+        waiter: _Waiter,
+        timeout: float,  # noqa: ASYNC109
+    ) -> AsyncGenerator[BaseModel, None]:
         deadline = asyncio.get_running_loop().time() + timeout
         try:
             while True:

@@ -10,8 +10,12 @@ from chain import chain
 from conftest import Otel
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind
+from otel_support import Collected
 
+from mqttwire import MessageMeta, MQTTClientConfig
 from mqttwire.testing.broker import MosquittoBroker
+from tars_mqtt import TarsClient
+from tars_mqtt.models import LLMRequest, LLMResponse, LLMStreamDelta
 
 pytestmark = pytest.mark.integration
 
@@ -127,3 +131,40 @@ async def test_on_mqtt311_the_spans_are_made_unlinked(
     assert request.parent is not None
     assert request.parent.span_id == named["process stt/final"].context.span_id
     assert len(_by_trace(spans)) == 5  # stt's send + one per process span
+
+
+async def test_a_streamed_request_is_one_request_span_with_its_deltas(
+    mqtt_broker: MosquittoBroker, otel: Otel
+) -> None:
+    def client(name: str) -> TarsClient:
+        config = MQTTClientConfig(url=mqtt_broker.url, client_id=name, protocol="5")
+        return TarsClient(config, telemetry=otel.telemetry)
+
+    async def answer(request: LLMRequest, meta: MessageMeta) -> LLMResponse:
+        for seq in range(3):
+            delta = LLMStreamDelta(id=request.id, seq=seq, delta=str(seq))
+            await llm.publish_llm_stream(delta, correlation_id=meta.envelope_id)
+        return LLMResponse(id=request.id, reply="done")
+
+    llm, router = client("llm-s"), client("router-s")
+    async with llm, router:
+        await llm.serve_llm_request(answer)
+        items = [x async for x in router.stream_llm_request(LLMRequest(id="q", text="go"))]
+        assert len(items) == 4
+        assert router.requests_in_flight == 0
+    spans = otel.spans.get_finished_spans()
+    assert len(_by_trace(spans)) == 1
+    named = {s.name: s for s in spans}
+    request = named["request llm/request"]
+    assert request.status.is_ok
+    children = [s.name for s in spans if s.parent and s.parent.span_id == request.context.span_id]
+    assert children == ["send llm/request"]
+    assert sorted(s.name for s in spans if s.name.startswith("process")) == [
+        "process llm/request",
+        "process llm/stream",
+        "process llm/stream",
+        "process llm/stream",
+        "process mqttwire/reply/{client_id}",
+    ]
+    got = Collected(otel.metrics)
+    assert got.total("mqttwire.request.duration", mqttwire__channel="llm_request") == 1

@@ -10,9 +10,10 @@ message's user properties and the handler's span continues it; on 3.1.1 the span
 
 from __future__ import annotations
 
+import contextlib
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from mqttwire.client import MQTTClient
     from mqttwire.typed import TypedClient
 
-__all__ = ["Instrumentation"]
+__all__ = ["Instrumentation", "RequestSpan"]
 
 T = TypeVar("T")
 
@@ -238,38 +239,80 @@ class Instrumentation:
             span.set_status(Status(StatusCode.ERROR, invalid[:200]))
 
     # -- request/reply ---------------------------------------------------------------------------
+    def request_span(self, channel: ChannelSpec, topic: str) -> RequestSpan:
+        """A ``request`` span, started now; see :class:`RequestSpan`."""
+        return RequestSpan(self, self._tracer, channel, topic)
+
     async def request(
         self, channel: ChannelSpec, topic: str, call: Callable[[], Awaitable[T]]
     ) -> T:
         """Run a request (publish + wait for the reply) inside a ``request`` span."""
-        attributes = {
-            "messaging.system": SYSTEM,
-            "messaging.operation.name": "request",
-            "messaging.destination.name": topic,
-            "messaging.destination.template": channel.topic.address,
-            "messaging.client.id": self.client_id,
-            "mqttwire.channel": channel.name,
-        }
-        span = self._tracer.start_span(
-            f"request {channel.topic.address}", kind=SpanKind.CLIENT, attributes=attributes
-        )
-        token = otel_context.attach(trace.set_span_in_context(span))
-        started = time.perf_counter()
-        failure: str | None = None
-        timed_out = False
+        span = self.request_span(channel, topic)
         try:
-            return await call()
+            with span.current():
+                return await call()
         except BaseException as exc:
-            failure = error_type(exc)
-            timed_out = isinstance(exc, RequestTimeoutError)
-            _fail(span, exc)
+            span.fail(exc)
             raise
         finally:
-            otel_context.detach(token)
             span.end()
-            instruments = self._instruments
-            if instruments is not None:
-                labels = self._labels(channel.topic.address, channel.name, failure)
-                instruments.request_duration.record(time.perf_counter() - started, labels)
-                if timed_out:
-                    instruments.request_timeouts.add(1, labels)
+
+    def _record_request(
+        self, channel: ChannelSpec, seconds: float, failure: BaseException | None
+    ) -> None:
+        instruments = self._instruments
+        if instruments is None:
+            return
+        kind = error_type(failure) if failure is not None else None
+        labels = self._labels(channel.topic.address, channel.name, kind)
+        instruments.request_duration.record(seconds, labels)
+        if isinstance(failure, RequestTimeoutError):
+            instruments.request_timeouts.add(1, labels)
+
+
+class RequestSpan:
+    """The ``request`` span of one request/reply (or streamed) exchange.
+
+    :meth:`current` makes it the current span while the request is published (so the
+    ``send`` span is its child); :meth:`end` records the latency.
+    """
+
+    def __init__(
+        self, owner: Instrumentation, tracer: trace.Tracer, channel: ChannelSpec, topic: str
+    ) -> None:
+        self._owner = owner
+        self._channel = channel
+        self._failure: BaseException | None = None
+        self._started = time.perf_counter()
+        self._span = tracer.start_span(
+            f"request {channel.topic.address}",
+            kind=SpanKind.CLIENT,
+            attributes={
+                "messaging.system": SYSTEM,
+                "messaging.operation.name": "request",
+                "messaging.destination.name": topic,
+                "messaging.destination.template": channel.topic.address,
+                "messaging.client.id": owner.client_id,
+                "mqttwire.channel": channel.name,
+            },
+        )
+
+    @contextlib.contextmanager
+    def current(self) -> Iterator[None]:
+        token = otel_context.attach(trace.set_span_in_context(self._span))
+        try:
+            yield
+        finally:
+            otel_context.detach(token)
+
+    def fail(self, exc: BaseException) -> None:
+        if isinstance(exc, GeneratorExit):  # the caller stopped reading a stream: not an error
+            return
+        self._failure = exc
+        _fail(self._span, exc)
+
+    def end(self) -> None:
+        self._span.end()
+        self._owner._record_request(
+            self._channel, time.perf_counter() - self._started, self._failure
+        )
