@@ -54,6 +54,7 @@ from mqttwire.errors import (
 from mqttwire.health import encode_health, encode_heartbeat, health_topic, keepalive_topic
 from mqttwire.metrics import ClientMetrics
 from mqttwire.observability import Telemetry, instrumentation_for
+from mqttwire.observability.logs import log_fields
 from mqttwire.offline_queue import OfflineQueue, OutgoingMessage
 from mqttwire.reason_codes import reason_name
 from mqttwire.state import ClientState
@@ -614,7 +615,12 @@ class MQTTClient:
         for (topic_filter, qos), code in zip(items, granted, strict=False):
             if code >= 0x80:
                 self._metrics.subscribe_failures += 1
-                _LOG.error("broker refused subscription %r (code %#x)", topic_filter, code)
+                _LOG.error(
+                    "broker refused subscription %r (code %#x)",
+                    topic_filter,
+                    code,
+                    extra=log_fields(subscription=topic_filter),
+                )
             elif code < qos:
                 # Never a silent downgrade: the first connect fails, later links log it.
                 self._learn_max_qos(code)
@@ -679,7 +685,7 @@ class MQTTClient:
                 message.topic, qos=message.qos, max_qos=limit, broker=str(self._params)
             )
             self.last_error = error
-            _LOG.error("queued message dropped: %s", error)
+            _LOG.error("queued message dropped: %s", error, extra=log_fields(topic=message.topic))
         return kept
 
     async def _broker_subscribe(self, items: list[tuple[str, int]]) -> list[int]:
@@ -733,7 +739,12 @@ class MQTTClient:
                 for message, result in zip(batch, results, strict=True):
                     if isinstance(result, TransportRefusedError):
                         self._metrics.publish_refused += 1
-                        _LOG.error("broker refused queued message on %r: %s", message.topic, result)
+                        _LOG.error(
+                            "broker refused queued message on %r: %s",
+                            message.topic,
+                            result,
+                            extra=log_fields(topic=message.topic),
+                        )
                 failed = [
                     m
                     for m, r in zip(batch, results, strict=True)

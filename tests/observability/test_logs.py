@@ -7,6 +7,7 @@ import asyncio
 import io
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 
 import orjson
 import pytest
@@ -14,6 +15,7 @@ from conftest import Otel
 
 from mqttwire import ConfigError, MessageMeta, MQTTClient, MQTTClientConfig
 from mqttwire.observability.logs import MAX_FIELD, JsonFormatter, configure_logging, log_fields
+from mqttwire.testing.acl import deny_topics_config
 from mqttwire.testing.broker import MosquittoBroker
 from tars_mqtt import TarsClient
 from tars_mqtt.models import FinalTranscript
@@ -138,3 +140,26 @@ def test_log_format_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfigError) as error:
         configure_logging(environ={"MQTT_LOG_LEVEL": "loud"})
     assert error.value.variable == "MQTT_LOG_LEVEL"
+
+
+@pytest.mark.integration
+async def test_a_refused_subscription_is_logged_with_its_filter(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    broker = MosquittoBroker(extra_config=deny_topics_config(tmp_path, ["forbidden/#"]))
+    broker.start()
+    try:
+        config = MQTTClientConfig(url=broker.url, client_id="denied", protocol="5")
+        client = MQTTClient(config)
+
+        async def never(payload: bytes) -> None:
+            raise AssertionError("not subscribed")
+
+        await client.subscribe("forbidden/x", never)  # before connect: made on connect
+        with caplog.at_level(logging.ERROR, logger="mqttwire.client"):
+            async with client:
+                pass
+    finally:
+        broker.close()
+    (record,) = [r for r in caplog.records if "refused subscription" in r.getMessage()]
+    assert record.subscription == "forbidden/x"
