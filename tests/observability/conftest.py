@@ -1,28 +1,19 @@
-"""OpenTelemetry SDK with in-memory exporters, and the demo-style chain of three services."""
+"""The ``otel`` fixture: OpenTelemetry SDK providers with in-memory exporters (the SDK comes
+with the ``test`` extra)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
-
-pytest.importorskip("opentelemetry.sdk", reason="the observability tests need mqttwire[test]")
-
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from otel_support import Otel
 
 from mqttwire.observability import Telemetry
-
-
-@dataclass
-class Otel:
-    spans: InMemorySpanExporter
-    metrics: InMemoryMetricReader
-    telemetry: Telemetry
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
-"""Reading what the SDK's in-memory metric reader collected."""
+"""The SDK's in-memory exporters, and reading what the metric reader collected."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry.sdk.metrics.export import (
@@ -9,6 +10,18 @@ from opentelemetry.sdk.metrics.export import (
     InMemoryMetricReader,
     NumberDataPoint,
 )
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from mqttwire.observability import Telemetry
+
+
+@dataclass
+class Otel:
+    """What the ``otel`` fixture gives a test."""
+
+    spans: InMemorySpanExporter
+    metrics: InMemoryMetricReader
+    telemetry: Telemetry
 
 
 class Collected:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from conftest import Otel
+from otel_support import Otel
 
 from mqttwire import ConfigError, MessageMeta, MQTTClient, MQTTClientConfig
 from mqttwire.observability.logs import MAX_FIELD, JsonFormatter, configure_logging, log_fields

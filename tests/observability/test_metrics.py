@@ -6,9 +6,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from chain import chain
-from conftest import Otel
-from otel_support import Collected
+from otel_chain import chain
+from otel_support import Collected, Otel
 
 from mqttwire import MessageMeta, MQTTClient, MQTTClientConfig, RequestTimeoutError
 from mqttwire.testing.broker import MosquittoBroker

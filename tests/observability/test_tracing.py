@@ -6,11 +6,10 @@ from __future__ import annotations
 from collections import defaultdict
 
 import pytest
-from chain import chain
-from conftest import Otel
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind
-from otel_support import Collected
+from otel_chain import chain
+from otel_support import Collected, Otel
 
 from mqttwire import MessageMeta, MQTTClientConfig
 from mqttwire.testing.broker import MosquittoBroker
