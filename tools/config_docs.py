@@ -142,6 +142,12 @@ MEANINGS: dict[str, str] = {
         "flushed and the health `shutdown` is published; what is left after it is cancelled "
         "and logged."
     ),
+    "otel": (
+        "OpenTelemetry traces and metrics through the global tracer and meter providers: a "
+        "span per publish, handled message and request, the W3C trace context in MQTT 5 user "
+        "properties, the `mqttwire` metrics. Needs `pip install 'mqttwire[otel]'`; see "
+        "[guides/observability.md](guides/observability.md)."
+    ),
 }
 
 

@@ -29,7 +29,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
@@ -60,6 +60,8 @@ from mqttwire.health import (
     keepalive_topic,
 )
 from mqttwire.metrics import ClientMetrics
+from mqttwire.observability import Telemetry, instrumentation_for
+from mqttwire.observability.logs import log_fields
 from mqttwire.offline_queue import OutgoingMessage
 from mqttwire.outbox_store import open_outbox
 from mqttwire.reason_codes import reason_name
@@ -79,6 +81,9 @@ from mqttwire.transport import (
     WillMessage,
 )
 from mqttwire.url import ConnectionParams
+
+if TYPE_CHECKING:
+    from mqttwire.observability.tracing import Instrumentation
 
 __all__ = ["MQTTClient"]
 
@@ -110,11 +115,19 @@ class MQTTClient:
     offline queue. ``shutdown()`` is the graceful end; ``disconnect()`` just closes the link.
 
     ``transport`` replaces the aiomqtt transport (see :mod:`mqttwire.transport`), e.g. with an
-    in-memory one in tests.
+    in-memory one in tests. ``telemetry`` turns OpenTelemetry on with these providers (else
+    ``MQTT_OTEL=true`` with the global ones; see :mod:`mqttwire.observability`).
     """
 
-    def __init__(self, config: MQTTClientConfig, *, transport: Transport | None = None) -> None:
+    def __init__(
+        self,
+        config: MQTTClientConfig,
+        *,
+        transport: Transport | None = None,
+        telemetry: Telemetry | None = None,
+    ) -> None:
         self._config = config
+        self._telemetry = instrumentation_for(config, telemetry)
         # Failover: the brokers of MQTT_URL in order; _params is the one we use now.
         self._connections = config.connections
         self._broker_index = 0
@@ -126,7 +139,7 @@ class MQTTClient:
         self._last_link_broker: ConnectionParams | None = None
         self._transport: Transport = transport if transport is not None else _default_transport()
         self._metrics = ClientMetrics()
-        self._dispatcher = Dispatcher(self._metrics, config.handler_queue_size)
+        self._dispatcher = Dispatcher(self._metrics, config.handler_queue_size, self._telemetry)
         self._offline = open_outbox(config)  # memory, or the file of offline_queue_path
         self._dedupe = (
             MessageDeduplicator(config.dedupe_ttl, config.dedupe_max_entries)
@@ -154,6 +167,8 @@ class MQTTClient:
         self._subscription_ids: dict[str, int] = {}  # MQTT 5: broker filter -> identifier
         self._filters_by_id: dict[int, str] = {}
         self.last_error: MQTTWireError | None = self._offline.moved_aside
+        if self._telemetry is not None:
+            self._telemetry.watch_client(self)
 
     # ------------------------------------------------------------------ properties
 
@@ -215,6 +230,11 @@ class MQTTClient:
     @property
     def metrics(self) -> ClientMetrics:
         return self._metrics
+
+    @property
+    def telemetry(self) -> Instrumentation | None:
+        """The OpenTelemetry hooks of this client, ``None`` when telemetry is off."""
+        return self._telemetry
 
     @property
     def subscriptions(self) -> tuple[Subscription, ...]:
@@ -618,7 +638,12 @@ class MQTTClient:
         for (topic_filter, qos), code in zip(items, granted, strict=False):
             if code >= 0x80:
                 self._metrics.subscribe_failures += 1
-                _LOG.error("broker refused subscription %r (code %#x)", topic_filter, code)
+                _LOG.error(
+                    "broker refused subscription %r (code %#x)",
+                    topic_filter,
+                    code,
+                    extra=log_fields(subscription=topic_filter),
+                )
             elif code < qos:
                 # Never a silent downgrade: the first connect fails, later links log it.
                 self._learn_max_qos(code)
@@ -684,7 +709,7 @@ class MQTTClient:
                 message.topic, qos=message.qos, max_qos=limit, broker=str(self._params)
             )
             self.last_error = error
-            _LOG.error("queued message dropped: %s", error)
+            _LOG.error("queued message dropped: %s", error, extra=log_fields(topic=message.topic))
         return kept
 
     async def _broker_subscribe(self, items: list[tuple[str, int]]) -> list[int]:
@@ -744,7 +769,12 @@ class MQTTClient:
                 for message, result in zip(batch, results, strict=True):
                     if isinstance(result, TransportRefusedError):
                         self._metrics.publish_refused += 1
-                        _LOG.error("broker refused queued message on %r: %s", message.topic, result)
+                        _LOG.error(
+                            "broker refused queued message on %r: %s",
+                            message.topic,
+                            result,
+                            extra=log_fields(topic=message.topic),
+                        )
                 failed = [
                     m
                     for m, r in zip(batch, results, strict=True)
@@ -920,6 +950,19 @@ class MQTTClient:
 
         ``properties`` are MQTT 5 message properties, ignored on 3.1.1 links.
         """
+        if self._telemetry is not None:
+            await self._telemetry.publish(self._publish, topic, payload, qos, retain, properties)
+            return
+        await self._publish(topic, payload, qos, retain, properties)
+
+    async def _publish(
+        self,
+        topic: str,
+        payload: bytes,
+        qos: int,
+        retain: bool,
+        properties: MessageProperties | None,
+    ) -> None:
         if qos not in (0, 1, 2):
             raise PublishError(topic, f"qos must be 0, 1 or 2, got {qos!r}", qos=qos)
         if not topic or "+" in topic or "#" in topic or "\x00" in topic:
@@ -1004,7 +1047,12 @@ class MQTTClient:
             base = properties if properties is not None else MessageProperties()
             mirrored = (("type", event_type), ("id", message_id), ("source", self._source))
             properties = replace(base, user_properties=mirrored + base.user_properties)
-        await self.publish(topic, payload, qos=qos, retain=retain, properties=properties)
+        if self._telemetry is not None:
+            await self._telemetry.publish(
+                self._publish, topic, payload, qos, retain, properties, message_id, correlation_id
+            )
+        else:
+            await self._publish(topic, payload, qos, retain, properties)
         return message_id
 
     async def publish_health(

@@ -12,12 +12,16 @@ import inspect
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Collection
-from typing import TypeAlias, cast
+from typing import TYPE_CHECKING, TypeAlias, cast
 
 from mqttwire.meta import MessageMeta
 from mqttwire.metrics import ClientMetrics
+from mqttwire.observability.logs import log_fields
 from mqttwire.topic_filter import TopicFilter
 from mqttwire.transport import MessageProperties
+
+if TYPE_CHECKING:
+    from mqttwire.observability.tracing import Instrumentation
 
 __all__ = ["Dispatcher", "Handler", "MetaHandler", "PayloadHandler", "Subscription"]
 
@@ -83,7 +87,9 @@ class Subscription:
         "_running",
         "_stopped",
         "_task",
+        "_telemetry",
         "_wakeup",
+        "dropped",
         "handler",
         "matcher",
         "qos",
@@ -91,13 +97,21 @@ class Subscription:
     )
 
     def __init__(
-        self, topic_filter: str, handler: Handler, qos: int, queue_size: int, metrics: ClientMetrics
+        self,
+        topic_filter: str,
+        handler: Handler,
+        qos: int,
+        queue_size: int,
+        metrics: ClientMetrics,
+        telemetry: Instrumentation | None = None,
     ) -> None:
         self.matcher = TopicFilter(topic_filter)
         self.handler = handler
         self.qos = qos
         self.queue_size = queue_size
         self._metrics = metrics
+        self._telemetry = telemetry
+        self.dropped = 0  # messages this subscription lost to queue overflow
         self._queue: deque[tuple[bytes, MessageMeta]] = deque()
         self._wakeup = asyncio.Event()
         self._running = False
@@ -148,18 +162,23 @@ class Subscription:
         if len(queue) >= self.queue_size:
             queue.popleft()
             self._metrics.queue_overflow += 1
+            self.dropped += 1
         queue.append((payload, meta))
         self._wakeup.set()
 
     async def _work(self) -> None:
         queue = self._queue
         metrics = self._metrics
+        telemetry = self._telemetry
         while True:
             while queue:
                 payload, meta = queue.popleft()
                 self._running = True
                 try:
-                    await self._call(payload, meta)
+                    if telemetry is None:
+                        await self._call(payload, meta)
+                    else:
+                        await telemetry.process(self._call, payload, meta, self.topic_filter)
                     metrics.messages_delivered += 1
                 except asyncio.CancelledError:
                     raise
@@ -170,6 +189,12 @@ class Subscription:
                         getattr(self.handler, "__qualname__", self.handler),
                         meta.topic,
                         self.topic_filter,
+                        extra=log_fields(
+                            topic=meta.topic,
+                            subscription=self.topic_filter,
+                            envelope_id=meta.envelope_id or meta.user_properties.get("id"),
+                            correlation_id=meta.correlation_id,
+                        ),
                     )
                 finally:
                     self._running = False
@@ -182,10 +207,13 @@ class Subscription:
 class Dispatcher:
     """All subscriptions of a client; knows which broker filters are needed at which QoS."""
 
-    __slots__ = ("_metrics", "_subscriptions", "queue_size")
+    __slots__ = ("_metrics", "_subscriptions", "_telemetry", "queue_size")
 
-    def __init__(self, metrics: ClientMetrics, queue_size: int) -> None:
+    def __init__(
+        self, metrics: ClientMetrics, queue_size: int, telemetry: Instrumentation | None = None
+    ) -> None:
         self._metrics = metrics
+        self._telemetry = telemetry
         self.queue_size = queue_size
         self._subscriptions: list[Subscription] = []
 
@@ -204,7 +232,9 @@ class Dispatcher:
         return wanted
 
     def add(self, topic_filter: str, handler: Handler, qos: int) -> Subscription:
-        sub = Subscription(topic_filter, handler, qos, self.queue_size, self._metrics)
+        sub = Subscription(
+            topic_filter, handler, qos, self.queue_size, self._metrics, self._telemetry
+        )
         sub.start()
         self._subscriptions.append(sub)
         return sub

@@ -37,6 +37,8 @@ from mqttwire.dispatch import Subscription
 from mqttwire.envelope import EnvelopeFields, decode_envelope_fields, new_message_id
 from mqttwire.errors import PayloadValidationError
 from mqttwire.meta import MessageMeta
+from mqttwire.observability import Telemetry
+from mqttwire.observability.logs import log_fields
 from mqttwire.requests import ReplyRouter
 from mqttwire.specs import ChannelSpec, InvalidPayload, MessageSpec, RequestSpec
 from mqttwire.specs import outgoing_properties as _outgoing_properties
@@ -44,6 +46,7 @@ from mqttwire.topic_template import ParamSpec, TopicTemplate
 from mqttwire.transport import MessageProperties
 
 if TYPE_CHECKING:
+    from mqttwire.observability.tracing import Instrumentation
     from mqttwire.testing.kit import TestKit
     from mqttwire.testing.memory import MemoryBroker
 
@@ -174,7 +177,9 @@ class TypedClient:
     or, for unit tests on an in-memory broker, :meth:`for_testing`.
 
     ``response_topic`` is where MQTT 5 responders send replies to this client's requests
-    (default ``mqttwire/reply/<client id>``).
+    (default ``mqttwire/reply/<client id>``). ``telemetry`` turns OpenTelemetry on for the
+    client made from ``config`` (see :mod:`mqttwire.observability`); with ``client=``, pass it
+    to that ``MQTTClient`` instead.
     """
 
     CHANNELS: Mapping[str, ChannelSpec] = {}
@@ -185,11 +190,13 @@ class TypedClient:
         *,
         client: RawClient | None = None,
         response_topic: str | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         if client is None:
-            client = MQTTClient(config if config is not None else MQTTClientConfig.from_env())
-        elif config is not None:
-            raise TypeError("pass either a config or a client, not both")
+            config = config if config is not None else MQTTClientConfig.from_env()
+            client = MQTTClient(config, telemetry=telemetry)
+        elif config is not None or telemetry is not None:
+            raise TypeError("pass either a config (and telemetry) or a client, not both")
         self._client: RawClient = client
         self.stats = TypedStats()
         self._replies = ReplyRouter(self, response_topic)
@@ -199,6 +206,9 @@ class TypedClient:
         self._errors: list[BaseException] = []
         self._testing: TestKit | None = None
         self._downgrades_logged: set[str] = set()
+        self._telemetry: Instrumentation | None = getattr(client, "telemetry", None)
+        if self._telemetry is not None:
+            self._telemetry.watch_typed(self, self.CHANNELS.values())
 
     @classmethod
     def from_env(cls, *, response_topic: str | None = None, **overrides: Any) -> Self:
@@ -407,7 +417,15 @@ class TypedClient:
 
     def _reject(self, spec: ChannelSpec, meta: MessageMeta, reason: str) -> None:
         self.stats.invalid[spec.name] += 1
-        log.warning("dropped invalid message on %s (channel %s): %s", meta.topic, spec.name, reason)
+        if self._telemetry is not None:
+            self._telemetry.annotate(spec.name, meta, invalid=reason)
+        log.warning(
+            "dropped invalid message on %r (channel %s): %s",
+            meta.topic,
+            spec.name,
+            reason,
+            extra=log_fields(topic=meta.topic, channel=spec.name),
+        )
 
     async def _subscribe(
         self,
@@ -436,6 +454,8 @@ class TypedClient:
                     raise error from None
                 return
             self.stats.received[spec.name] += 1
+            if self._telemetry is not None:
+                self._telemetry.annotate(spec.name, full_meta)
             try:
                 await handler(model, full_meta)  # type: ignore[arg-type]  # model is one of M's
             except Exception as exc:

@@ -12,6 +12,7 @@ import pytest
 
 import mqttwire
 from mqttwire import ENV_VARIABLES, MQTTClient
+from mqttwire.observability.logs import LOG_VARIABLES
 from tars_mqtt import TarsClient
 
 REPO = Path(__file__).resolve().parents[2]
@@ -76,7 +77,7 @@ def test_defaults_in_the_table_are_the_models() -> None:
 
 @pytest.mark.parametrize("doc", OURS, ids=lambda p: p.name)
 def test_no_invented_environment_variables(doc: Path) -> None:
-    known = set(ENV_VARIABLES.values())
+    known = set(ENV_VARIABLES.values()) | set(LOG_VARIABLES)
     mentioned = set(re.findall(r"\bMQTT_[A-Z0-9_]*[A-Z0-9]\b", doc.read_text(encoding="utf-8")))
     assert mentioned <= known, mentioned - known
 
