@@ -594,7 +594,13 @@ class AiomqttTransport:
     async def connect(self, options: ConnectOptions) -> None:
         if self._client is not None:
             await self.disconnect(options.timeout)
-        tls_context = await self._tls_context(options.tls) if options.tls else None
+        try:
+            tls_context = await self._tls_context(options.tls) if options.tls else None
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+            # Unreadable or non-PEM CA/cert/key files: retrying cannot fix it.
+            raise TransportConnectError(
+                f"TLS setup failed: {type(exc).__name__}: {exc}", fatal=True
+            ) from None
         v5 = options.protocol == "5"
         properties = None
         if v5 and not options.clean_session:

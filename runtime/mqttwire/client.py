@@ -55,6 +55,7 @@ from mqttwire.health import encode_health, encode_heartbeat, health_topic, keepa
 from mqttwire.metrics import ClientMetrics
 from mqttwire.offline_queue import OfflineQueue, OutgoingMessage
 from mqttwire.reason_codes import reason_name
+from mqttwire.safe_log import shown
 from mqttwire.state import ClientState
 from mqttwire.topic_filter import validate_topic_filter, validate_topic_name
 from mqttwire.transport import (
@@ -80,6 +81,11 @@ _LOG = logging.getLogger("mqttwire.client")
 # back; checked four times per interval, so a dead link is found within 2.75 intervals.
 WATCHDOG_INTERVALS = 2.5
 _FLUSH_WINDOW = 64
+# A queued message is dropped as poison when the link died this many times in a row while it was
+# the only message in flight (sent alone after a failed window): the broker refuses it by closing
+# the connection, and resending it forever would block every message behind it.
+POISON_STRIKES = 3
+_TOPIC_CACHE_MAX = 1024
 # CONNACK codes for "unacceptable protocol version": 3.1.1 return code 1, MQTT 5 reason 0x84.
 _PROTOCOL_REFUSED = frozenset({1, 0x84})
 _STATES_ACCEPTING_OFFLINE = frozenset(
@@ -118,7 +124,9 @@ class MQTTClient:
         self._last_link_broker: ConnectionParams | None = None
         self._transport: Transport = transport if transport is not None else _default_transport()
         self._metrics = ClientMetrics()
-        self._dispatcher = Dispatcher(self._metrics, config.handler_queue_size)
+        self._dispatcher = Dispatcher(
+            self._metrics, config.handler_queue_size, queue_bytes=config.handler_queue_bytes
+        )
         self._offline = OfflineQueue(config.offline_queue_size)
         self._dedupe = (
             MessageDeduplicator(config.dedupe_ttl, config.dedupe_max_entries)
@@ -146,6 +154,14 @@ class MQTTClient:
         self._subscription_ids: dict[str, int] = {}  # MQTT 5: broker filter -> identifier
         self._filters_by_id: dict[int, str] = {}
         self.last_error: MQTTWireError | None = None
+        # Live QoS >= 1 publishes awaiting their ack, in call order: requeued together, in order,
+        # when the link drops (each caller learning of it separately would reverse them).
+        self._inflight: dict[int, OutgoingMessage] = {}
+        self._inflight_seq = 0
+        # Poison detection (see POISON_STRIKES): the message at the head of a failed flush.
+        self._suspect: OutgoingMessage | None = None
+        self._strikes = 0
+        self._valid_topics: set[str] = set()
 
     # ------------------------------------------------------------------ properties
 
@@ -305,12 +321,18 @@ class MQTTClient:
             if loop.time() >= deadline:
                 break
             if self._link_up and not self._flushing:
-                with contextlib.suppress(TransportError):
-                    await self._flush()
+                try:
+                    async with asyncio.timeout(max(0.0, deadline - loop.time())):
+                        await self._flush()
+                except (TransportError, TimeoutError):
+                    pass
+                except Exception:
+                    _LOG.exception("shutdown: offline queue flush failed")
+                    await asyncio.sleep(0.02)
             else:
                 await asyncio.sleep(0.02)
         if self._offline:
-            _LOG.warning("shutdown: %d queued message(s) not sent", len(self._offline))
+            _LOG.warning("shutdown: %d queued message(s) not sent (dropped)", len(self._offline))
         if self._config.enable_health and self._link_up:
             payload = encode_health(False, source=self._source, event="shutdown")
             with contextlib.suppress(TransportError):
@@ -324,6 +346,9 @@ class MQTTClient:
         if self._supervisor is not None:
             self._set_state(ClientState.DISCONNECTING)
             await self._stop_supervisor()
+        unhandled = self._dispatcher.pending
+        if unhandled:
+            _LOG.warning("shutdown: %d received message(s) not handled (dropped)", unhandled)
         await self._dispatcher.close()
         self._set_state(ClientState.DISCONNECTED)
 
@@ -694,9 +719,8 @@ class MQTTClient:
         timeout = self._config.publish_timeout
         try:
             while self._offline and self._link_up:
-                batch = self._within_broker_limits(
-                    self._unexpired(self._offline.take(_FLUSH_WINDOW))
-                )
+                window = 1 if self._suspect is not None else _FLUSH_WINDOW
+                batch = self._within_broker_limits(self._unexpired(self._offline.take(window)))
                 acked = [False] * len(batch)
                 try:
                     results = await asyncio.gather(
@@ -707,32 +731,86 @@ class MQTTClient:
                     # The link went down and its tasks were cancelled mid-window: what was taken
                     # from the queue and not acknowledged goes back, or it would be lost.
                     unacked = [m for i, m in enumerate(batch) if not acked[i]]
+                    unacked = self._after_failed_window(batch, unacked)
                     self._offline.put_front(unacked)
                     self._metrics.offline_flushed += len(batch) - len(unacked)
                     self._metrics.publish_retries += len(unacked)
                     raise
+                failed: list[OutgoingMessage] = []
                 for message, result in zip(batch, results, strict=True):
+                    if result is None:
+                        continue
                     if isinstance(result, TransportRefusedError):
                         self._metrics.publish_refused += 1
-                        _LOG.error("broker refused queued message on %r: %s", message.topic, result)
-                failed = [
-                    m
-                    for m, r in zip(batch, results, strict=True)
-                    if r is not None and not isinstance(r, TransportRefusedError)
-                ]
+                        _LOG.error(
+                            "broker refused queued message on %s: %s", shown(message.topic), result
+                        )
+                    elif isinstance(result, Exception) and not isinstance(result, TransportError):
+                        self._drop_unsendable(message, result)
+                    else:
+                        failed.append(message)
+                if not failed and len(batch) == 1:
+                    self._suspect, self._strikes = None, 0
                 self._metrics.offline_flushed += len(batch) - len(failed)
                 if failed:
+                    failed = self._after_failed_window(batch, failed)
                     self._offline.put_front(failed)
                     self._metrics.publish_retries += len(failed)
-                    errors = [r for r in results if isinstance(r, BaseException)]
-                    unexpected = [e for e in errors if not isinstance(e, TransportError)]
-                    if unexpected:
-                        raise unexpected[0]
                     # Not acknowledged although the link looked up: treat the link as dead.
                     self._wake.set()
                     raise TransportDisconnectedError("offline queue flush interrupted")
         finally:
             self._flushing = False
+
+    def _after_failed_window(
+        self, batch: list[OutgoingMessage], unacked: list[OutgoingMessage]
+    ) -> list[OutgoingMessage]:
+        """Poison detection: what of ``unacked`` goes back to the queue.
+
+        The first unacknowledged message of a window cut by a lost link becomes the suspect and
+        is sent alone next time; when the link dies :data:`POISON_STRIKES` times in a row while
+        it is alone in flight, it is dropped (logged, counted, :attr:`last_error`).
+        """
+        if not unacked:
+            return unacked
+        head = unacked[0]
+        suspect = self._suspect
+        if suspect is not None and len(batch) == 1 and _same_message(head, suspect):
+            self._strikes += 1
+            if self._strikes >= POISON_STRIKES:
+                self._suspect, self._strikes = None, 0
+                self._metrics.publish_poisoned += 1
+                error = PublishError(
+                    head.topic,
+                    f"the broker closed the connection each of the {POISON_STRIKES} times this "
+                    "message was sent alone; dropped so the messages behind it can go",
+                    qos=head.qos,
+                )
+                self.last_error = error
+                _LOG.error(
+                    "queued message on %s (%d bytes) dropped as poison: the link died %d times "
+                    "in a row while it was the only message in flight",
+                    shown(head.topic),
+                    len(head.payload),
+                    POISON_STRIKES,
+                )
+                return unacked[1:]
+        elif suspect is None or not _same_message(head, suspect):
+            self._suspect, self._strikes = head, 1 if len(batch) == 1 else 0
+        return unacked
+
+    def _drop_unsendable(self, message: OutgoingMessage, error: Exception) -> None:
+        """A queued message the MQTT library rejects outright: drop it, never the queue."""
+        self._metrics.publish_failed += 1
+        self.last_error = PublishError(
+            message.topic, f"cannot be sent: {shown(error)}", qos=message.qos
+        )
+        _LOG.error(
+            "queued message on %s dropped: the MQTT library rejected it (%s: %s)",
+            shown(message.topic),
+            type(error).__name__,
+            shown(error),
+        )
 
     async def _send_queued(
         self, m: OutgoingMessage, ack_timeout: float, acked: list[bool], index: int
@@ -891,8 +969,11 @@ class MQTTClient:
         """
         if qos not in (0, 1, 2):
             raise PublishError(topic, f"qos must be 0, 1 or 2, got {qos!r}", qos=qos)
-        if not topic or "+" in topic or "#" in topic or "\x00" in topic:
+        if topic not in self._valid_topics:
             validate_topic_name(topic)
+            if len(self._valid_topics) >= _TOPIC_CACHE_MAX:
+                self._valid_topics.clear()
+            self._valid_topics.add(topic)
         if not self._accepting:
             raise NotConnectedError("publish", "shutting down")
         if self._config.protocol != "5" or not properties:
@@ -902,12 +983,28 @@ class MQTTClient:
         elif qos == 2:
             self._uses_qos2 = True
         if self._link_up and (qos == 0 or not self._offline):
+            seq = 0
+            if qos:
+                seq = self._inflight_seq = self._inflight_seq + 1
+                self._inflight[seq] = OutgoingMessage(
+                    topic, payload, qos, retain, properties, self._now()
+                )
             try:
                 await self._send(
                     topic, payload, qos, retain, properties, self._config.publish_timeout
                 )
+                if seq:
+                    self._inflight.pop(seq, None)
+                return
+            except TransportDisconnectedError:
+                if qos == 0:
+                    self._metrics.dropped_qos0_offline += 1
+                    return
+                # Sent, maybe delivered, not acknowledged: resend the same bytes after reconnect.
+                self._requeue_inflight()
                 return
             except TransportRefusedError as exc:
+                self._inflight.pop(seq, None)
                 self._metrics.publish_refused += 1
                 raise PublishError(
                     topic,
@@ -916,18 +1013,21 @@ class MQTTClient:
                     reason_code=exc.reason_code,
                 ) from None
             except TransportTimeoutError:
+                self._inflight.pop(seq, None)
                 self._metrics.publish_timeouts += 1
                 raise PublishTimeoutError(topic, self._config.publish_timeout, qos=qos) from None
-            except TransportDisconnectedError:
-                if qos == 0:
-                    self._metrics.dropped_qos0_offline += 1
-                    return
-                # Sent, maybe delivered, not acknowledged: resend the same bytes after reconnect.
-                self._offline.put_front(
-                    [OutgoingMessage(topic, payload, qos, retain, properties, self._now())]
-                )
-                self._metrics.publish_retries += 1
-                return
+            except asyncio.CancelledError:
+                self._inflight.pop(seq, None)
+                raise
+            except Exception as exc:
+                # The MQTT library rejected the message itself (e.g. paho's ValueError).
+                self._inflight.pop(seq, None)
+                if isinstance(exc, TransportError):
+                    raise PublishError(topic, shown(exc), qos=qos) from None
+                self._metrics.publish_failed += 1
+                raise PublishError(
+                    topic, f"cannot be sent: {type(exc).__name__}: {shown(exc)}", qos=qos
+                ) from None
         if self._state not in _STATES_ACCEPTING_OFFLINE:
             raise NotConnectedError("publish", self._state.value)
         if qos == 0 and not self._config.offline_queue_qos0:
@@ -935,6 +1035,16 @@ class MQTTClient:
             return
         self._offline.put(OutgoingMessage(topic, payload, qos, retain, properties, self._now()))
         self._metrics.offline_queued += 1
+
+    def _requeue_inflight(self) -> None:
+        """The link dropped under live publishes: every one not acknowledged goes back to the
+        head of the offline queue in call order (first caller to notice moves them all)."""
+        if not self._inflight:
+            return
+        messages = list(self._inflight.values())
+        self._inflight.clear()
+        self._offline.put_front(messages)
+        self._metrics.publish_retries += len(messages)
 
     @staticmethod
     def _now() -> float:
@@ -1034,3 +1144,7 @@ class MQTTClient:
 
     def __repr__(self) -> str:
         return f"MQTTClient(client_id={self.client_id!r}, broker={self._params}, state={self._state.value})"
+
+
+def _same_message(a: OutgoingMessage, b: OutgoingMessage) -> bool:
+    return a.topic == b.topic and a.payload == b.payload

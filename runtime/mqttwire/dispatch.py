@@ -1,8 +1,13 @@
 """Routing incoming messages to subscriptions, each with its own ordered queue and worker.
 
-Overflow policy: when a subscription's queue is full, the **oldest** queued message is dropped
-(``metrics.queue_overflow`` counts it). On a robot the newest state matters most, and a slow
-handler then catches up with current data instead of working through a stale backlog.
+Overflow policy: when a subscription's queue is full (``queue_size`` messages, or ``queue_bytes``
+payload bytes), the **oldest** queued message is dropped (``metrics.queue_overflow`` and
+``metrics.queue_overflow_bytes`` count it, a rate-limited warning logs it). On a robot the newest
+state matters most, and a slow handler then catches up with current data instead of working
+through a stale backlog. One message larger than ``queue_bytes`` is still queued, alone.
+
+A handler that raises (``CancelledError`` included, e.g. from awaiting a task it cancelled) is
+logged and counted; only the cancellation of the worker itself (unsubscribe, shutdown) ends it.
 """
 
 from __future__ import annotations
@@ -16,12 +21,15 @@ from typing import TypeAlias, cast
 
 from mqttwire.meta import MessageMeta
 from mqttwire.metrics import ClientMetrics
+from mqttwire.safe_log import RateLimitedLog, shown
 from mqttwire.topic_filter import TopicFilter
 from mqttwire.transport import MessageProperties
 
 __all__ = ["Dispatcher", "Handler", "MetaHandler", "PayloadHandler", "Subscription"]
 
 _LOG = logging.getLogger("mqttwire.dispatch")
+_LIMITED = RateLimitedLog(_LOG)
+_NO_BYTE_LIMIT = 1 << 62
 
 MetaHandler: TypeAlias = Callable[[bytes, MessageMeta], Awaitable[None]]
 PayloadHandler: TypeAlias = Callable[[bytes], Awaitable[None]]
@@ -80,6 +88,7 @@ class Subscription:
         "_call",
         "_metrics",
         "_queue",
+        "_queued_bytes",
         "_running",
         "_stopped",
         "_task",
@@ -87,16 +96,25 @@ class Subscription:
         "handler",
         "matcher",
         "qos",
+        "queue_bytes",
         "queue_size",
     )
 
     def __init__(
-        self, topic_filter: str, handler: Handler, qos: int, queue_size: int, metrics: ClientMetrics
+        self,
+        topic_filter: str,
+        handler: Handler,
+        qos: int,
+        queue_size: int,
+        metrics: ClientMetrics,
+        queue_bytes: int = _NO_BYTE_LIMIT,
     ) -> None:
         self.matcher = TopicFilter(topic_filter)
         self.handler = handler
         self.qos = qos
         self.queue_size = queue_size
+        self.queue_bytes = queue_bytes
+        self._queued_bytes = 0
         self._metrics = metrics
         self._queue: deque[tuple[bytes, MessageMeta]] = deque()
         self._wakeup = asyncio.Event()
@@ -121,6 +139,11 @@ class Subscription:
         return self._task is not None and not self._task.done() and not self._stopped
 
     @property
+    def queued_bytes(self) -> int:
+        """Payload bytes waiting in the queue."""
+        return self._queued_bytes
+
+    @property
     def pending(self) -> int:
         """Messages queued or being handled right now."""
         return len(self._queue) + (1 if self._running else 0)
@@ -134,6 +157,7 @@ class Subscription:
         """Stop the worker; queued messages are dropped. Safe to call from the handler itself."""
         task, self._task = self._task, None
         self._queue.clear()
+        self._queued_bytes = 0
         if task is None or task.done():
             return
         if task is asyncio.current_task():
@@ -145,11 +169,37 @@ class Subscription:
 
     def offer(self, payload: bytes, meta: MessageMeta) -> None:
         queue = self._queue
-        if len(queue) >= self.queue_size:
-            queue.popleft()
-            self._metrics.queue_overflow += 1
+        size = len(payload)
+        if len(queue) >= self.queue_size or self._queued_bytes + size > self.queue_bytes:
+            self._make_room(size)
         queue.append((payload, meta))
+        self._queued_bytes += size
         self._wakeup.set()
+
+    def _make_room(self, size: int) -> None:
+        """Drop the oldest messages until ``size`` more bytes and one more message fit."""
+        queue = self._queue
+        metrics = self._metrics
+        dropped = dropped_bytes = 0
+        while queue and (
+            len(queue) >= self.queue_size or self._queued_bytes + size > self.queue_bytes
+        ):
+            old, _meta = queue.popleft()
+            self._queued_bytes -= len(old)
+            dropped += 1
+            dropped_bytes += len(old)
+        metrics.queue_overflow += dropped
+        metrics.queue_overflow_bytes += dropped_bytes
+        _LIMITED.warning(
+            f"overflow {self.topic_filter}",
+            "handler queue of subscription %s full (%d messages, %d bytes): dropped the %d oldest "
+            "message(s), %d bytes",
+            shown(self.topic_filter),
+            self.queue_size,
+            self.queue_bytes,
+            dropped,
+            dropped_bytes,
+        )
 
     async def _work(self) -> None:
         queue = self._queue
@@ -157,20 +207,18 @@ class Subscription:
         while True:
             while queue:
                 payload, meta = queue.popleft()
+                self._queued_bytes -= len(payload)
                 self._running = True
                 try:
                     await self._call(payload, meta)
                     metrics.messages_delivered += 1
                 except asyncio.CancelledError:
-                    raise
+                    worker = asyncio.current_task()
+                    if worker is not None and worker.cancelling():
+                        raise  # the worker itself is being cancelled (unsubscribe, shutdown)
+                    self._failed(meta)
                 except Exception:
-                    metrics.handler_errors += 1
-                    _LOG.exception(
-                        "handler %s failed on topic %r (subscription %r)",
-                        getattr(self.handler, "__qualname__", self.handler),
-                        meta.topic,
-                        self.topic_filter,
-                    )
+                    self._failed(meta)
                 finally:
                     self._running = False
                 if self._stopped:
@@ -178,15 +226,27 @@ class Subscription:
             self._wakeup.clear()
             await self._wakeup.wait()
 
+    def _failed(self, meta: MessageMeta) -> None:
+        self._metrics.handler_errors += 1
+        _LOG.exception(
+            "handler %s failed on topic %s (subscription %s)",
+            getattr(self.handler, "__qualname__", self.handler),
+            shown(meta.topic),
+            shown(self.topic_filter),
+        )
+
 
 class Dispatcher:
     """All subscriptions of a client; knows which broker filters are needed at which QoS."""
 
-    __slots__ = ("_metrics", "_subscriptions", "queue_size")
+    __slots__ = ("_metrics", "_subscriptions", "queue_bytes", "queue_size")
 
-    def __init__(self, metrics: ClientMetrics, queue_size: int) -> None:
+    def __init__(
+        self, metrics: ClientMetrics, queue_size: int, *, queue_bytes: int = _NO_BYTE_LIMIT
+    ) -> None:
         self._metrics = metrics
         self.queue_size = queue_size
+        self.queue_bytes = queue_bytes
         self._subscriptions: list[Subscription] = []
 
     def __len__(self) -> int:
@@ -204,7 +264,9 @@ class Dispatcher:
         return wanted
 
     def add(self, topic_filter: str, handler: Handler, qos: int) -> Subscription:
-        sub = Subscription(topic_filter, handler, qos, self.queue_size, self._metrics)
+        sub = Subscription(
+            topic_filter, handler, qos, self.queue_size, self._metrics, self.queue_bytes
+        )
         sub.start()
         self._subscriptions.append(sub)
         return sub

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -38,6 +39,7 @@ from mqttwire.envelope import EnvelopeFields, decode_envelope_fields, new_messag
 from mqttwire.errors import PayloadValidationError
 from mqttwire.meta import MessageMeta
 from mqttwire.requests import ReplyRouter
+from mqttwire.safe_log import RateLimitedLog, shown
 from mqttwire.specs import ChannelSpec, InvalidPayload, MessageSpec, RequestSpec
 from mqttwire.specs import outgoing_properties as _outgoing_properties
 from mqttwire.topic_template import ParamSpec, TopicTemplate
@@ -63,6 +65,7 @@ __all__ = [
 ]
 
 log = logging.getLogger("mqttwire.typed")
+_LIMITED = RateLimitedLog(log)
 
 M = TypeVar("M", bound=BaseModel)
 R = TypeVar("R", bound=BaseModel)
@@ -94,6 +97,28 @@ def _with_envelope(
         content_type=meta.content_type,
         message_expiry_interval=meta.message_expiry_interval,
     )
+
+
+def _non_finite(value: Any, path: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
+    """Where a validated model holds NaN or an infinity (``None`` if nowhere)."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else path
+    if isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            found = _non_finite(getattr(value, name, None), (*path, name))
+            if found is not None:
+                return found
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            found = _non_finite(item, (*path, index))
+            if found is not None:
+                return found
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            found = _non_finite(item, (*path, key))
+            if found is not None:
+                return found
+    return None
 
 
 def now_datetime() -> datetime:
@@ -358,11 +383,19 @@ class TypedClient:
         data: Any
         envelope = decode_envelope_fields(payload) if spec.may_carry_envelopes else None
         if envelope is not None:
-            if len(candidates) > 1:  # one message: it is the candidate either way
-                typed = tuple(
-                    m for m in candidates if m.event_type == envelope.type and spec.enveloped(m)
+            typed = tuple(
+                m for m in candidates if m.event_type == envelope.type and spec.enveloped(m)
+            )
+            if not typed:
+                names = "/".join(c.model.__name__ for c in candidates)
+                expected = ", ".join(sorted({m.event_type for m in candidates}))
+                raise InvalidPayload(
+                    f"envelope type {shown(envelope.type, 80)} is not one of this channel's "
+                    f"({expected})",
+                    [],
+                    names,
                 )
-                candidates = typed or candidates
+            candidates = typed
             data = envelope.data
             meta = _with_envelope(meta, params, envelope)
         else:
@@ -375,9 +408,15 @@ class TypedClient:
         errors: list[Any] = []
         for candidate in candidates:
             try:
-                return candidate.model.model_validate(data), meta
+                model = candidate.model.model_validate(data)
             except ValidationError as exc:
                 errors.extend(exc.errors(include_url=False))
+                continue
+            bad_at = _non_finite(model)
+            if bad_at is None:
+                return model, meta
+            # JSON has no NaN or infinity; pydantic would take "nan"/"inf" strings for floats.
+            errors.append({"loc": bad_at, "msg": "number must be finite (JSON has no NaN/inf)"})
         names = "/".join(c.model.__name__ for c in candidates)
         first = errors[0] if errors else {}
         where = ".".join(str(p) for p in first.get("loc", ())) or "payload"
@@ -387,7 +426,13 @@ class TypedClient:
 
     def _reject(self, spec: ChannelSpec, meta: MessageMeta, reason: str) -> None:
         self.stats.invalid[spec.name] += 1
-        log.warning("dropped invalid message on %s (channel %s): %s", meta.topic, spec.name, reason)
+        _LIMITED.warning(
+            f"invalid {spec.name}",
+            "dropped invalid message on %s (channel %s): %s",
+            shown(meta.topic),
+            spec.name,
+            shown(reason),
+        )
 
     async def _subscribe(
         self,

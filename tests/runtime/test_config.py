@@ -62,6 +62,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "MQTT_CONNECT_TIMEOUT": "4",
         "MQTT_CONNECT_RETRY": "yes",
         "MQTT_HANDLER_QUEUE_SIZE": "10",
+        "MQTT_HANDLER_QUEUE_BYTES": "4096",
         "MQTT_SHUTDOWN_TIMEOUT": "1.5",
     }
     assert set(env) == set(ENV_VARIABLES.values())
@@ -89,6 +90,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
     assert config.publish_timeout == 3 and config.connect_timeout == 4
     assert config.connect_retry is True
     assert config.handler_queue_size == 10 and config.shutdown_timeout == 1.5
+    assert config.handler_queue_bytes == 4096
 
 
 def test_direct_construction_and_mqtt_url_alias() -> None:
