@@ -55,7 +55,7 @@ from mqttwire.health import encode_health, encode_heartbeat, health_topic, keepa
 from mqttwire.metrics import ClientMetrics
 from mqttwire.offline_queue import OfflineQueue, OutgoingMessage
 from mqttwire.reason_codes import reason_name
-from mqttwire.safe_log import shown
+from mqttwire.safe_log import RateLimitedLog, shown
 from mqttwire.state import ClientState
 from mqttwire.topic_filter import validate_topic_filter, validate_topic_name
 from mqttwire.transport import (
@@ -76,6 +76,7 @@ from mqttwire.url import ConnectionParams
 __all__ = ["MQTTClient"]
 
 _LOG = logging.getLogger("mqttwire.client")
+_STALL_LOG = RateLimitedLog(_LOG)
 
 # The watchdog reconnects after this many heartbeat intervals without our own heartbeat coming
 # back; checked four times per interval, so a dead link is found within 2.75 intervals.
@@ -922,14 +923,32 @@ class MQTTClient:
             )
 
     async def _heartbeat(self) -> None:
-        """Publish heartbeats; return when our own heartbeats stop coming back."""
+        """Publish heartbeats; return when our own heartbeats stop coming back.
+
+        A check that runs much later than scheduled means the event loop itself was blocked
+        (e.g. a handler calling ``time.sleep``): echoes may be waiting unread in the socket, so
+        the watchdog logs a stall and re-arms instead of declaring a healthy link dead.
+        """
         interval = self._config.heartbeat_interval
         limit = WATCHDOG_INTERVALS * interval
+        tick = interval / 4
         loop = asyncio.get_running_loop()
         next_beat = loop.time()
+        last_check = loop.time()
         while True:
             now = loop.time()
-            if now - self._last_heartbeat_seen > limit:
+            late = now - last_check - tick
+            last_check = now
+            if late > interval / 2:
+                self._metrics.loop_stalls += 1
+                _STALL_LOG.warning(
+                    "stall",
+                    "event loop stalled for %.1fs (a handler blocking it?); MQTT watchdog "
+                    "re-armed instead of judging the link",
+                    late,
+                )
+                self._last_heartbeat_seen = now
+            elif now - self._last_heartbeat_seen > limit:
                 self._metrics.watchdog_reconnects += 1
                 _LOG.warning(
                     "MQTT watchdog: no heartbeat echo for %.1fs from %s; forcing reconnect",
@@ -946,7 +965,7 @@ class MQTTClient:
                     self._metrics.heartbeats_sent += 1
                 except TransportError:
                     pass
-            await asyncio.sleep(interval / 4)
+            await asyncio.sleep(tick)
 
     def force_reconnect(self) -> None:
         """Drop the current link and reconnect (e.g. after an application-level health check)."""

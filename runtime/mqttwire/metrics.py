@@ -33,6 +33,7 @@ class ClientMetrics:
     reconnects: int = 0
     connect_failures: int = 0
     watchdog_reconnects: int = 0
+    loop_stalls: int = 0  # the watchdog found the event loop blocked and re-armed
     heartbeats_sent: int = 0
 
     def snapshot(self) -> dict[str, int]:

@@ -363,3 +363,79 @@ def test_tls_insecure_with_plain_mqtt_is_rejected() -> None:
         MQTTClientConfig(url="mqtt://broker:1883", client_id="s", tls_insecure=True)
     assert info.value.variable == "MQTT_TLS_INSECURE"
     MQTTClientConfig(url="mqtts://broker:8883", client_id="s", tls_insecure=True)
+
+
+# ---------------------------------------------------------------- defect 4: watchdog
+
+
+class SelectiveEchoTransport(FakeTransport):
+    """Echoes everything except our heartbeats (once ``drop_heartbeats`` is set)."""
+
+    drop_heartbeats = False
+
+    async def publish(
+        self,
+        topic: str,
+        payload: bytes,
+        qos: int,
+        retain: bool,
+        ack_timeout: float,
+        *,
+        properties: object = None,
+    ) -> None:
+        self.echo = not (self.drop_heartbeats and topic.startswith("system/keepalive/"))
+        await super().publish(topic, payload, qos, retain, ack_timeout, properties=properties)
+
+
+async def test_watchdog_fires_when_only_the_heartbeat_echo_stops() -> None:
+    transport = SelectiveEchoTransport()
+    client = make(transport, enable_heartbeat=True, heartbeat_interval=1.0)
+    seen: list[bytes] = []
+
+    async def other(payload: bytes) -> None:
+        seen.append(payload)
+
+    await client.subscribe("traffic", other)
+    await client.connect()
+    transport.drop_heartbeats = True
+    fired = asyncio.Event()
+    client.add_state_listener(lambda s: fired.set() if s is ClientState.RECONNECTING else None)
+
+    async def keep_traffic_flowing() -> None:
+        while not fired.is_set():
+            await client.publish("traffic", b"x")
+            await asyncio.sleep(0.05)
+
+    feeder = asyncio.create_task(keep_traffic_flowing())
+    await asyncio.wait_for(fired.wait(), 15)
+    await feeder
+    assert client.metrics.watchdog_reconnects == 1
+    assert len(seen) > 20  # other traffic did arrive all along
+    await client.shutdown()
+
+
+async def test_a_stalled_event_loop_is_a_stall_not_a_dead_link(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import time
+
+    transport = FakeTransport()
+    client = make(transport, enable_heartbeat=True, heartbeat_interval=1.0)
+    handled = asyncio.Event()
+
+    async def blocking(payload: bytes) -> None:
+        time.sleep(3.5)  # blocks the whole event loop for 3.5 heartbeat intervals
+        handled.set()
+
+    await client.subscribe("block", blocking)
+    await client.connect()
+    beats = client.metrics.heartbeats_sent
+    await wait_for(lambda: client.metrics.heartbeats_sent > beats)
+    transport.inject("block", b"x")
+    await asyncio.wait_for(handled.wait(), 10)
+    beats = client.metrics.heartbeats_sent
+    await wait_for(lambda: client.metrics.heartbeats_sent >= beats + 3)
+    assert client.metrics.watchdog_reconnects == 0
+    assert client.metrics.loop_stalls >= 1
+    assert "stalled" in caplog.text
+    await client.shutdown()
