@@ -21,7 +21,7 @@ async def test_qos1_messages_survive_an_event_loop_stall_with_heartbeat(
 
     async def handler(payload: bytes) -> None:
         if payload == b"stall":
-            time.sleep(3.5)  # 3.5 heartbeat intervals with the whole event loop blocked
+            time.sleep(3.5)  # noqa: ASYNC251 - the fault under test: the event loop blocked
             return
         received.append(int(payload))
 

@@ -424,7 +424,7 @@ async def test_a_stalled_event_loop_is_a_stall_not_a_dead_link(
     handled = asyncio.Event()
 
     async def blocking(payload: bytes) -> None:
-        time.sleep(3.5)  # blocks the whole event loop for 3.5 heartbeat intervals
+        time.sleep(3.5)  # noqa: ASYNC251 - the fault under test: the event loop blocked
         handled.set()
 
     await client.subscribe("block", blocking)
