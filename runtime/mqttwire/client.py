@@ -353,6 +353,16 @@ class MQTTClient:
         await self._dispatcher.close()
         self._set_state(ClientState.DISCONNECTED)
 
+    async def run_until_signal(self) -> int:
+        """Connect (unless connected), serve until SIGINT or SIGTERM, then :meth:`shutdown`.
+
+        Returns the signal number. SIGTERM (what service managers send) is handled as Ctrl-C:
+        drained handlers, the queue sent, health ``shutdown``, no last will.
+        """
+        from mqttwire.signals import run_until_signal
+
+        return int(await run_until_signal(self.connect, self.shutdown))
+
     async def _stop_supervisor(self) -> None:
         supervisor = self._supervisor
         self._stop.set()

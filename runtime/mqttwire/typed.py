@@ -295,6 +295,13 @@ class TypedClient:
         self._replies.cancel_all()
         await self._client.shutdown()
 
+    async def run_until_signal(self) -> int:
+        """Connect (unless connected), serve until SIGINT or SIGTERM, then :meth:`shutdown`;
+        returns the signal number (see :func:`mqttwire.signals.run_until_signal`)."""
+        from mqttwire.signals import run_until_signal
+
+        return int(await run_until_signal(self.connect, self.shutdown))
+
     async def __aenter__(self) -> Self:
         await self.connect()
         return self

@@ -439,3 +439,34 @@ async def test_a_stalled_event_loop_is_a_stall_not_a_dead_link(
     assert client.metrics.loop_stalls >= 1
     assert "stalled" in caplog.text
     await client.shutdown()
+
+
+# ---------------------------------------------------------------- signals and shutdown
+
+
+async def test_sigterm_shuts_down_like_ctrl_c_and_logs_what_is_dropped(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import os
+    import signal
+
+    transport = FakeTransport()
+    client = make(transport, shutdown_timeout=0.5, enable_health=True)
+    served = asyncio.create_task(client.run_until_signal())
+    await wait_for(lambda: client.state is ClientState.CONNECTED)
+    await go_offline(client, transport)
+    for i in range(3):
+        await client.publish("t", str(i).encode(), qos=1)  # never sendable: broker away
+
+    def again(state: ClientState) -> None:
+        if state is ClientState.DISCONNECTING:  # mid-shutdown, handlers still installed
+            os.kill(os.getpid(), signal.SIGTERM)  # a second one cannot cut the shutdown short
+
+    client.add_state_listener(again)
+    with caplog.at_level(logging.INFO, logger="mqttwire"):
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert await asyncio.wait_for(served, 10) == signal.SIGTERM
+    assert client.state is ClientState.DISCONNECTED
+    assert "3 queued message(s) not sent" in caplog.text
+    assert "SIGTERM received again" in caplog.text
+    await client.shutdown()  # idempotent
