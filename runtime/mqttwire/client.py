@@ -1114,18 +1114,27 @@ class MQTTClient:
 
     # ------------------------------------------------------------------ subscribe
 
-    async def subscribe(self, topic_filter: str, handler: Handler, *, qos: int = 0) -> Subscription:
+    async def subscribe(
+        self,
+        topic_filter: str,
+        handler: Handler,
+        *,
+        qos: int = 0,
+        order_group: str | None = None,
+    ) -> Subscription:
         """Run ``handler`` for every message matching ``topic_filter``.
 
         ``handler`` is ``async (payload: bytes)`` or ``async (payload: bytes, meta: MessageMeta)``.
         It may be registered before ``connect``; every filter is resubscribed on each connect.
-        Each subscription has its own bounded queue and worker (see :mod:`mqttwire.dispatch`).
+        Each subscription has its own bounded queue and worker (see :mod:`mqttwire.dispatch`),
+        so there is no order between subscriptions; subscriptions with the same
+        ``order_group`` share one queue and worker and are handled in arrival order.
         """
         if qos not in (0, 1, 2):
             raise SubscribeError(topic_filter, f"qos must be 0, 1 or 2, got {qos!r}")
         validate_topic_filter(topic_filter)
         before = self._dispatcher.filters().get(topic_filter)
-        sub = self._dispatcher.add(topic_filter, handler, qos)
+        sub = self._dispatcher.add(topic_filter, handler, qos, order_group)
         if self._link_up and (before is None or qos > before):
             try:
                 granted = await self._broker_subscribe([(topic_filter, qos)])

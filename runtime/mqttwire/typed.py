@@ -19,11 +19,12 @@ Request/reply lives in :mod:`mqttwire.requests`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from types import TracebackType
@@ -172,6 +173,7 @@ class RawClient(Protocol):
         handler: Callable[[bytes, MessageMeta], Awaitable[None]],
         *,
         qos: int = 0,
+        order_group: str | None = None,
     ) -> Any: ...
 
     async def unsubscribe(self, subscription: Any) -> Any: ...
@@ -219,6 +221,7 @@ class TypedClient:
         self.stats = TypedStats()
         self._replies = ReplyRouter(self, response_topic)
         self._deferred: list[Callable[[], Awaitable[Any]]] = []
+        self._order_group: str | None = None
         self._starting: set[asyncio.Task[Any]] = set()
         self._strict = False
         self._errors: list[BaseException] = []
@@ -294,6 +297,17 @@ class TypedClient:
     async def shutdown(self) -> None:
         self._replies.cancel_all()
         await self._client.shutdown()
+
+    @contextlib.contextmanager
+    def ordered(self, group: str) -> Iterator[None]:
+        """Subscriptions made inside (``subscribe_*`` calls and ``on_*`` decorators) share one
+        queue and worker: their messages are handled one at a time, in arrival order across
+        channels. Outside a group each subscription has its own queue (no order between them)."""
+        previous, self._order_group = self._order_group, group
+        try:
+            yield
+        finally:
+            self._order_group = previous
 
     async def run_until_signal(self) -> int:
         """Connect (unless connected), serve until SIGINT or SIGTERM, then :meth:`shutdown`;
@@ -448,6 +462,7 @@ class TypedClient:
         filters: Mapping[str, str | None] | None = None,
         *,
         share_group: str | None = None,
+        order_group: str | None = None,
     ) -> Any:
         """Subscribe a typed handler; only valid payloads reach it.
 
@@ -474,6 +489,11 @@ class TypedClient:
                 self._fail(exc)
                 raise
 
+        group = order_group or self._order_group
+        if group is not None:
+            return await self._client.subscribe(
+                topic_filter, on_raw, qos=spec.subscribe_qos, order_group=group
+            )
         return await self._client.subscribe(topic_filter, on_raw, qos=spec.subscribe_qos)
 
     def _on(
@@ -487,7 +507,8 @@ class TypedClient:
         def register(
             handler: Callable[[M, MessageMeta], Awaitable[None]],
         ) -> Callable[[M, MessageMeta], Awaitable[None]]:
-            self._spawn(lambda: self._subscribe(spec, handler, filters))
+            group = self._order_group  # the group in force where the decorator is applied
+            self._spawn(lambda: self._subscribe(spec, handler, filters, order_group=group))
             return handler
 
         return register

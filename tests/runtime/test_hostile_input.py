@@ -470,3 +470,104 @@ async def test_sigterm_shuts_down_like_ctrl_c_and_logs_what_is_dropped(
     assert "3 queued message(s) not sent" in caplog.text
     assert "SIGTERM received again" in caplog.text
     await client.shutdown()  # idempotent
+
+
+# ---------------------------------------------------------------- ordering across channels
+
+
+async def test_order_group_handles_several_filters_in_arrival_order() -> None:
+    transport = FakeTransport()
+    client = make(transport)
+    order: list[str] = []
+    release = asyncio.Event()
+
+    async def slow_a(payload: bytes) -> None:
+        if payload == b"a0":
+            await release.wait()  # the group waits: b1 arrived later and must wait too
+        order.append(payload.decode())
+
+    async def quick_b(payload: bytes) -> None:
+        order.append(payload.decode())
+
+    await client.subscribe("a", slow_a, order_group="parking")
+    await client.subscribe("b", quick_b, order_group="parking")
+    await client.connect()
+    for topic, payload in [("a", b"a0"), ("b", b"b1"), ("a", b"a2"), ("b", b"b3")]:
+        transport.inject(topic, payload)
+    await wait_for(lambda: client.metrics.messages_received == 4)
+    assert order == []
+    release.set()
+    await wait_for(lambda: len(order) == 4)
+    assert order == ["a0", "b1", "a2", "b3"]
+    await client.shutdown()
+
+
+async def test_without_an_order_group_subscriptions_are_independent() -> None:
+    transport = FakeTransport()
+    client = make(transport)
+    order: list[str] = []
+    release = asyncio.Event()
+
+    async def slow_a(payload: bytes) -> None:
+        await release.wait()
+        order.append(payload.decode())
+
+    async def quick_b(payload: bytes) -> None:
+        order.append(payload.decode())
+
+    await client.subscribe("a", slow_a)
+    await client.subscribe("b", quick_b)
+    await client.connect()
+    transport.inject("a", b"a0")
+    transport.inject("b", b"b1")
+    await wait_for(lambda: order == ["b1"])  # answered before the earlier message on "a"
+    release.set()
+    await wait_for(lambda: order == ["b1", "a0"])
+    await client.shutdown()
+
+
+async def test_leaving_an_order_group_keeps_the_others_running() -> None:
+    transport = FakeTransport()
+    client = make(transport)
+    got: list[bytes] = []
+
+    async def keep(payload: bytes) -> None:
+        got.append(payload)
+
+    sub_a = await client.subscribe("a", keep, order_group="g")
+    sub_b = await client.subscribe("b", keep, order_group="g")
+    await client.connect()
+    await client.unsubscribe(sub_a)
+    assert not sub_a.active and sub_b.active
+    transport.inject("b", b"still")
+    await wait_for(lambda: got == [b"still"])
+    await client.shutdown()
+    assert not sub_b.active
+
+
+async def test_typed_layer_order_group() -> None:
+    from tars_mqtt import TarsClient
+    from tars_mqtt.models import FinalTranscript, TtsSay
+
+    tars = TarsClient.for_testing()
+    order: list[str] = []
+    release = asyncio.Event()
+
+    async def heard(msg: FinalTranscript, meta: MessageMeta) -> None:
+        await release.wait()
+        order.append("heard")
+
+    async def said(msg: TtsSay, meta: MessageMeta) -> None:
+        order.append("said")
+
+    with tars.ordered("conversation"):
+        await tars.subscribe_stt_final(heard)
+        await tars.subscribe_tts_say(said)
+    async with tars:
+        await tars.publish_stt_final(FinalTranscript(text="hi", utt_id="u1"))
+        await tars.publish_tts_say(TtsSay(text="hello"))
+        await wait_for(lambda: tars.client.metrics.messages_received >= 2)
+        assert order == []
+        release.set()
+        await wait_for(lambda: len(order) == 2)
+    assert order == ["heard", "said"]
