@@ -32,6 +32,7 @@ class FakeClient:
         self.published: list[tuple[str, bytes, int, bool]] = []
         self.properties: list[MessageProperties | None] = []
         self.subs: list[tuple[str, RawHandler, int]] = []
+        self.sent = asyncio.Event()  # set by every publish: wait on it, not on a sleep
 
     async def connect(self) -> None: ...
     async def disconnect(self) -> None: ...
@@ -48,6 +49,7 @@ class FakeClient:
     ) -> None:
         self.published.append((topic, payload, qos, retain))
         self.properties.append(properties)
+        self.sent.set()
 
     async def publish_event(
         self,
@@ -166,7 +168,7 @@ async def test_invalid_messages_are_logged_with_topic_and_reason(
 async def test_request_resolves_by_envelope_id_and_counts_late_replies() -> None:
     client, fake = make()
     task = asyncio.create_task(client._request(ASK, Say(text="q"), {}, timeout=2))
-    await asyncio.sleep(0.01)
+    await asyncio.wait_for(fake.sent.wait(), 5)  # the request is out
     request_id = orjson.loads(fake.published[0][1])["id"]
     _, other = encode_envelope("answer", {"reason": "not yours"}, source="s", correlation_id="zzz")
     await fake.deliver("answer", other)
@@ -238,7 +240,7 @@ async def test_payload_pointer_correlation_on_bare_channels() -> None:
     rep = ChannelSpec("r", TopicTemplate("r"), (MessageSpec("r", Stop),))
     spec = RequestSpec(req, rep, correlation="$message.payload#/reason")
     task = asyncio.create_task(client._request(spec, Stop(reason="k1"), {}, timeout=2))
-    await asyncio.sleep(0.01)
+    await asyncio.wait_for(fake.sent.wait(), 5)  # the request is out
     await fake.deliver("r", b'{"reason": "other"}')
     await fake.deliver("r", b'{"reason": "k1"}')
     assert (await task) == Stop(reason="k1")
