@@ -49,6 +49,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from mqttwire.reason_codes import reason_name
+from mqttwire.safe_log import RateLimitedLog
 from mqttwire.transport import (
     ConnectOptions,
     IncomingMessage,
@@ -73,6 +74,7 @@ class _ExpectedNoise(logging.Filter):
 
 
 _LOG.addFilter(_ExpectedNoise())
+_NON_UTF8_LOG = RateLimitedLog(_LOG)
 T = TypeVar("T")
 
 # Without TCP_NODELAY a QoS 1 round trip waits on Nagle + delayed ACK (~40-90 ms instead of ~1 ms).
@@ -529,7 +531,7 @@ class _Link:
         try:
             topic = message.topic
         except UnicodeDecodeError:
-            _LOG.warning("dropped a message whose topic is not UTF-8: %r", message._topic)
+            _NON_UTF8_LOG.warning("non-utf8 topic", "dropped a message whose topic is not UTF-8")
             return
         payload = message.payload
         if not isinstance(payload, bytes):

@@ -1011,7 +1011,7 @@ class MQTTClient:
             await self._check_qos(topic, qos)
         elif qos == 2:
             self._uses_qos2 = True
-        if self._link_up and (qos == 0 or not self._offline):
+        if self._link_up and (qos == 0 or not (self._offline or self._flushing)):
             seq = 0
             if qos:
                 seq = self._inflight_seq = self._inflight_seq + 1

@@ -34,6 +34,7 @@ from pydantic import BaseModel
 from mqttwire.envelope import decode_envelope, new_message_id
 from mqttwire.errors import PayloadValidationError, RequestTimeoutError
 from mqttwire.meta import MessageMeta
+from mqttwire.safe_log import shown
 from mqttwire.specs import ChannelSpec, InvalidPayload, RequestSpec, lookup
 from mqttwire.topic_filter import validate_topic_name
 from mqttwire.transport import MessageProperties
@@ -191,7 +192,10 @@ class ReplyRouter:
                 return
         owner.stats.late_replies[channel.name] += 1
         log.debug(
-            "dropped %s on %s: no request waits for it (keys %s)", channel.name, meta.topic, keys
+            "dropped %s on %s: no request waits for it (keys %s)",
+            channel.name,
+            shown(meta.topic),
+            shown(keys),
         )
 
     async def _route_inbox(self, payload: bytes, meta: MessageMeta) -> None:
@@ -206,7 +210,7 @@ class ReplyRouter:
         waiter = next((w for k in keys if (w := self._waiters.get((_INBOX, k)))), None)
         if waiter is None:
             self._owner.stats.late_replies["response_topic"] += 1
-            log.debug("dropped a reply on %s: no request waits for it", meta.topic)
+            log.debug("dropped a reply on %s: no request waits for it", shown(meta.topic))
             return
         channel = waiter.spec.reply
         try:
