@@ -571,3 +571,18 @@ async def test_typed_layer_order_group() -> None:
         release.set()
         await wait_for(lambda: len(order) == 2)
     assert order == ["heard", "said"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "mqtt://a%0Ab:pw@broker:1883",
+        f"mqtt://{'u' * 70_000}@broker:1883",
+        f"mqtt://u:{'p' * 70_000}@broker:1883",
+    ],
+)
+def test_user_name_and_password_follow_mqtt_limits(url: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        MQTTClientConfig(url=url, client_id="s")
+    assert info.value.variable == "MQTT_URL"
+    assert "p" * 100 not in str(info.value)  # the password never shows
