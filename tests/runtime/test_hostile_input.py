@@ -586,3 +586,12 @@ def test_user_name_and_password_follow_mqtt_limits(url: str) -> None:
         MQTTClientConfig(url=url, client_id="s")
     assert info.value.variable == "MQTT_URL"
     assert "p" * 100 not in str(info.value)  # the password never shows
+
+
+def test_error_messages_show_bad_topics_escaped_and_bounded() -> None:
+    with pytest.raises(InvalidTopicError) as info:
+        validate_topic_name(TOO_LONG)
+    assert len(str(info.value)) < 400 and info.value.topic == TOO_LONG  # data kept whole
+    with pytest.raises(TopicParameterError) as param:
+        validate_param_value("client_id", "a\nb")
+    assert "\n" not in str(param.value)
