@@ -463,9 +463,15 @@ async def test_sigterm_shuts_down_like_ctrl_c_and_logs_what_is_dropped(
             os.kill(os.getpid(), signal.SIGTERM)  # a second one cannot cut the shutdown short
 
     client.add_state_listener(again)
-    with caplog.at_level(logging.INFO, logger="mqttwire"):
-        os.kill(os.getpid(), signal.SIGTERM)
-        assert await asyncio.wait_for(served, 10) == signal.SIGTERM
+    previous = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    try:
+        with caplog.at_level(logging.INFO, logger="mqttwire"):
+            os.kill(os.getpid(), signal.SIGTERM)
+            assert await asyncio.wait_for(served, 10) == signal.SIGTERM
+        os.kill(os.getpid(), signal.SIGTERM)  # after: ignored while the process exits
+    finally:
+        signal.signal(signal.SIGTERM, previous[0])
+        signal.signal(signal.SIGINT, previous[1])
     assert client.state is ClientState.DISCONNECTED
     assert "3 queued message(s) not sent" in caplog.text
     assert "SIGTERM received again" in caplog.text
