@@ -31,8 +31,8 @@ async def run_until_signal(
     Signals arriving during the shutdown are logged and otherwise ignored, so a second Ctrl-C
     or a service manager repeating SIGTERM cannot cut the graceful shutdown short (it is bounded
     by ``shutdown_timeout``). Afterwards the process is on its way out: later ``signals`` are
-    ignored too (by a Python-level handler, so child processes still get the default action)
-    instead of killing it while it exits.
+    ignored (``SIG_IGN``, which, unlike a Python handler, also holds during interpreter
+    finalization) instead of killing it while it exits.
     """
     loop = asyncio.get_running_loop()
     received: asyncio.Future[signal.Signals] = loop.create_future()
@@ -51,17 +51,16 @@ async def run_until_signal(
         except (NotImplementedError, RuntimeError):  # pragma: no cover - not on Unix main thread
             continue
         installed.append(sig)
+    exiting = False
     try:
         await connect()
         sig = await received
         await shutdown()
+        exiting = True
         return sig
     finally:
-        for sig in installed:
+        for installed_sig in installed:
             with contextlib.suppress(Exception):
-                loop.remove_signal_handler(sig)
-                signal.signal(sig, _ignore_late_signal)
-
-
-def _ignore_late_signal(signum: int, frame: object) -> None:
-    """After the shutdown: the process is exiting; a repeated stop signal must not kill it."""
+                loop.remove_signal_handler(installed_sig)  # back to the default action
+                if exiting:
+                    signal.signal(installed_sig, signal.SIG_IGN)
