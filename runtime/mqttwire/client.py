@@ -742,12 +742,13 @@ class MQTTClient:
                     # The link went down and its tasks were cancelled mid-window: what was taken
                     # from the queue and not acknowledged goes back, or it would be lost.
                     unacked = [m for i, m in enumerate(batch) if not acked[i]]
+                    self._metrics.offline_flushed += len(batch) - len(unacked)
                     unacked = self._after_failed_window(batch, unacked)
                     self._offline.put_front(unacked)
-                    self._metrics.offline_flushed += len(batch) - len(unacked)
                     self._metrics.publish_retries += len(unacked)
                     raise
                 failed: list[OutgoingMessage] = []
+                dropped = 0
                 for message, result in zip(batch, results, strict=True):
                     if result is None:
                         continue
@@ -758,11 +759,12 @@ class MQTTClient:
                         )
                     elif isinstance(result, Exception) and not isinstance(result, TransportError):
                         self._drop_unsendable(message, result)
+                        dropped += 1
                     else:
                         failed.append(message)
                 if not failed and len(batch) == 1:
                     self._suspect, self._strikes = None, 0
-                self._metrics.offline_flushed += len(batch) - len(failed)
+                self._metrics.offline_flushed += len(batch) - len(failed) - dropped
                 if failed:
                     failed = self._after_failed_window(batch, failed)
                     self._offline.put_front(failed)
