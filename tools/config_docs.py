@@ -98,7 +98,9 @@ MEANINGS: dict[str, str] = {
     "tls_cert_file": "Client certificate (PEM) for mutual TLS; turns TLS on.",
     "tls_key_file": "Private key of `MQTT_TLS_CERT_FILE` (needs the certificate as well).",
     "tls_insecure": (
-        "Skip the verification of the broker's certificate and host name. For tests only."
+        "Skip the verification of the broker's certificate and host name. For tests only. "
+        "Needs TLS (`mqtts://` or a CA file): with a plain `mqtt://` URL it is a `ConfigError`, "
+        "never a silently plaintext link."
     ),
     "offline_queue_size": (
         "Most QoS >= 1 publishes kept while the link is down; they are sent in order, with the "
@@ -136,6 +138,12 @@ MEANINGS: dict[str, str] = {
     "handler_queue_size": (
         "Messages waiting for one subscription's handler; when a slow handler lets it fill, "
         "the oldest message is dropped and counted in `metrics.queue_overflow`."
+    ),
+    "handler_queue_bytes": (
+        "Payload bytes waiting for one subscription's handler; past it the oldest messages are "
+        "dropped as for `MQTT_HANDLER_QUEUE_SIZE`, counted in `metrics.queue_overflow` and "
+        "`metrics.queue_overflow_bytes` and logged (rate-limited). One message larger than the "
+        "bound is still queued, alone."
     ),
     "shutdown_timeout": (
         "Budget of `shutdown()` in seconds: running handlers finish, the offline queue is "

@@ -166,6 +166,10 @@ async def serve(name: str) -> int:
         _say(name, f"ready (client id {config.client_id}, pid {os.getpid()})")
         await stop.wait()
         _say(name, "stopping")
+    # Exiting: Python resets its own handlers to the default during finalization, so a signal
+    # arriving then (the demo's SIGTERM after a Ctrl-C to the group) would kill us; SIG_IGN stays.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, signal.SIG_IGN)
     if watcher is not None:
         watcher.close()
     return 0

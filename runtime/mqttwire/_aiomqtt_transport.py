@@ -49,6 +49,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from mqttwire.reason_codes import reason_name
+from mqttwire.safe_log import RateLimitedLog
 from mqttwire.transport import (
     ConnectOptions,
     IncomingMessage,
@@ -73,6 +74,7 @@ class _ExpectedNoise(logging.Filter):
 
 
 _LOG.addFilter(_ExpectedNoise())
+_NON_UTF8_LOG = RateLimitedLog(_LOG)
 T = TypeVar("T")
 
 # Without TCP_NODELAY a QoS 1 round trip waits on Nagle + delayed ACK (~40-90 ms instead of ~1 ms).
@@ -529,7 +531,7 @@ class _Link:
         try:
             topic = message.topic
         except UnicodeDecodeError:
-            _LOG.warning("dropped a message whose topic is not UTF-8: %r", message._topic)
+            _NON_UTF8_LOG.warning("non-utf8 topic", "dropped a message whose topic is not UTF-8")
             return
         payload = message.payload
         if not isinstance(payload, bytes):
@@ -594,7 +596,13 @@ class AiomqttTransport:
     async def connect(self, options: ConnectOptions) -> None:
         if self._client is not None:
             await self.disconnect(options.timeout)
-        tls_context = await self._tls_context(options.tls) if options.tls else None
+        try:
+            tls_context = await self._tls_context(options.tls) if options.tls else None
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+            # Unreadable or non-PEM CA/cert/key files: retrying cannot fix it.
+            raise TransportConnectError(
+                f"TLS setup failed: {type(exc).__name__}: {exc}", fatal=True
+            ) from None
         v5 = options.protocol == "5"
         properties = None
         if v5 and not options.clean_session:

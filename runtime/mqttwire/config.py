@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mqttwire.errors import ConfigError
+from mqttwire.mqtt_text import text_problem
 from mqttwire.url import ConnectionParams, parse_urls, redact_url
 
 __all__ = ["ENV_VARIABLES", "MQTTClientConfig"]
@@ -21,7 +22,11 @@ _FIELDS: dict[str, tuple[str, str]] = {
         "MQTT_URL",
         "must look like mqtt://[user:password@]host[:port] (several: comma-separated)",
     ),
-    "client_id": ("MQTT_CLIENT_ID", "must be a non-empty string without / + # or NUL"),
+    "client_id": (
+        "MQTT_CLIENT_ID",
+        "must be a non-empty string without / + #, control characters or non-characters, "
+        "at most 65535 bytes (UTF-8)",
+    ),
     "source_name": ("MQTT_SOURCE_NAME", "must be a string"),
     "keepalive": ("MQTT_KEEPALIVE", "must be between 1 and 3600"),
     "enable_health": ("MQTT_ENABLE_HEALTH", "must be a boolean (true/false/1/0/yes/no/on/off)"),
@@ -53,6 +58,7 @@ _FIELDS: dict[str, tuple[str, str]] = {
     "connect_timeout": ("MQTT_CONNECT_TIMEOUT", "must be a number > 0 (seconds)"),
     "connect_retry": ("MQTT_CONNECT_RETRY", "must be a boolean (true/false/1/0/yes/no/on/off)"),
     "handler_queue_size": ("MQTT_HANDLER_QUEUE_SIZE", "must be an integer >= 1"),
+    "handler_queue_bytes": ("MQTT_HANDLER_QUEUE_BYTES", "must be an integer >= 1 (bytes)"),
     "shutdown_timeout": ("MQTT_SHUTDOWN_TIMEOUT", "must be a number >= 0 (seconds)"),
     "otel": ("MQTT_OTEL", "must be a boolean (true/false/1/0/yes/no/on/off)"),
 }
@@ -60,6 +66,7 @@ _FIELDS: dict[str, tuple[str, str]] = {
 ENV_VARIABLES: Mapping[str, str] = {name: env for name, (env, _) in _FIELDS.items()}
 """Field name -> environment variable read by :meth:`MQTTClientConfig.from_env`."""
 
+_ASCII_SPACE = " \t\r\n\f\v"
 _FORBIDDEN_IN_ID = ("/", "+", "#", "\x00")
 
 
@@ -114,6 +121,7 @@ class MQTTClientConfig(BaseModel):
     connect_timeout: float = Field(default=10.0, gt=0)
     connect_retry: bool = False
     handler_queue_size: int = Field(default=1000, ge=1)
+    handler_queue_bytes: int = Field(default=64 * 1024 * 1024, ge=1)
     shutdown_timeout: float = Field(default=5.0, ge=0)
     otel: bool = False
 
@@ -126,12 +134,20 @@ class MQTTClientConfig(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> MQTTClientConfig:
         parse_urls(self.url)
-        if not self.client_id or any(c in self.client_id for c in _FORBIDDEN_IN_ID):
-            raise ConfigError("MQTT_CLIENT_ID", _FIELDS["client_id"][1], self.client_id)
-        if self.health_name is not None and (
-            not self.health_name or any(c in self.health_name for c in _FORBIDDEN_IN_ID)
+        if (
+            not self.client_id
+            or any(c in self.client_id for c in _FORBIDDEN_IN_ID)
+            or text_problem(self.client_id) is not None
         ):
-            raise ConfigError("MQTT_HEALTH_NAME", _FIELDS["health_name"][1], self.health_name)
+            raise ConfigError("MQTT_CLIENT_ID", _FIELDS["client_id"][1], _shown(self.client_id))
+        if self.health_name is not None and (
+            not self.health_name
+            or any(c in self.health_name for c in _FORBIDDEN_IN_ID)
+            or text_problem(self.health_name) is not None
+        ):
+            raise ConfigError(
+                "MQTT_HEALTH_NAME", _FIELDS["health_name"][1], _shown(self.health_name)
+            )
         if self.reconnect_min_delay > self.reconnect_max_delay:
             raise ConfigError(
                 "MQTT_RECONNECT_MIN_DELAY",
@@ -151,6 +167,13 @@ class MQTTClientConfig(BaseModel):
         path = self.offline_queue_path
         if path is not None and (not path.strip() or path.endswith(("/", os.sep))):
             raise ConfigError("MQTT_OFFLINE_QUEUE_PATH", _FIELDS["offline_queue_path"][1], path)
+        if self.tls_insecure and not any(self.uses_tls(p) for p in self.connections):
+            raise ConfigError(
+                "MQTT_TLS_INSECURE",
+                "needs TLS (an mqtts:// URL or MQTT_TLS_CA_FILE); with mqtt:// the link is "
+                "plaintext and there is no certificate to skip checking",
+                self.tls_insecure,
+            )
         if self.tls_key_file is not None and self.tls_cert_file is None:
             raise ConfigError(
                 "MQTT_TLS_KEY_FILE", "needs MQTT_TLS_CERT_FILE as well", self.tls_key_file
@@ -206,8 +229,10 @@ class MQTTClientConfig(BaseModel):
         data: dict[str, Any] = {}
         for name, variable in ENV_VARIABLES.items():
             raw = env.get(variable)
-            if raw is not None and raw.strip() != "":
-                data[name] = raw.strip()
+            # ASCII whitespace only: str.strip() would also eat e.g. U+0085 and hide it.
+            value = raw.strip(_ASCII_SPACE) if raw is not None else ""
+            if value != "":
+                data[name] = value
         data.update(overrides)
         if "client_id" not in data:
             raise ConfigError("MQTT_CLIENT_ID", "is required", None)
@@ -237,6 +262,11 @@ def _config_error(exc: ValidationError) -> ConfigError:
     if error.get("type") == "extra_forbidden":
         return ConfigError(field, "is not a known setting", None)
     return ConfigError(field or "MQTTClientConfig", error.get("msg", "is invalid"), value)
+
+
+def _shown(value: str) -> str:
+    """A rejected value as shown in the error: a 70,000-character id is cut short."""
+    return value if len(value) <= 200 else f"{value[:200]}... ({len(value)} characters)"
 
 
 def _as_number(value: object) -> object:

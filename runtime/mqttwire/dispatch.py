@@ -1,8 +1,17 @@
 """Routing incoming messages to subscriptions, each with its own ordered queue and worker.
 
-Overflow policy: when a subscription's queue is full, the **oldest** queued message is dropped
-(``metrics.queue_overflow`` counts it). On a robot the newest state matters most, and a slow
-handler then catches up with current data instead of working through a stale backlog.
+Overflow policy: when a subscription's queue is full (``queue_size`` messages, or ``queue_bytes``
+payload bytes), the **oldest** queued message is dropped (``metrics.queue_overflow`` and
+``metrics.queue_overflow_bytes`` count it, a rate-limited warning logs it). On a robot the newest
+state matters most, and a slow handler then catches up with current data instead of working
+through a stale backlog. One message larger than ``queue_bytes`` is still queued, alone.
+
+Ordered groups: subscriptions given the same ``order_group`` share one queue and one worker, so
+their messages are handled one at a time in arrival order across filters (for logic that spans
+topics). Without a group there is no order between subscriptions.
+
+A handler that raises (``CancelledError`` included, e.g. from awaiting a task it cancelled) is
+logged and counted; only the cancellation of the worker itself (unsubscribe, shutdown) ends it.
 """
 
 from __future__ import annotations
@@ -17,15 +26,18 @@ from typing import TYPE_CHECKING, TypeAlias, cast
 from mqttwire.meta import MessageMeta
 from mqttwire.metrics import ClientMetrics
 from mqttwire.observability.logs import log_fields
+from mqttwire.safe_log import RateLimitedLog, shown
 from mqttwire.topic_filter import TopicFilter
 from mqttwire.transport import MessageProperties
 
 if TYPE_CHECKING:
     from mqttwire.observability.tracing import Instrumentation
 
-__all__ = ["Dispatcher", "Handler", "MetaHandler", "PayloadHandler", "Subscription"]
+__all__ = ["Dispatcher", "Handler", "MetaHandler", "OrderedLane", "PayloadHandler", "Subscription"]
 
 _LOG = logging.getLogger("mqttwire.dispatch")
+_LIMITED = RateLimitedLog(_LOG)
+_NO_BYTE_LIMIT = 1 << 62
 
 MetaHandler: TypeAlias = Callable[[bytes, MessageMeta], Awaitable[None]]
 PayloadHandler: TypeAlias = Callable[[bytes], Awaitable[None]]
@@ -84,6 +96,7 @@ class Subscription:
         "_call",
         "_metrics",
         "_queue",
+        "_queued_bytes",
         "_running",
         "_stopped",
         "_task",
@@ -91,8 +104,10 @@ class Subscription:
         "_wakeup",
         "dropped",
         "handler",
+        "lane",
         "matcher",
         "qos",
+        "queue_bytes",
         "queue_size",
     )
 
@@ -103,12 +118,16 @@ class Subscription:
         qos: int,
         queue_size: int,
         metrics: ClientMetrics,
+        queue_bytes: int = _NO_BYTE_LIMIT,
         telemetry: Instrumentation | None = None,
     ) -> None:
         self.matcher = TopicFilter(topic_filter)
         self.handler = handler
         self.qos = qos
         self.queue_size = queue_size
+        self.queue_bytes = queue_bytes
+        self._queued_bytes = 0
+        self.lane: OrderedLane | None = None
         self._metrics = metrics
         self._telemetry = telemetry
         self.dropped = 0  # messages this subscription lost to queue overflow
@@ -132,22 +151,38 @@ class Subscription:
 
     @property
     def active(self) -> bool:
+        if self.lane is not None:
+            return not self._stopped and self.lane.active
         return self._task is not None and not self._task.done() and not self._stopped
+
+    @property
+    def queued_bytes(self) -> int:
+        """Payload bytes waiting in the queue."""
+        return self._queued_bytes
 
     @property
     def pending(self) -> int:
         """Messages queued or being handled right now."""
+        if self.lane is not None:
+            return self.lane.pending_for(self)
         return len(self._queue) + (1 if self._running else 0)
 
     def start(self) -> None:
-        if self._task is None:
+        if self.lane is not None:
+            self.lane.start()
+        elif self._task is None:
             name = f"mqttwire-handler[{self.topic_filter}]"
             self._task = asyncio.get_running_loop().create_task(self._work(), name=name)
 
     async def stop(self) -> None:
         """Stop the worker; queued messages are dropped. Safe to call from the handler itself."""
+        if self.lane is not None:
+            self._stopped = True
+            await self.lane.leave(self)
+            return
         task, self._task = self._task, None
         self._queue.clear()
+        self._queued_bytes = 0
         if task is None or task.done():
             return
         if task is asyncio.current_task():
@@ -158,47 +193,196 @@ class Subscription:
         await asyncio.gather(task, return_exceptions=True)
 
     def offer(self, payload: bytes, meta: MessageMeta) -> None:
+        if self.lane is not None:
+            self.lane.offer(self, payload, meta)
+            return
         queue = self._queue
-        if len(queue) >= self.queue_size:
-            queue.popleft()
-            self._metrics.queue_overflow += 1
-            self.dropped += 1
+        size = len(payload)
+        if len(queue) >= self.queue_size or self._queued_bytes + size > self.queue_bytes:
+            self._make_room(size)
         queue.append((payload, meta))
+        self._queued_bytes += size
         self._wakeup.set()
+
+    def _make_room(self, size: int) -> None:
+        """Drop the oldest messages until ``size`` more bytes and one more message fit."""
+        queue = self._queue
+        metrics = self._metrics
+        dropped = dropped_bytes = 0
+        while queue and (
+            len(queue) >= self.queue_size or self._queued_bytes + size > self.queue_bytes
+        ):
+            old, _meta = queue.popleft()
+            self._queued_bytes -= len(old)
+            dropped += 1
+            dropped_bytes += len(old)
+        self.dropped += dropped
+        metrics.queue_overflow += dropped
+        metrics.queue_overflow_bytes += dropped_bytes
+        _LIMITED.warning(
+            f"overflow {self.topic_filter}",
+            "handler queue of subscription %s full (%d messages, %d bytes): dropped the %d oldest "
+            "message(s), %d bytes",
+            shown(self.topic_filter),
+            self.queue_size,
+            self.queue_bytes,
+            dropped,
+            dropped_bytes,
+        )
 
     async def _work(self) -> None:
         queue = self._queue
         metrics = self._metrics
-        telemetry = self._telemetry
         while True:
             while queue:
                 payload, meta = queue.popleft()
+                self._queued_bytes -= len(payload)
                 self._running = True
                 try:
-                    if telemetry is None:
-                        await self._call(payload, meta)
-                    else:
-                        await telemetry.process(self._call, payload, meta, self.topic_filter)
+                    await self._deliver(payload, meta)
                     metrics.messages_delivered += 1
                 except asyncio.CancelledError:
-                    raise
+                    worker = asyncio.current_task()
+                    if worker is not None and worker.cancelling():
+                        raise  # the worker itself is being cancelled (unsubscribe, shutdown)
+                    self._failed(meta)
                 except Exception:
-                    metrics.handler_errors += 1
-                    _LOG.exception(
-                        "handler %s failed on topic %r (subscription %r)",
-                        getattr(self.handler, "__qualname__", self.handler),
-                        meta.topic,
-                        self.topic_filter,
-                        extra=log_fields(
-                            topic=meta.topic,
-                            subscription=self.topic_filter,
-                            envelope_id=meta.envelope_id or meta.user_properties.get("id"),
-                            correlation_id=meta.correlation_id,
-                        ),
-                    )
+                    self._failed(meta)
                 finally:
                     self._running = False
                 if self._stopped:
+                    return
+            self._wakeup.clear()
+            await self._wakeup.wait()
+
+    async def _deliver(self, payload: bytes, meta: MessageMeta) -> None:
+        if self._telemetry is None:
+            await self._call(payload, meta)
+        else:
+            await self._telemetry.process(self._call, payload, meta, self.topic_filter)
+
+    def _failed(self, meta: MessageMeta) -> None:
+        self._metrics.handler_errors += 1
+        _LOG.exception(
+            "handler %s failed on topic %s (subscription %s)",
+            getattr(self.handler, "__qualname__", self.handler),
+            shown(meta.topic),
+            shown(self.topic_filter),
+            extra=log_fields(
+                topic=meta.topic,
+                subscription=self.topic_filter,
+                envelope_id=meta.envelope_id or meta.user_properties.get("id"),
+                correlation_id=meta.correlation_id,
+            ),
+        )
+
+
+class OrderedLane:
+    """The queue and worker shared by the subscriptions of one order group (arrival order).
+
+    Bounded like a subscription's queue (``queue_size`` messages, ``queue_bytes`` bytes,
+    drop-oldest); a message matching several members is queued once per member.
+    """
+
+    def __init__(
+        self, name: str, queue_size: int, queue_bytes: int, metrics: ClientMetrics
+    ) -> None:
+        self.name = name
+        self.queue_size = queue_size
+        self.queue_bytes = queue_bytes
+        self._metrics = metrics
+        self._queue: deque[tuple[Subscription, bytes, MessageMeta]] = deque()
+        self._queued_bytes = 0
+        self._members: list[Subscription] = []
+        self._running: Subscription | None = None
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def __repr__(self) -> str:
+        return f"OrderedLane({self.name!r}, members={len(self._members)})"
+
+    @property
+    def active(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    @property
+    def members(self) -> tuple[Subscription, ...]:
+        return tuple(self._members)
+
+    def join(self, sub: Subscription) -> None:
+        sub.lane = self
+        self._members.append(sub)
+
+    def start(self) -> None:
+        if self._task is None:
+            name = f"mqttwire-handler[order group {self.name}]"
+            self._task = asyncio.get_running_loop().create_task(self._work(), name=name)
+
+    def pending_for(self, sub: Subscription) -> int:
+        queued = sum(1 for member, _, _ in self._queue if member is sub)
+        return queued + (1 if self._running is sub else 0)
+
+    async def leave(self, sub: Subscription) -> None:
+        """Drop ``sub``'s queued messages; the worker ends with the last member."""
+        if sub in self._members:
+            self._members.remove(sub)
+        kept = [item for item in self._queue if item[0] is not sub]
+        self._queue = deque(kept)
+        self._queued_bytes = sum(len(payload) for _, payload, _ in kept)
+        if self._members:
+            return
+        task, self._task = self._task, None
+        if task is None or task.done() or task is asyncio.current_task():
+            return  # from inside a handler: the worker ends after it returns
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    def offer(self, sub: Subscription, payload: bytes, meta: MessageMeta) -> None:
+        queue = self._queue
+        size = len(payload)
+        dropped = dropped_bytes = 0
+        while queue and (
+            len(queue) >= self.queue_size or self._queued_bytes + size > self.queue_bytes
+        ):
+            member, old, _ = queue.popleft()
+            member.dropped += 1
+            self._queued_bytes -= len(old)
+            dropped += 1
+            dropped_bytes += len(old)
+        if dropped:
+            self._metrics.queue_overflow += dropped
+            self._metrics.queue_overflow_bytes += dropped_bytes
+            _LIMITED.warning(
+                f"overflow group {self.name}",
+                "queue of order group %s full: dropped the %d oldest message(s), %d bytes",
+                shown(self.name),
+                dropped,
+                dropped_bytes,
+            )
+        queue.append((sub, payload, meta))
+        self._queued_bytes += size
+        self._wakeup.set()
+
+    async def _work(self) -> None:
+        metrics = self._metrics
+        while self._members or self._queue:
+            while self._queue:
+                sub, payload, meta = self._queue.popleft()
+                self._queued_bytes -= len(payload)
+                self._running = sub
+                try:
+                    await sub._deliver(payload, meta)
+                    metrics.messages_delivered += 1
+                except asyncio.CancelledError:
+                    worker = asyncio.current_task()
+                    if worker is not None and worker.cancelling():
+                        raise
+                    sub._failed(meta)
+                except Exception:
+                    sub._failed(meta)
+                finally:
+                    self._running = None
+                if not self._members:
                     return
             self._wakeup.clear()
             await self._wakeup.wait()
@@ -207,15 +391,22 @@ class Subscription:
 class Dispatcher:
     """All subscriptions of a client; knows which broker filters are needed at which QoS."""
 
-    __slots__ = ("_metrics", "_subscriptions", "_telemetry", "queue_size")
+    __slots__ = ("_lanes", "_metrics", "_subscriptions", "_telemetry", "queue_bytes", "queue_size")
 
     def __init__(
-        self, metrics: ClientMetrics, queue_size: int, telemetry: Instrumentation | None = None
+        self,
+        metrics: ClientMetrics,
+        queue_size: int,
+        telemetry: Instrumentation | None = None,
+        *,
+        queue_bytes: int = _NO_BYTE_LIMIT,
     ) -> None:
         self._metrics = metrics
         self._telemetry = telemetry
         self.queue_size = queue_size
+        self.queue_bytes = queue_bytes
         self._subscriptions: list[Subscription] = []
+        self._lanes: dict[str, OrderedLane] = {}
 
     def __len__(self) -> int:
         return len(self._subscriptions)
@@ -231,10 +422,25 @@ class Dispatcher:
             wanted[sub.topic_filter] = max(sub.qos, wanted.get(sub.topic_filter, 0))
         return wanted
 
-    def add(self, topic_filter: str, handler: Handler, qos: int) -> Subscription:
+    def add(
+        self, topic_filter: str, handler: Handler, qos: int, order_group: str | None = None
+    ) -> Subscription:
         sub = Subscription(
-            topic_filter, handler, qos, self.queue_size, self._metrics, self._telemetry
+            topic_filter,
+            handler,
+            qos,
+            self.queue_size,
+            self._metrics,
+            queue_bytes=self.queue_bytes,
+            telemetry=self._telemetry,
         )
+        if order_group is not None:
+            lane = self._lanes.get(order_group)
+            if lane is None or not lane.members:
+                lane = self._lanes[order_group] = OrderedLane(
+                    order_group, self.queue_size, self.queue_bytes, self._metrics
+                )
+            lane.join(sub)
         sub.start()
         self._subscriptions.append(sub)
         return sub

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from mqttwire.safe_log import shown
+
 
 class MQTTWireError(Exception):
     """Base class of every error raised by mqttwire."""
@@ -57,7 +59,7 @@ class PublishError(MQTTWireError):
         self.reason = reason
         self.qos = qos
         self.reason_code = reason_code
-        super().__init__(f"publish to {topic!r} (qos {qos}) failed: {reason}")
+        super().__init__(f"publish to {shown(topic)} (qos {qos}) failed: {reason}")
 
 
 class PublishTimeoutError(PublishError):
@@ -185,7 +187,7 @@ class InvalidTopicError(MQTTWireError, ValueError):
     def __init__(self, topic: str, reason: str) -> None:
         self.topic = topic
         self.reason = reason
-        super().__init__(f"invalid topic {topic!r}: {reason}")
+        super().__init__(f"invalid topic {shown(topic)}: {reason}")
 
 
 class TopicParameterError(MQTTWireError, ValueError):
@@ -195,7 +197,7 @@ class TopicParameterError(MQTTWireError, ValueError):
         self.parameter = parameter
         self.value = value
         self.reason = reason
-        super().__init__(f"topic parameter {parameter}={value!r}: {reason}")
+        super().__init__(f"topic parameter {parameter}={shown(value)}: {reason}")
 
 
 class PayloadValidationError(MQTTWireError, ValueError):

@@ -35,6 +35,7 @@ from mqttwire.envelope import decode_envelope, new_message_id
 from mqttwire.errors import PayloadValidationError, RequestTimeoutError
 from mqttwire.meta import MessageMeta
 from mqttwire.observability.logs import log_fields
+from mqttwire.safe_log import shown
 from mqttwire.specs import ChannelSpec, InvalidPayload, RequestSpec, lookup
 from mqttwire.topic_filter import validate_topic_name
 from mqttwire.transport import MessageProperties
@@ -192,10 +193,10 @@ class ReplyRouter:
                 return
         owner.stats.late_replies[channel.name] += 1
         log.debug(
-            "dropped %s on %r: no request waits for it (keys %s)",
+            "dropped %s on %s: no request waits for it (keys %s)",
             channel.name,
-            meta.topic,
-            keys,
+            shown(meta.topic),
+            shown(keys),
             extra=log_fields(
                 topic=meta.topic,
                 channel=channel.name,
@@ -217,8 +218,8 @@ class ReplyRouter:
         if waiter is None:
             self._owner.stats.late_replies["response_topic"] += 1
             log.debug(
-                "dropped a reply on %r: no request waits for it",
-                meta.topic,
+                "dropped a reply on %s: no request waits for it",
+                shown(meta.topic),
                 extra=log_fields(
                     topic=meta.topic,
                     envelope_id=envelope.id if envelope is not None else None,

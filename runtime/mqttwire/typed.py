@@ -19,10 +19,12 @@ Request/reply lives in :mod:`mqttwire.requests`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import math
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from types import TracebackType
@@ -40,6 +42,7 @@ from mqttwire.meta import MessageMeta
 from mqttwire.observability import Telemetry
 from mqttwire.observability.logs import log_fields
 from mqttwire.requests import ReplyRouter
+from mqttwire.safe_log import RateLimitedLog, shown
 from mqttwire.specs import ChannelSpec, InvalidPayload, MessageSpec, RequestSpec
 from mqttwire.specs import outgoing_properties as _outgoing_properties
 from mqttwire.topic_template import ParamSpec, TopicTemplate
@@ -66,6 +69,7 @@ __all__ = [
 ]
 
 log = logging.getLogger("mqttwire.typed")
+_LIMITED = RateLimitedLog(log)
 
 M = TypeVar("M", bound=BaseModel)
 R = TypeVar("R", bound=BaseModel)
@@ -97,6 +101,28 @@ def _with_envelope(
         content_type=meta.content_type,
         message_expiry_interval=meta.message_expiry_interval,
     )
+
+
+def _non_finite(value: Any, path: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
+    """Where a validated model holds NaN or an infinity (``None`` if nowhere)."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else path
+    if isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            found = _non_finite(getattr(value, name, None), (*path, name))
+            if found is not None:
+                return found
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            found = _non_finite(item, (*path, index))
+            if found is not None:
+                return found
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            found = _non_finite(item, (*path, key))
+            if found is not None:
+                return found
+    return None
 
 
 def now_datetime() -> datetime:
@@ -150,6 +176,7 @@ class RawClient(Protocol):
         handler: Callable[[bytes, MessageMeta], Awaitable[None]],
         *,
         qos: int = 0,
+        order_group: str | None = None,
     ) -> Any: ...
 
     async def unsubscribe(self, subscription: Any) -> Any: ...
@@ -201,6 +228,7 @@ class TypedClient:
         self.stats = TypedStats()
         self._replies = ReplyRouter(self, response_topic)
         self._deferred: list[Callable[[], Awaitable[Any]]] = []
+        self._order_group: str | None = None
         self._starting: set[asyncio.Task[Any]] = set()
         self._strict = False
         self._errors: list[BaseException] = []
@@ -282,6 +310,24 @@ class TypedClient:
     async def shutdown(self) -> None:
         self._replies.cancel_all()
         await self._client.shutdown()
+
+    @contextlib.contextmanager
+    def ordered(self, group: str) -> Iterator[None]:
+        """Subscriptions made inside (``subscribe_*`` calls and ``on_*`` decorators) share one
+        queue and worker: their messages are handled one at a time, in arrival order across
+        channels. Outside a group each subscription has its own queue (no order between them)."""
+        previous, self._order_group = self._order_group, group
+        try:
+            yield
+        finally:
+            self._order_group = previous
+
+    async def run_until_signal(self) -> int:
+        """Connect (unless connected), serve until SIGINT or SIGTERM, then :meth:`shutdown`;
+        returns the signal number (see :func:`mqttwire.signals.run_until_signal`)."""
+        from mqttwire.signals import run_until_signal
+
+        return int(await run_until_signal(self.connect, self.shutdown))
 
     async def __aenter__(self) -> Self:
         await self.connect()
@@ -388,11 +434,19 @@ class TypedClient:
         data: Any
         envelope = decode_envelope_fields(payload) if spec.may_carry_envelopes else None
         if envelope is not None:
-            if len(candidates) > 1:  # one message: it is the candidate either way
-                typed = tuple(
-                    m for m in candidates if m.event_type == envelope.type and spec.enveloped(m)
+            typed = tuple(
+                m for m in candidates if m.event_type == envelope.type and spec.enveloped(m)
+            )
+            if not typed:
+                names = "/".join(c.model.__name__ for c in candidates)
+                expected = ", ".join(sorted({m.event_type for m in candidates}))
+                raise InvalidPayload(
+                    f"envelope type {shown(envelope.type, 80)} is not one of this channel's "
+                    f"({expected})",
+                    [],
+                    names,
                 )
-                candidates = typed or candidates
+            candidates = typed
             data = envelope.data
             meta = _with_envelope(meta, params, envelope)
         else:
@@ -405,9 +459,15 @@ class TypedClient:
         errors: list[Any] = []
         for candidate in candidates:
             try:
-                return candidate.model.model_validate(data), meta
+                model = candidate.model.model_validate(data)
             except ValidationError as exc:
                 errors.extend(exc.errors(include_url=False))
+                continue
+            bad_at = _non_finite(model)
+            if bad_at is None:
+                return model, meta
+            # JSON has no NaN or infinity; pydantic would take "nan"/"inf" strings for floats.
+            errors.append({"loc": bad_at, "msg": "number must be finite (JSON has no NaN/inf)"})
         names = "/".join(c.model.__name__ for c in candidates)
         first = errors[0] if errors else {}
         where = ".".join(str(p) for p in first.get("loc", ())) or "payload"
@@ -419,11 +479,12 @@ class TypedClient:
         self.stats.invalid[spec.name] += 1
         if self._telemetry is not None:
             self._telemetry.annotate(spec.name, meta, invalid=reason)
-        log.warning(
-            "dropped invalid message on %r (channel %s): %s",
-            meta.topic,
+        _LIMITED.warning(
+            f"invalid {spec.name}",
+            "dropped invalid message on %s (channel %s): %s",
+            shown(meta.topic),
             spec.name,
-            reason,
+            shown(reason),
             extra=log_fields(topic=meta.topic, channel=spec.name),
         )
 
@@ -434,6 +495,7 @@ class TypedClient:
         filters: Mapping[str, str | None] | None = None,
         *,
         share_group: str | None = None,
+        order_group: str | None = None,
     ) -> Any:
         """Subscribe a typed handler; only valid payloads reach it.
 
@@ -462,6 +524,11 @@ class TypedClient:
                 self._fail(exc)
                 raise
 
+        group = order_group or self._order_group
+        if group is not None:
+            return await self._client.subscribe(
+                topic_filter, on_raw, qos=spec.subscribe_qos, order_group=group
+            )
         return await self._client.subscribe(topic_filter, on_raw, qos=spec.subscribe_qos)
 
     def _on(
@@ -475,7 +542,8 @@ class TypedClient:
         def register(
             handler: Callable[[M, MessageMeta], Awaitable[None]],
         ) -> Callable[[M, MessageMeta], Awaitable[None]]:
-            self._spawn(lambda: self._subscribe(spec, handler, filters))
+            group = self._order_group  # the group in force where the decorator is applied
+            self._spawn(lambda: self._subscribe(spec, handler, filters, order_group=group))
             return handler
 
         return register

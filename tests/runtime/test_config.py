@@ -65,6 +65,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "MQTT_CONNECT_TIMEOUT": "4",
         "MQTT_CONNECT_RETRY": "yes",
         "MQTT_HANDLER_QUEUE_SIZE": "10",
+        "MQTT_HANDLER_QUEUE_BYTES": "4096",
         "MQTT_SHUTDOWN_TIMEOUT": "1.5",
         "MQTT_OTEL": "true",
     }
@@ -97,6 +98,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
     assert config.connect_retry is True
     assert config.handler_queue_size == 10 and config.shutdown_timeout == 1.5
     assert config.otel is True
+    assert config.handler_queue_bytes == 4096
 
 
 def test_direct_construction_and_mqtt_url_alias() -> None:
