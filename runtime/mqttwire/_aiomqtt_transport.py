@@ -763,6 +763,9 @@ class AiomqttTransport:
             raise TransportDisconnectedError("not connected")
         await self._acked(lambda: client.unsubscribe(list(filters), timeout=math.inf), ack_timeout)
 
+    def ack(self, message: IncomingMessage) -> None:
+        """paho acknowledges on receipt here (no manual acknowledgement on this transport)."""
+
     async def messages(self) -> AsyncIterator[IncomingMessage]:
         """Every message of this link in arrival order; ends when the link goes down, after
         yielding what arrived before (paho already acknowledged those QoS 1 messages)."""

@@ -88,9 +88,9 @@ _STATES_ACCEPTING_OFFLINE = frozenset(
 
 
 def _default_transport() -> Transport:
-    from mqttwire._aiomqtt_transport import AiomqttTransport
+    from mqttwire.paho_transport import PahoTransport
 
-    return AiomqttTransport()
+    return PahoTransport()
 
 
 class MQTTClient:
