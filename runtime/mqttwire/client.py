@@ -28,6 +28,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from functools import partial
 from types import TracebackType
 from typing import Any
 
@@ -36,7 +37,7 @@ from pydantic import BaseModel
 from mqttwire.backoff import Backoff
 from mqttwire.config import MQTTClientConfig
 from mqttwire.dedupe import MessageDeduplicator
-from mqttwire.dispatch import Dispatcher, Handler, Subscription
+from mqttwire.dispatch import DeadLetterHandler, Dispatcher, Handler, RetryPolicy, Subscription
 from mqttwire.envelope import encode_envelope
 from mqttwire.errors import (
     AuthenticationError,
@@ -52,6 +53,7 @@ from mqttwire.errors import (
     SubscribeError,
 )
 from mqttwire.health import encode_health, encode_heartbeat, health_topic, keepalive_topic
+from mqttwire.meta import MessageMeta
 from mqttwire.metrics import ClientMetrics
 from mqttwire.offline_queue import OfflineQueue, OutgoingMessage
 from mqttwire.reason_codes import reason_name
@@ -101,7 +103,7 @@ class MQTTClient:
     reconnects with exponential backoff and jitter, resubscribes every filter and flushes the
     offline queue. ``shutdown()`` is the graceful end; ``disconnect()`` just closes the link.
 
-    ``transport`` replaces the aiomqtt transport (see :mod:`mqttwire.transport`), e.g. with an
+    ``transport`` replaces the paho-mqtt transport (see :mod:`mqttwire.transport`), e.g. with an
     in-memory one in tests.
     """
 
@@ -195,7 +197,7 @@ class MQTTClient:
 
     @property
     def client(self) -> Any:
-        """The underlying ``aiomqtt.Client`` while connected (escape hatch), else ``None``."""
+        """The underlying ``paho.mqtt.client.Client`` while connected (escape hatch), else ``None``."""
         return self._transport.native
 
     @property
@@ -373,6 +375,7 @@ class MQTTClient:
             tls=tls,
             will=will,
             timeout=config.connect_timeout,
+            manual_ack=config.ack_after_handler,
         )
 
     def _resolve_first(self, error: BaseException | None) -> None:
@@ -827,10 +830,14 @@ class MQTTClient:
             if topic == keepalive:
                 self._last_heartbeat_seen = asyncio.get_running_loop().time()
             ids = message.subscription_ids
+            # ack_after_handler: QoS >= 1 messages are acknowledged once handled.
+            ack = None if message.ack_id is None else partial(self._transport.ack, message)
             if dedupe is not None and dedupe.is_duplicate_payload(
                 message.payload, scope=",".join(map(str, ids))
             ):
                 metrics.duplicates += 1
+                if ack is not None:
+                    ack()
                 continue
             # MQTT 5: this copy was sent for the subscriptions in ``ids`` only.
             only = {by_id[i] for i in ids if i in by_id} if ids else None
@@ -841,6 +848,7 @@ class MQTTClient:
                 message.retain,
                 message.properties,
                 only or None,
+                ack,
             )
 
     async def _heartbeat(self) -> None:
@@ -975,18 +983,36 @@ class MQTTClient:
 
     # ------------------------------------------------------------------ subscribe
 
-    async def subscribe(self, topic_filter: str, handler: Handler, *, qos: int = 0) -> Subscription:
+    def dead_letter_topic(self, topic: str, *, qos: int = 1) -> DeadLetterHandler:
+        """A :class:`RetryPolicy` ``dead_letter`` that republishes the failed message's payload,
+        unchanged, to ``topic`` (through this client, so it is queued while offline)."""
+        validate_topic_name(topic)
+
+        async def forward(payload: bytes, meta: MessageMeta, error: Exception) -> None:
+            await self.publish(topic, payload, qos=qos)
+
+        return forward
+
+    async def subscribe(
+        self,
+        topic_filter: str,
+        handler: Handler,
+        *,
+        qos: int = 0,
+        retry: RetryPolicy | None = None,
+    ) -> Subscription:
         """Run ``handler`` for every message matching ``topic_filter``.
 
         ``handler`` is ``async (payload: bytes)`` or ``async (payload: bytes, meta: MessageMeta)``.
         It may be registered before ``connect``; every filter is resubscribed on each connect.
         Each subscription has its own bounded queue and worker (see :mod:`mqttwire.dispatch`).
+        ``retry`` says what happens when the handler raises (default: logged, counted, done).
         """
         if qos not in (0, 1, 2):
             raise SubscribeError(topic_filter, f"qos must be 0, 1 or 2, got {qos!r}")
         validate_topic_filter(topic_filter)
         before = self._dispatcher.filters().get(topic_filter)
-        sub = self._dispatcher.add(topic_filter, handler, qos)
+        sub = self._dispatcher.add(topic_filter, handler, qos, retry or RetryPolicy())
         if self._link_up and (before is None or qos > before):
             try:
                 granted = await self._broker_subscribe([(topic_filter, qos)])

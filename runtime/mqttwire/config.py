@@ -51,6 +51,10 @@ _FIELDS: dict[str, tuple[str, str]] = {
     "connect_retry": ("MQTT_CONNECT_RETRY", "must be a boolean (true/false/1/0/yes/no/on/off)"),
     "handler_queue_size": ("MQTT_HANDLER_QUEUE_SIZE", "must be an integer >= 1"),
     "shutdown_timeout": ("MQTT_SHUTDOWN_TIMEOUT", "must be a number >= 0 (seconds)"),
+    "ack_after_handler": (
+        "MQTT_ACK_AFTER_HANDLER",
+        "must be a boolean (true/false/1/0/yes/no/on/off)",
+    ),
 }
 
 ENV_VARIABLES: Mapping[str, str] = {name: env for name, (env, _) in _FIELDS.items()}
@@ -103,6 +107,8 @@ class MQTTClientConfig(BaseModel):
     connect_retry: bool = False
     handler_queue_size: int = Field(default=1000, ge=1)
     shutdown_timeout: float = Field(default=5.0, ge=0)
+    # QoS 1/2 messages are acknowledged once every handler is done with them, not on receipt.
+    ack_after_handler: bool = False
 
     def __init__(self, **data: Any) -> None:
         try:

@@ -3,6 +3,12 @@
 Overflow policy: when a subscription's queue is full, the **oldest** queued message is dropped
 (``metrics.queue_overflow`` counts it). On a robot the newest state matters most, and a slow
 handler then catches up with current data instead of working through a stale backlog.
+
+Acknowledge after handling: a message may come with an ``ack`` callback (QoS >= 1 on a link
+with ``ack_after_handler``); it is called once every matching subscription is done with the
+message (its handler returned or raised after its retries, or the message was dropped from a
+full queue), so a process killed mid-handler leaves the message unacknowledged and the broker
+sends it again to the persistent session.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import inspect
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass
 from typing import TypeAlias, cast
 
 from mqttwire.meta import MessageMeta
@@ -19,13 +26,60 @@ from mqttwire.metrics import ClientMetrics
 from mqttwire.topic_filter import TopicFilter
 from mqttwire.transport import MessageProperties
 
-__all__ = ["Dispatcher", "Handler", "MetaHandler", "PayloadHandler", "Subscription"]
+__all__ = [
+    "DeadLetterHandler",
+    "Dispatcher",
+    "Handler",
+    "MetaHandler",
+    "PayloadHandler",
+    "RetryPolicy",
+    "Subscription",
+]
 
 _LOG = logging.getLogger("mqttwire.dispatch")
 
 MetaHandler: TypeAlias = Callable[[bytes, MessageMeta], Awaitable[None]]
 PayloadHandler: TypeAlias = Callable[[bytes], Awaitable[None]]
 Handler: TypeAlias = MetaHandler | PayloadHandler
+DeadLetterHandler: TypeAlias = Callable[[bytes, MessageMeta, Exception], Awaitable[None]]
+Ack: TypeAlias = Callable[[], None]
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """What a subscription does when its handler raises.
+
+    The handler is called again, at once, up to ``retries`` more times; when the last call
+    raises too, ``dead_letter`` (if any) receives the message and the last error. Either way
+    the message is then done (acknowledged with ``ack_after_handler``): it is never
+    redelivered forever. Every failed call counts in ``metrics.handler_errors``, every message
+    given up in ``metrics.dead_lettered``.
+    """
+
+    retries: int = 0
+    dead_letter: DeadLetterHandler | None = None
+
+    def __post_init__(self) -> None:
+        if self.retries < 0:
+            raise ValueError(f"retries must be >= 0, got {self.retries}")
+
+
+_NO_RETRY = RetryPolicy()
+
+
+class _AckAfterAll:
+    """Calls ``ack`` once ``count`` subscriptions are done with one message."""
+
+    __slots__ = ("ack", "count")
+
+    def __init__(self, count: int, ack: Ack) -> None:
+        self.count = count
+        self.ack = ack
+
+    def __call__(self) -> None:
+        self.count -= 1
+        if self.count == 0:
+            self.ack()
 
 
 def wants_meta(handler: Callable[..., object]) -> bool:
@@ -78,6 +132,7 @@ class Subscription:
 
     __slots__ = (
         "_call",
+        "_current_ack",
         "_metrics",
         "_queue",
         "_running",
@@ -88,17 +143,26 @@ class Subscription:
         "matcher",
         "qos",
         "queue_size",
+        "retry",
     )
 
     def __init__(
-        self, topic_filter: str, handler: Handler, qos: int, queue_size: int, metrics: ClientMetrics
+        self,
+        topic_filter: str,
+        handler: Handler,
+        qos: int,
+        queue_size: int,
+        metrics: ClientMetrics,
+        retry: RetryPolicy = _NO_RETRY,
     ) -> None:
         self.matcher = TopicFilter(topic_filter)
         self.handler = handler
         self.qos = qos
         self.queue_size = queue_size
+        self.retry = retry
         self._metrics = metrics
-        self._queue: deque[tuple[bytes, MessageMeta]] = deque()
+        self._queue: deque[tuple[bytes, MessageMeta, Ack | None]] = deque()
+        self._current_ack: Ack | None = None  # of the message being handled
         self._wakeup = asyncio.Event()
         self._running = False
         self._stopped = False
@@ -130,10 +194,17 @@ class Subscription:
             name = f"mqttwire-handler[{self.topic_filter}]"
             self._task = asyncio.get_running_loop().create_task(self._work(), name=name)
 
-    async def stop(self) -> None:
-        """Stop the worker; queued messages are dropped. Safe to call from the handler itself."""
+    async def stop(self, *, release: bool = True) -> None:
+        """Stop the worker; queued messages are dropped (and acknowledged when ``release``, so
+        they hold no later acknowledgement back). Safe to call from the handler itself."""
         task, self._task = self._task, None
+        dropped = [ack for _payload, _meta, ack in self._queue]
         self._queue.clear()
+        current, self._current_ack = self._current_ack, None
+        if release:
+            for ack in (current, *dropped):
+                if ack is not None:
+                    ack()
         if task is None or task.done():
             return
         if task is asyncio.current_task():
@@ -143,40 +214,65 @@ class Subscription:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
 
-    def offer(self, payload: bytes, meta: MessageMeta) -> None:
+    def offer(self, payload: bytes, meta: MessageMeta, ack: Ack | None = None) -> None:
         queue = self._queue
         if len(queue) >= self.queue_size:
-            queue.popleft()
+            dropped = queue.popleft()[2]
             self._metrics.queue_overflow += 1
-        queue.append((payload, meta))
+            if dropped is not None:
+                dropped()
+        queue.append((payload, meta, ack))
         self._wakeup.set()
 
     async def _work(self) -> None:
         queue = self._queue
-        metrics = self._metrics
         while True:
             while queue:
-                payload, meta = queue.popleft()
+                payload, meta, ack = queue.popleft()
                 self._running = True
+                self._current_ack = ack
                 try:
-                    await self._call(payload, meta)
-                    metrics.messages_delivered += 1
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    metrics.handler_errors += 1
-                    _LOG.exception(
-                        "handler %s failed on topic %r (subscription %r)",
-                        getattr(self.handler, "__qualname__", self.handler),
-                        meta.topic,
-                        self.topic_filter,
-                    )
+                    await self._handle(payload, meta)
                 finally:
                     self._running = False
+                current, self._current_ack = self._current_ack, None
+                if current is not None:  # (None: ``stop`` released it already)
+                    current()
                 if self._stopped:
                     return
             self._wakeup.clear()
             await self._wakeup.wait()
+
+    async def _handle(self, payload: bytes, meta: MessageMeta) -> None:
+        metrics = self._metrics
+        retry = self.retry
+        for attempt in range(retry.retries + 1):
+            try:
+                await self._call(payload, meta)
+                metrics.messages_delivered += 1
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                metrics.handler_errors += 1
+                _LOG.exception(
+                    "handler %s failed on topic %r (subscription %r, attempt %d of %d)",
+                    getattr(self.handler, "__qualname__", self.handler),
+                    meta.topic,
+                    self.topic_filter,
+                    attempt + 1,
+                    retry.retries + 1,
+                )
+                error = exc
+        if retry.retries or retry.dead_letter is not None:
+            metrics.dead_lettered += 1
+        if retry.dead_letter is not None:
+            try:
+                await retry.dead_letter(payload, meta, error)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                _LOG.exception("dead-letter handler of subscription %r failed", self.topic_filter)
 
 
 class Dispatcher:
@@ -203,8 +299,10 @@ class Dispatcher:
             wanted[sub.topic_filter] = max(sub.qos, wanted.get(sub.topic_filter, 0))
         return wanted
 
-    def add(self, topic_filter: str, handler: Handler, qos: int) -> Subscription:
-        sub = Subscription(topic_filter, handler, qos, self.queue_size, self._metrics)
+    def add(
+        self, topic_filter: str, handler: Handler, qos: int, retry: RetryPolicy = _NO_RETRY
+    ) -> Subscription:
+        sub = Subscription(topic_filter, handler, qos, self.queue_size, self._metrics, retry)
         sub.start()
         self._subscriptions.append(sub)
         return sub
@@ -224,13 +322,29 @@ class Dispatcher:
         retain: bool,
         properties: MessageProperties | None = None,
         only: Collection[str] | None = None,
+        ack: Ack | None = None,
     ) -> int:
         """Queue the message for every matching subscription; returns how many matched.
 
         ``only`` restricts delivery to subscriptions on these filters (an MQTT 5 copy sent for
-        particular subscription identifiers).
+        particular subscription identifiers). ``ack`` is called once every matching
+        subscription is done with the message (at once when none matches).
         """
         meta: MessageMeta | None = None
+        if ack is not None:
+            subs = [
+                sub
+                for sub in self._subscriptions
+                if sub.matcher.matches(topic) and (only is None or sub.topic_filter in only)
+            ]
+            if not subs:
+                ack()
+                return 0
+            meta = _meta(topic, qos, retain, properties)
+            done = ack if len(subs) == 1 else _AckAfterAll(len(subs), ack)
+            for sub in subs:
+                sub.offer(payload, meta, done)
+            return len(subs)
         matched = 0
         for sub in self._subscriptions:
             if sub.matcher.matches(topic) and (only is None or sub.topic_filter in only):
@@ -256,4 +370,5 @@ class Dispatcher:
 
     async def close(self) -> None:
         subs, self._subscriptions = self._subscriptions, []
-        await asyncio.gather(*(sub.stop() for sub in subs))
+        # What is still queued stays unacknowledged: a persistent session gets it again.
+        await asyncio.gather(*(sub.stop(release=False) for sub in subs))

@@ -142,7 +142,8 @@ class _Link:
         self.manual_ack = options.manual_ack
         self.closed = False
         self.on_down: Callable[[], None] = lambda: None
-        self.connected: asyncio.Future[int] = loop.create_future()
+        # CONNACK: (reason code, paho's name of it)
+        self.connected: asyncio.Future[tuple[int, str]] = loop.create_future()
         # QoS >= 1 publishes waiting for PUBACK/PUBCOMP; subscribe/unsubscribe waiting for
         # SUBACK/UNSUBACK: packet id -> future.
         self.acks: dict[int, asyncio.Future[int]] = {}
@@ -200,7 +201,7 @@ class _Link:
     def _on_connect(self, client: Any, userdata: Any, flags: Any, rc: Any, props: Any) -> None:
         self._progress += 1
         if not self.connected.done():
-            self.connected.set_result(_code(rc))
+            self.connected.set_result((_code(rc), str(rc)))
 
     def _on_disconnect(self, client: Any, userdata: Any, flags: Any, rc: Any, props: Any) -> None:
         self._progress += 1
@@ -260,6 +261,7 @@ class _Link:
                     "broker closed the connection before CONNACK", closed_before_connack=True
                 )
             )
+            self.connected.exception()  # retrieved: nobody may be waiting any more
         futures: list[asyncio.Future[Any]] = [*self.acks.values(), *self.subacks.values()]
         for future in futures:
             if not future.done():
@@ -577,7 +579,7 @@ class PahoTransport:
                     raise TransportConnectError(
                         f"{type(exc).__name__}: {exc}", fatal=True
                     ) from None
-                code = await link.connected
+                code, reason = await link.connected
         except TimeoutError:
             _discard(link)
             raise TransportConnectError(f"no CONNACK within {options.timeout:g}s") from None
@@ -587,7 +589,7 @@ class PahoTransport:
         if code != 0:
             _discard(link)
             raise TransportConnectError(
-                f"connection refused: {reason_name(code)} ({code:#04x})",
+                f"connection refused: {reason} ({code:#04x})",
                 fatal=code in _FATAL_CONNACK,
                 code=code,
                 authentication=code in _AUTH_CONNACK,
