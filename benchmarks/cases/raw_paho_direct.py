@@ -4,8 +4,7 @@
 packet to the socket inside the call (a non-blocking `send` per message); the caller runs
 `loop()` itself only to read what comes back. QoS 0: publish N without waiting, then a QoS 1
 flush message whose PUBACK stops the clock (the broker has taken every message before it).
-QoS 1: at most `window` unacknowledged, PUBACKs read with `loop(timeout=0)` between publishes
-(and a blocking `loop()` when the window is full).
+QoS 1: at most `window` unacknowledged; when the window is full, `loop()` reads PUBACKs.
 """
 
 from __future__ import annotations
@@ -67,7 +66,6 @@ class _DirectPublisher:
             if sent - self.acked >= window:
                 self._loop_until(lambda sent=sent: sent - self.acked < window, 60.0)
             publish(topic, data, qos)
-            client.loop_read()
         self._loop_until(lambda: self.acked >= count, 120.0)
 
     def close(self) -> None:

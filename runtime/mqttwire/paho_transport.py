@@ -173,7 +173,9 @@ class _Link:
             manual_ack=options.manual_ack,
         )
         self.client = client
-        client.enable_logger(_LOG)
+        if _LOG.isEnabledFor(logging.DEBUG):
+            # paho formats a log call for every packet: only when someone reads them.
+            client.enable_logger(_LOG)
         client.max_inflight_messages_set(1000)
         client.max_queued_messages_set(0)
         if options.username is not None:

@@ -214,3 +214,52 @@ async def test_acknowledgements_go_out_in_arrival_order(
     assert [m.payload for m in await _take(worker, 1)] == [b"fresh"]
     await worker.disconnect(5)
     await publisher.disconnect(5)
+
+
+# -- configuration and the client on the paho transport ----------------------------------------
+
+
+def test_ack_after_handler_needs_the_paho_transport() -> None:
+    from mqttwire import ConfigError, MQTTClientConfig
+
+    with pytest.raises(ConfigError, match="MQTT_TRANSPORT=paho"):
+        MQTTClientConfig(client_id="x", ack_after_handler=True)
+    assert MQTTClientConfig(client_id="x", ack_after_handler=True, transport="paho")
+
+
+@pytest.mark.integration
+async def test_client_on_the_paho_transport_acknowledges_after_the_handler(
+    mqtt_broker: MosquittoBroker,
+) -> None:
+    import socket
+
+    import paho.mqtt.client as paho_mqtt
+
+    from mqttwire import MQTTClient, MQTTClientConfig
+
+    config = MQTTClientConfig(
+        url=mqtt_broker.url,
+        client_id="paho-client",
+        transport="paho",
+        ack_after_handler=True,
+        shutdown_timeout=2.0,
+    )
+    client = MQTTClient(config)
+    got: list[bytes] = []
+    handled = asyncio.Event()
+
+    async def handler(payload: bytes) -> None:
+        got.append(payload)
+        handled.set()
+
+    await client.subscribe("paho/t", handler, qos=1)
+    async with client:
+        native = client.client
+        assert isinstance(native, paho_mqtt.Client)
+        sock = native.socket()
+        assert sock is not None
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+        await client.publish("paho/t", b"hello", qos=1)
+        await asyncio.wait_for(handled.wait(), 10)
+    assert got == [b"hello"]
+    assert client.metrics.messages_delivered == 1
