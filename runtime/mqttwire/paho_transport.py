@@ -248,7 +248,7 @@ class _Link:
         except Exception as exc:
             self._failed("keepalive", exc)
             return
-        if not self.closed and self._reader_fd is not None:
+        if not self.closed:  # (also while reading is paused)
             self._keepalive = self.loop.call_later(_KEEPALIVE_TICK, self._misc)
 
     def down(self) -> None:

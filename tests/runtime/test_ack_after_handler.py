@@ -263,3 +263,32 @@ async def test_client_on_the_paho_transport_acknowledges_after_the_handler(
         await asyncio.wait_for(handled.wait(), 10)
     assert got == [b"hello"]
     assert client.metrics.messages_delivered == 1
+
+
+async def test_dead_letter_topic_republishes_the_failed_message() -> None:
+    from mqttwire import MQTTClient, MQTTClientConfig
+    from mqttwire.testing.memory import MEMORY_URL, MemoryBroker
+
+    broker = MemoryBroker()
+    client = MQTTClient(
+        MQTTClientConfig(url=MEMORY_URL, client_id="dlq", shutdown_timeout=1.0),
+        transport=broker.transport(),
+    )
+    dead: list[bytes] = []
+    arrived = asyncio.Event()
+
+    async def broken(payload: bytes) -> None:
+        raise RuntimeError("cannot handle")
+
+    async def dead_letters(payload: bytes) -> None:
+        dead.append(payload)
+        arrived.set()
+
+    policy = RetryPolicy(retries=1, dead_letter=client.dead_letter_topic("jobs/dead"))
+    await client.subscribe("jobs/in", broken, qos=1, retry=policy)
+    await client.subscribe("jobs/dead", dead_letters, qos=1)
+    async with client:
+        await client.publish("jobs/in", b"poison", qos=1)
+        await asyncio.wait_for(arrived.wait(), 10)
+    assert dead == [b"poison"]
+    assert client.metrics.handler_errors == 2 and client.metrics.dead_lettered == 1
