@@ -126,13 +126,7 @@ MEANINGS: dict[str, str] = {
         "returned (or raised after the retries of its `RetryPolicy`), in arrival order, instead "
         "of on receipt; with `MQTT_CLEAN_SESSION=false` a process killed mid-handler gets the "
         "message again from the broker. QoS 2: paho-mqtt sends PUBREC on receipt, so only the "
-        "PUBCOMP waits. A slow handler holds back the acknowledgements of later messages. "
-        "Needs `MQTT_TRANSPORT=paho`."
-    ),
-    "transport": (
-        "`paho`: the transport on paho-mqtt's public external-event-loop API "
-        "(`mqttwire.paho_transport`); `aiomqtt`: aiomqtt with fast paths through private "
-        "aiomqtt/paho internals. See docs/architecture.md for the measurements."
+        "PUBCOMP waits. A slow handler holds back the acknowledgements of later messages."
     ),
 }
 

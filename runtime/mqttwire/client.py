@@ -89,14 +89,10 @@ _STATES_ACCEPTING_OFFLINE = frozenset(
 )
 
 
-def _default_transport(config: MQTTClientConfig) -> Transport:
-    if config.transport == "paho":
-        from mqttwire.paho_transport import PahoTransport
+def _default_transport() -> Transport:
+    from mqttwire.paho_transport import PahoTransport
 
-        return PahoTransport()
-    from mqttwire._aiomqtt_transport import AiomqttTransport
-
-    return AiomqttTransport()
+    return PahoTransport()
 
 
 class MQTTClient:
@@ -107,7 +103,7 @@ class MQTTClient:
     reconnects with exponential backoff and jitter, resubscribes every filter and flushes the
     offline queue. ``shutdown()`` is the graceful end; ``disconnect()`` just closes the link.
 
-    ``transport`` replaces the transport chosen by ``config.transport`` (see :mod:`mqttwire.transport`), e.g. with an
+    ``transport`` replaces the paho-mqtt transport (see :mod:`mqttwire.transport`), e.g. with an
     in-memory one in tests.
     """
 
@@ -122,9 +118,7 @@ class MQTTClient:
         self._broker_max_qos: int | None = None
         self._uses_qos2 = False
         self._last_link_broker: ConnectionParams | None = None
-        self._transport: Transport = (
-            transport if transport is not None else _default_transport(config)
-        )
+        self._transport: Transport = transport if transport is not None else _default_transport()
         self._metrics = ClientMetrics()
         self._dispatcher = Dispatcher(self._metrics, config.handler_queue_size)
         self._offline = OfflineQueue(config.offline_queue_size)
@@ -203,8 +197,8 @@ class MQTTClient:
 
     @property
     def client(self) -> Any:
-        """The underlying library client while connected (escape hatch: ``aiomqtt.Client``, or
-        ``paho.mqtt.client.Client`` with ``transport="paho"``), else ``None``."""
+        """The underlying ``paho.mqtt.client.Client`` while connected (escape hatch), else
+        ``None``."""
         return self._transport.native
 
     @property

@@ -53,9 +53,8 @@ _FIELDS: dict[str, tuple[str, str]] = {
     "shutdown_timeout": ("MQTT_SHUTDOWN_TIMEOUT", "must be a number >= 0 (seconds)"),
     "ack_after_handler": (
         "MQTT_ACK_AFTER_HANDLER",
-        "must be a boolean (true/false/1/0/yes/no/on/off); needs MQTT_TRANSPORT=paho",
+        "must be a boolean (true/false/1/0/yes/no/on/off)",
     ),
-    "transport": ("MQTT_TRANSPORT", "must be 'aiomqtt' or 'paho'"),
 }
 
 ENV_VARIABLES: Mapping[str, str] = {name: env for name, (env, _) in _FIELDS.items()}
@@ -110,9 +109,6 @@ class MQTTClientConfig(BaseModel):
     shutdown_timeout: float = Field(default=5.0, ge=0)
     # QoS 1/2 messages are acknowledged once every handler is done with them, not on receipt.
     ack_after_handler: bool = False
-    # "paho": paho-mqtt's public external-event-loop API (mqttwire.paho_transport);
-    # "aiomqtt": aiomqtt with fast paths through private internals (mqttwire._aiomqtt_transport).
-    transport: Literal["aiomqtt", "paho"] = "aiomqtt"
 
     def __init__(self, **data: Any) -> None:
         try:
@@ -141,12 +137,6 @@ class MQTTClientConfig(BaseModel):
             value = getattr(self, name)
             if value is not None and not Path(value).is_file():
                 raise ConfigError(_FIELDS[name][0], _FIELDS[name][1], value)
-        if self.ack_after_handler and self.transport != "paho":
-            raise ConfigError(
-                "MQTT_ACK_AFTER_HANDLER",
-                "needs MQTT_TRANSPORT=paho (the aiomqtt transport acknowledges on receipt)",
-                self.ack_after_handler,
-            )
         if self.tls_key_file is not None and self.tls_cert_file is None:
             raise ConfigError(
                 "MQTT_TLS_KEY_FILE", "needs MQTT_TLS_CERT_FILE as well", self.tls_key_file

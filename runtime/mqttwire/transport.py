@@ -1,8 +1,8 @@
 """The seam between the client and an MQTT implementation.
 
-:class:`MQTTClient` drives one :class:`Transport`. Production: ``config.transport`` picks
-aiomqtt (``mqttwire._aiomqtt_transport``) or paho-mqtt through its public external-event-loop
-API (:mod:`mqttwire.paho_transport`); an in-memory one serves tests. A transport is reusable: ``connect`` -> use -> ``disconnect`` -> ``connect`` ... Transport
+:class:`MQTTClient` drives one :class:`Transport`; the production one drives paho-mqtt
+through its public external-event-loop API (:mod:`mqttwire.paho_transport`, the only module
+that imports paho) and an in-memory one serves tests. A transport is reusable: ``connect`` -> use -> ``disconnect`` -> ``connect`` ... Transport
 errors stay inside the client, which turns them into :mod:`mqttwire.errors`.
 """
 

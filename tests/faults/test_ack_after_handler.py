@@ -68,7 +68,6 @@ class _Worker:
             MQTT_CLIENT_ID="ack-worker",
             MQTT_CLEAN_SESSION="false",
             MQTT_ACK_AFTER_HANDLER="true",
-            MQTT_TRANSPORT="paho",
             MQTT_PROTOCOL=protocol,
             STUCK_AT=str(STUCK_AT),
             FIRST_RUN="1" if first_run else "0",

@@ -1,5 +1,6 @@
 """Acknowledge after handling: when the dispatcher calls ``ack``, retry policies and dead
-letters, and the transport's in-order acknowledgements on a real broker."""
+letters, the paho transport's in-order acknowledgements on a real broker, and the paho
+transport's own edge cases (TCP_NODELAY, a reset before CONNACK)."""
 
 from __future__ import annotations
 
@@ -219,16 +220,8 @@ async def test_acknowledgements_go_out_in_arrival_order(
 # -- configuration and the client on the paho transport ----------------------------------------
 
 
-def test_ack_after_handler_needs_the_paho_transport() -> None:
-    from mqttwire import ConfigError, MQTTClientConfig
-
-    with pytest.raises(ConfigError, match="MQTT_TRANSPORT=paho"):
-        MQTTClientConfig(client_id="x", ack_after_handler=True)
-    assert MQTTClientConfig(client_id="x", ack_after_handler=True, transport="paho")
-
-
 @pytest.mark.integration
-async def test_client_on_the_paho_transport_acknowledges_after_the_handler(
+async def test_client_acknowledges_after_the_handler_on_tcp_nodelay_link(
     mqtt_broker: MosquittoBroker,
 ) -> None:
     import socket
@@ -240,7 +233,6 @@ async def test_client_on_the_paho_transport_acknowledges_after_the_handler(
     config = MQTTClientConfig(
         url=mqtt_broker.url,
         client_id="paho-client",
-        transport="paho",
         ack_after_handler=True,
         shutdown_timeout=2.0,
     )
@@ -292,3 +284,31 @@ async def test_dead_letter_topic_republishes_the_failed_message() -> None:
         await asyncio.wait_for(arrived.wait(), 10)
     assert dead == [b"poison"]
     assert client.metrics.handler_errors == 2 and client.metrics.dead_lettered == 1
+
+
+async def test_connect_fails_at_once_when_the_link_resets_before_connack() -> None:
+    """A server that reads CONNECT and resets the connection: ``connect`` fails from paho's
+    ``on_disconnect`` (``closed_before_connack``), not after its 30 s timeout."""
+    import socket
+
+    from mqttwire.transport import TransportConnectError
+
+    async def reset(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1)  # the CONNECT arrived
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        writer.transport.abort()
+
+    server = await asyncio.start_server(reset, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        for _ in range(5):
+            transport = PahoTransport()
+            options = ConnectOptions(host="127.0.0.1", port=port, client_id="reset", timeout=30)
+            with pytest.raises(TransportConnectError) as info:
+                await asyncio.wait_for(transport.connect(options), 10)  # 10: only to catch hangs
+            assert info.value.closed_before_connack
+            assert not info.value.fatal
+    finally:
+        server.close()
+        await server.wait_closed()

@@ -64,7 +64,6 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "MQTT_HANDLER_QUEUE_SIZE": "10",
         "MQTT_SHUTDOWN_TIMEOUT": "1.5",
         "MQTT_ACK_AFTER_HANDLER": "true",
-        "MQTT_TRANSPORT": "paho",
     }
     assert set(env) == set(ENV_VARIABLES.values())
     config = MQTTClientConfig.from_env(env)
@@ -91,7 +90,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
     assert config.publish_timeout == 3 and config.connect_timeout == 4
     assert config.connect_retry is True
     assert config.handler_queue_size == 10 and config.shutdown_timeout == 1.5
-    assert config.ack_after_handler is True and config.transport == "paho"
+    assert config.ack_after_handler is True
 
 
 def test_direct_construction_and_mqtt_url_alias() -> None:
