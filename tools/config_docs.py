@@ -156,6 +156,13 @@ MEANINGS: dict[str, str] = {
         "properties, the `mqttwire` metrics. Needs `pip install 'mqttwire[otel]'`; see "
         "[guides/observability.md](guides/observability.md)."
     ),
+    "ack_after_handler": (
+        "`true`: a QoS 1 message is acknowledged (PUBACK) once every handler it went to has "
+        "returned (or raised after the retries of its `RetryPolicy`), in arrival order, instead "
+        "of on receipt; with `MQTT_CLEAN_SESSION=false` a process killed mid-handler gets the "
+        "message again from the broker. QoS 2: paho-mqtt sends PUBREC on receipt, so only the "
+        "PUBCOMP waits. A slow handler holds back the acknowledgements of later messages."
+    ),
 }
 
 

@@ -28,6 +28,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +37,7 @@ from pydantic import BaseModel
 from mqttwire.backoff import Backoff
 from mqttwire.config import MQTTClientConfig
 from mqttwire.dedupe import MessageDeduplicator
-from mqttwire.dispatch import Dispatcher, Handler, Subscription
+from mqttwire.dispatch import DeadLetterHandler, Dispatcher, Handler, RetryPolicy, Subscription
 from mqttwire.envelope import encode_envelope
 from mqttwire.errors import (
     AuthenticationError,
@@ -59,6 +60,7 @@ from mqttwire.health import (
     health_topic,
     keepalive_topic,
 )
+from mqttwire.meta import MessageMeta
 from mqttwire.metrics import ClientMetrics
 from mqttwire.observability import Telemetry, instrumentation_for
 from mqttwire.observability.logs import log_fields
@@ -108,9 +110,9 @@ _STATES_ACCEPTING_OFFLINE = frozenset(
 
 
 def _default_transport() -> Transport:
-    from mqttwire._aiomqtt_transport import AiomqttTransport
+    from mqttwire.paho_transport import PahoTransport
 
-    return AiomqttTransport()
+    return PahoTransport()
 
 
 class MQTTClient:
@@ -121,7 +123,7 @@ class MQTTClient:
     reconnects with exponential backoff and jitter, resubscribes every filter and flushes the
     offline queue. ``shutdown()`` is the graceful end; ``disconnect()`` just closes the link.
 
-    ``transport`` replaces the aiomqtt transport (see :mod:`mqttwire.transport`), e.g. with an
+    ``transport`` replaces the paho-mqtt transport (see :mod:`mqttwire.transport`), e.g. with an
     in-memory one in tests. ``telemetry`` turns OpenTelemetry on with these providers (else
     ``MQTT_OTEL=true`` with the global ones; see :mod:`mqttwire.observability`).
     """
@@ -244,7 +246,8 @@ class MQTTClient:
 
     @property
     def client(self) -> Any:
-        """The underlying ``aiomqtt.Client`` while connected (escape hatch), else ``None``."""
+        """The underlying ``paho.mqtt.client.Client`` while connected (escape hatch), else
+        ``None``."""
         return self._transport.native
 
     @property
@@ -455,6 +458,7 @@ class MQTTClient:
             tls=tls,
             will=will,
             timeout=config.connect_timeout,
+            manual_ack=config.ack_after_handler,
         )
 
     def _resolve_first(self, error: BaseException | None) -> None:
@@ -982,10 +986,14 @@ class MQTTClient:
             if topic == keepalive:
                 self._last_heartbeat_seen = asyncio.get_running_loop().time()
             ids = message.subscription_ids
+            # ack_after_handler: QoS >= 1 messages are acknowledged once handled.
+            ack = None if message.ack_id is None else partial(self._transport.ack, message)
             if dedupe is not None and dedupe.is_duplicate_payload(
                 message.payload, scope=",".join(map(str, ids))
             ):
                 metrics.duplicates += 1
+                if ack is not None:
+                    ack()
                 continue
             # MQTT 5: this copy was sent for the subscriptions in ``ids`` only.
             only = {by_id[i] for i in ids if i in by_id} if ids else None
@@ -996,6 +1004,7 @@ class MQTTClient:
                 message.retain,
                 message.properties,
                 only or None,
+                ack,
             )
 
     async def _heartbeat(self) -> None:
@@ -1205,6 +1214,16 @@ class MQTTClient:
 
     # ------------------------------------------------------------------ subscribe
 
+    def dead_letter_topic(self, topic: str, *, qos: int = 1) -> DeadLetterHandler:
+        """A :class:`RetryPolicy` ``dead_letter`` that republishes the failed message's payload,
+        unchanged, to ``topic`` (through this client, so it is queued while offline)."""
+        validate_topic_name(topic)
+
+        async def forward(payload: bytes, meta: MessageMeta, error: Exception) -> None:
+            await self.publish(topic, payload, qos=qos)
+
+        return forward
+
     async def subscribe(
         self,
         topic_filter: str,
@@ -1212,6 +1231,7 @@ class MQTTClient:
         *,
         qos: int = 0,
         order_group: str | None = None,
+        retry: RetryPolicy | None = None,
     ) -> Subscription:
         """Run ``handler`` for every message matching ``topic_filter``.
 
@@ -1220,12 +1240,13 @@ class MQTTClient:
         Each subscription has its own bounded queue and worker (see :mod:`mqttwire.dispatch`),
         so there is no order between subscriptions; subscriptions with the same
         ``order_group`` share one queue and worker and are handled in arrival order.
+        ``retry`` says what happens when the handler raises (default: logged, counted, done).
         """
         if qos not in (0, 1, 2):
             raise SubscribeError(topic_filter, f"qos must be 0, 1 or 2, got {qos!r}")
         validate_topic_filter(topic_filter)
         before = self._dispatcher.filters().get(topic_filter)
-        sub = self._dispatcher.add(topic_filter, handler, qos, order_group)
+        sub = self._dispatcher.add(topic_filter, handler, qos, order_group, retry or RetryPolicy())
         if self._link_up and (before is None or qos > before):
             try:
                 granted = await self._broker_subscribe([(topic_filter, qos)])

@@ -61,6 +61,10 @@ _FIELDS: dict[str, tuple[str, str]] = {
     "handler_queue_bytes": ("MQTT_HANDLER_QUEUE_BYTES", "must be an integer >= 1 (bytes)"),
     "shutdown_timeout": ("MQTT_SHUTDOWN_TIMEOUT", "must be a number >= 0 (seconds)"),
     "otel": ("MQTT_OTEL", "must be a boolean (true/false/1/0/yes/no/on/off)"),
+    "ack_after_handler": (
+        "MQTT_ACK_AFTER_HANDLER",
+        "must be a boolean (true/false/1/0/yes/no/on/off)",
+    ),
 }
 
 ENV_VARIABLES: Mapping[str, str] = {name: env for name, (env, _) in _FIELDS.items()}
@@ -124,6 +128,8 @@ class MQTTClientConfig(BaseModel):
     handler_queue_bytes: int = Field(default=64 * 1024 * 1024, ge=1)
     shutdown_timeout: float = Field(default=5.0, ge=0)
     otel: bool = False
+    # QoS 1/2 messages are acknowledged once every handler is done with them, not on receipt.
+    ack_after_handler: bool = False
 
     def __init__(self, **data: Any) -> None:
         try:

@@ -14,6 +14,7 @@ class ClientMetrics:
     messages_received: int = 0
     messages_delivered: int = 0
     handler_errors: int = 0
+    dead_lettered: int = 0  # messages given up after the retries of their RetryPolicy
     queue_overflow: int = 0
     queue_overflow_bytes: int = 0  # payload bytes of the messages counted in queue_overflow
     duplicates: int = 0

@@ -68,6 +68,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "MQTT_HANDLER_QUEUE_BYTES": "4096",
         "MQTT_SHUTDOWN_TIMEOUT": "1.5",
         "MQTT_OTEL": "true",
+        "MQTT_ACK_AFTER_HANDLER": "true",
     }
     assert set(env) == set(ENV_VARIABLES.values())
     config = MQTTClientConfig.from_env(env)
@@ -99,6 +100,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
     assert config.handler_queue_size == 10 and config.shutdown_timeout == 1.5
     assert config.otel is True
     assert config.handler_queue_bytes == 4096
+    assert config.ack_after_handler is True
 
 
 def test_direct_construction_and_mqtt_url_alias() -> None:

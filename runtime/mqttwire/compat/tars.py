@@ -49,7 +49,7 @@ Other differences, from the runtime underneath:
   ``MqttError``, the spec asked for ``ConnectionError``).
 * Invalid URL: :class:`InvalidMQTTURLError`, a ``ValueError`` as in the seed.
 * ``connected`` is false while the link is down (the seed's flag stayed true until
-  ``disconnect()``); ``client`` is the underlying ``aiomqtt.Client`` (the seed's was an
+  ``disconnect()``); ``client`` is the underlying ``paho.mqtt.client.Client`` (the seed's was an
   asyncio-mqtt client).
 * The client id may not contain ``/``, ``+``, ``#`` (it is a level of the health and keepalive
   topics); ``ValueError`` at construction.
@@ -197,7 +197,7 @@ class MQTTClient:
 
     @property
     def client(self) -> Any:
-        """The underlying ``aiomqtt.Client`` while the link is up, else ``None``."""
+        """The underlying ``paho.mqtt.client.Client`` while the link is up, else ``None``."""
         return self._runtime.client if self._runtime is not None else None
 
     @property
