@@ -1246,7 +1246,9 @@ class MQTTClient:
             raise SubscribeError(topic_filter, f"qos must be 0, 1 or 2, got {qos!r}")
         validate_topic_filter(topic_filter)
         before = self._dispatcher.filters().get(topic_filter)
-        sub = self._dispatcher.add(topic_filter, handler, qos, order_group, retry or RetryPolicy())
+        sub = self._dispatcher.add(
+            topic_filter, handler, qos, order_group=order_group, retry=retry or RetryPolicy()
+        )
         if self._link_up and (before is None or qos > before):
             try:
                 granted = await self._broker_subscribe([(topic_filter, qos)])

@@ -543,6 +543,7 @@ class Dispatcher:
         topic_filter: str,
         handler: Handler,
         qos: int,
+        *,
         order_group: str | None = None,
         retry: RetryPolicy = _NO_RETRY,
     ) -> Subscription:

@@ -107,7 +107,7 @@ async def test_retry_policy_retries_then_succeeds() -> None:
         if len(calls) < 3:
             raise RuntimeError("not yet")
 
-    dispatcher.add("t", flaky, 1, RetryPolicy(retries=2))
+    dispatcher.add("t", flaky, 1, retry=RetryPolicy(retries=2))
     dispatcher.dispatch("t", b"m", 1, False, ack=lambda: acked.append(True))
     await _until(lambda: acked == [True])
     assert calls == [b"m"] * 3
@@ -131,7 +131,7 @@ async def test_retry_policy_gives_up_to_the_dead_letter_handler() -> None:
     async def dead_letter(payload: bytes, meta: MessageMeta, error: Exception) -> None:
         dead.append((payload, meta.topic, str(error)))
 
-    dispatcher.add("t", broken, 1, RetryPolicy(retries=3, dead_letter=dead_letter))
+    dispatcher.add("t", broken, 1, retry=RetryPolicy(retries=3, dead_letter=dead_letter))
     dispatcher.dispatch("t", b"poison", 1, False, ack=lambda: acked.append(True))
     dispatcher.dispatch("t", b"poison", 1, False, ack=lambda: acked.append(True))
     await _until(lambda: acked == [True, True])
