@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 
 from mqttwire import MessageProperties, MQTTClient, MQTTClientConfig
+from mqttwire.metrics import ClientMetrics
 from mqttwire.offline_queue import OutgoingMessage
+from mqttwire.outbox import Outbox
 from mqttwire.state import ClientState
 from mqttwire.testing.memory import MEMORY_URL, MemoryBroker
 
@@ -26,10 +28,11 @@ def client(broker: MemoryBroker, protocol: str = "5") -> MQTTClient:
 async def test_queued_messages_lose_expiry_while_offline_and_expired_ones_are_dropped() -> None:
     broker = MemoryBroker()
     c = client(broker)
-    await c.connect()
+    metrics = ClientMetrics()
+    outbox = Outbox(c.config, metrics, lambda error: None)
     now = asyncio.get_running_loop().time()
     expiring = MessageProperties(message_expiry_interval=10)
-    kept = c._unexpired(
+    kept = outbox.unexpired(
         [
             OutgoingMessage("a", b"old", 1, False, expiring, now - 11),  # expired
             OutgoingMessage("a", b"aged", 1, False, expiring, now - 4),
@@ -38,8 +41,8 @@ async def test_queued_messages_lose_expiry_while_offline_and_expired_ones_are_dr
     )
     assert [m.payload for m in kept] == [b"aged", b"plain"]
     assert kept[0].properties is not None and kept[0].properties.message_expiry_interval == 6
-    assert c.metrics.offline_expired == 1
-    await c.shutdown()
+    assert metrics.offline_expired == 1
+    outbox.close()
 
 
 async def test_offline_queue_keeps_properties_and_drops_refused_messages() -> None:
