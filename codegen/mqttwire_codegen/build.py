@@ -252,6 +252,7 @@ class Builder:
                     default=str(default) if default is not None else None,
                     examples=_strs(p.get("examples", spec.get("examples"))),
                     location=ploc,
+                    pattern=spec["pattern"] if isinstance(spec.get("pattern"), str) else None,
                 )
             )
         seen: dict[str, Parameter] = {}
@@ -267,20 +268,31 @@ class Builder:
         return tuple(params)
 
     # -- messages --------------------------------------------------------------------------
-    def message(self, raw: Any, loc: Location, key: str | None, envelope_default: bool) -> Message:
+    def message(
+        self,
+        raw: Any,
+        loc: Location,
+        key: str | None,
+        envelope_default: bool,
+        context: tuple[str, ...] = (),
+    ) -> Message:
+        """``context``: names (operationId, channel id) that name an untitled inline payload
+        when the message's own name is missing or already taken by another schema."""
         ref_loc = loc
         m, mloc = self.deref(raw, loc)
         cache_key = mloc
         if cache_key in self._message_cache and key is None:
             return self._message_cache[cache_key]
         m = self.apply_traits(m, mloc) if isinstance(m, dict) else {}
+        named = key is not None
         if key is None:
             key = (
                 m.get("messageId")
                 or m.get("name")
                 or (mloc.pointer.rsplit("/", 1)[-1] if "/messages/" in mloc.pointer else None)
-                or "message"
             )
+            named = key is not None
+            key = key or "message"
         key = str(key)
         name = str(m.get("name") or key)
         payload = m.get("payload")
@@ -293,8 +305,18 @@ class Builder:
         ):
             payload, ploc = payload["schema"], ploc.child("schema")
         override = m.get("x-python-name")
-        fallback = override if isinstance(override, str) else class_name_from(name)
-        class_name = self.bundle.add_payload(payload, ploc, fallback)
+        if isinstance(override, str):
+            candidates = [override]
+        else:
+            title = m.get("title")
+            own = [class_name_from(name)] if named else []
+            own += [class_name_from(title)] if isinstance(title, str) and not named else []
+            candidates = [
+                *own,
+                *(class_name_from(c) + ("" if named else "Message") for c in context),
+                class_name_from(name),
+            ]
+        class_name = self.bundle.add_payload(payload, ploc, candidates)
         headers = m.get("headers")
         headers_schema = (
             self.deref(headers, mloc.child("headers"))[0] if headers is not None else None
@@ -411,7 +433,9 @@ class Builder:
             draft.params = self.parameters(address, ch.get("parameters"), cloc)
             for mkey, mraw in (ch.get("messages") or {}).items():
                 draft.messages.append(
-                    self.message(mraw, cloc.child("messages", mkey), mkey, envelope)
+                    self.message(
+                        mraw, cloc.child("messages", mkey), mkey, envelope, (f"{cid} {mkey}",)
+                    )
                 )
             drafts[cid] = draft
         ops: list[Operation] = []
@@ -527,13 +551,8 @@ class Builder:
                 continue
             envelope = bool(ch["x-envelope"]) if "x-envelope" in ch else self.root_envelope
             cid = address.strip("/") or address
-            draft = _ChannelDraft(
-                cid,
-                address.lstrip("/") if address.startswith("/") else address,
-                ch,
-                cloc0,
-                envelope=envelope,
-            )
+            # ``/a/b`` and ``a/b`` are different MQTT topics: the address is kept as written
+            draft = _ChannelDraft(cid, address, ch, cloc0, envelope=envelope)
             draft.params = self.parameters(address, ch.get("parameters"), cloc)
             for verb in ("subscribe", "publish"):  # 2.x subscribe = the application sends
                 if verb not in ch:
@@ -548,8 +567,10 @@ class Builder:
                         if isinstance(mraw, dict) and isinstance(mraw.get("oneOf"), list)
                         else [(op["message"], oloc.child("message"))]
                     )
+                    op_id = op.get("operationId")
+                    context = (cid, *([op_id] if isinstance(op_id, str) else []))
                     for item, iloc in items:
-                        msg = self.message(item, iloc, None, envelope)
+                        msg = self.message(item, iloc, None, envelope, context)
                         if not any(m.key == msg.key for m in draft.messages):
                             draft.messages.append(msg)
                         keys.append(msg.key)

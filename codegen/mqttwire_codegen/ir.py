@@ -29,6 +29,7 @@ class Parameter:
     default: str | None = None
     examples: tuple[str, ...] = ()
     location: Location | None = None
+    pattern: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,7 @@ def _param_view(p: Parameter) -> dict[str, Any]:
         "type": type_,
         "enum": p.enum,
         "default": p.default,
+        "pattern": p.pattern,
     }
 
 
@@ -44,7 +45,13 @@ def _union(names: list[str]) -> str:
 def _policy_doc(ch: Channel) -> str:
     pol = ch.publish_policy
     events = ", ".join(dict.fromkeys(m.name for m in ch.messages))
-    kind = f"envelope type {events}" if ch.envelope else "bare JSON"
+    formats = ", ".join(
+        dict.fromkeys(
+            "JSON" if m.content_type is None or "json" in m.content_type else m.content_type
+            for m in ch.messages
+        )
+    )
+    kind = f"envelope type {events}" if ch.envelope else f"bare {formats}"
     return f"QoS {pol.qos}, retain {pol.retain}, {kind}"
 
 

@@ -7,6 +7,7 @@ wherever referenced); primitive/enum/array schemas are inlined so fields stay pl
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from mqttwire_codegen.diagnostics import ContractError, Diagnostic, Location
@@ -32,6 +33,10 @@ _DROP = frozenset(
 )
 
 
+def _same(a: Any, b: Any) -> bool:
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
 def _object_like(schema: Any) -> bool:
     if not isinstance(schema, dict):
         return False
@@ -54,19 +59,28 @@ class SchemaBundle:
         self._origin: dict[str, Location] = {}
         self._active: set[Location] = set()
 
-    def add_payload(self, schema: Any, loc: Location, fallback_name: str) -> str:
-        """Register a message payload; returns its model class name."""
+    def add_payload(self, schema: Any, loc: Location, fallback_names: Sequence[str]) -> str:
+        """Register a message payload; returns its model class name. An untitled inline payload
+        takes the first of ``fallback_names`` that no other schema took (the last one is
+        reported if all are taken)."""
         if schema is None:
             schema, loc = {}, loc
         if isinstance(schema, dict) and "$ref" in schema:
             target, tloc = self.r.deref(schema, loc)
             return self._define(target, tloc, self._name_for(target, tloc))
-        name = (
-            class_name_from(str(schema.get("title")))
-            if isinstance(schema, dict) and isinstance(schema.get("title"), str)
-            else fallback_name
-        )
-        return self._define(schema, loc, name)
+        if isinstance(schema, dict) and isinstance(schema.get("title"), str):
+            return self._define(schema, loc, class_name_from(schema["title"]))
+        names = list(dict.fromkeys(fallback_names))
+        if loc in self._by_location:
+            return self._by_location[loc]
+        self._by_location[loc] = names[0]
+        try:
+            body = self._walk(schema, loc)
+        finally:
+            del self._by_location[loc]
+        same = [n for n in names if n in self.defs and _same(self.defs[n], body)]
+        free = [n for n in names if n not in self.defs and n not in RESERVED_MODEL_NAMES]
+        return self._define(schema, loc, (same or free or names)[0])
 
     def _name_for(self, schema: Any, loc: Location) -> str:
         if isinstance(schema, dict):
@@ -102,7 +116,7 @@ class SchemaBundle:
                 ]
             )
         if name in self.defs:
-            if json.dumps(self.defs[name], sort_keys=True) == json.dumps(body, sort_keys=True):
+            if _same(self.defs[name], body):
                 self._by_location[loc] = name
                 return name
             first = self._origin[name]

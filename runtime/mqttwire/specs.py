@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from mqttwire.content import WireFormat, wire_format
 from mqttwire.topic_filter import share_filter
 from mqttwire.topic_template import TopicTemplate
 from mqttwire.transport import MessageProperties
@@ -48,6 +49,11 @@ class MessageSpec:
     model: type[BaseModel]
     envelope: bool | None = None
     content_type: str | None = None
+
+    @property
+    def wire(self) -> WireFormat:
+        """How the payload travels when not enveloped: JSON, plain text or raw bytes."""
+        return wire_format(self.content_type)
 
 
 @dataclass(frozen=True, slots=True)

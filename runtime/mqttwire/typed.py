@@ -28,11 +28,11 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Protocol, Self, TypeVar
 
-import orjson
 from pydantic import BaseModel, ValidationError
 
 from mqttwire.client import MQTTClient
 from mqttwire.config import MQTTClientConfig
+from mqttwire.content import WireFormat, decode_body, encode_body
 from mqttwire.dispatch import Subscription
 from mqttwire.envelope import EnvelopeFields, decode_envelope_fields, new_message_id
 from mqttwire.errors import PayloadValidationError
@@ -60,6 +60,7 @@ __all__ = [
     "new_uuid4_hex",
     "now_datetime",
     "now_timestamp",
+    "omit_none",
 ]
 
 log = logging.getLogger("mqttwire.typed")
@@ -99,6 +100,12 @@ def _with_envelope(
 def now_datetime() -> datetime:
     """Default factory for ``x-default-factory: now`` on ``format: date-time`` fields (UTC)."""
     return datetime.now(UTC)
+
+
+def omit_none(value: object) -> bool:
+    """``exclude_if`` of optional fields whose schema does not allow null: an unset field is
+    left out of the payload instead of going out as ``null``."""
+    return value is None
 
 
 def now_timestamp() -> float:
@@ -163,6 +170,10 @@ class TypedStats:
     @property
     def invalid_total(self) -> int:
         return sum(self.invalid.values())
+
+
+_UNDECODABLE = object()
+_FORMAT_NAMES: Mapping[WireFormat, str] = {"json": "JSON", "text": "UTF-8 text", "bytes": "bytes"}
 
 
 def _encode(payload: BaseModel) -> Any:
@@ -314,16 +325,16 @@ class TypedClient:
             topic = spec.topic.format(params)
         message = spec.message_for(payload, event_type)
         if self._strict:
-            checked = payload.model_dump(mode="json", by_alias=True, warnings=False)
+            mode = "json" if message.wire == "json" else "python"
+            checked = payload.model_dump(mode=mode, by_alias=True, warnings=False)
             self._check_outgoing(message, checked, topic)
-        data = _encode(payload)
         properties = _outgoing_properties(spec, message, extra) if self.mqtt5 else None
         optional: dict[str, Any] = {"properties": properties} if properties else {}
         if spec.enveloped(message):
             return await self._client.publish_event(
                 topic,
                 message.event_type,
-                data,
+                _encode(payload),
                 correlation_id=correlation_id,
                 qos=spec.publish_qos,
                 retain=spec.publish_retain,
@@ -331,7 +342,7 @@ class TypedClient:
             )
         await self._client.publish(
             topic,
-            orjson.dumps(data),
+            encode_body(payload, message.wire),
             qos=spec.publish_qos,
             retain=spec.publish_retain,
             **optional,
@@ -354,6 +365,9 @@ class TypedClient:
         self, spec: ChannelSpec, payload: bytes, meta: MessageMeta
     ) -> tuple[BaseModel, MessageMeta]:
         params = spec.topic.match(meta.topic) or {}
+        problem = spec.topic.check(params) if params else None
+        if problem is not None:
+            raise InvalidPayload(problem, [], "/".join(m.model.__name__ for m in spec.messages))
         candidates = spec.messages
         data: Any
         envelope = decode_envelope_fields(payload) if spec.may_carry_envelopes else None
@@ -366,19 +380,29 @@ class TypedClient:
             data = envelope.data
             meta = _with_envelope(meta, params, envelope)
         else:
-            names = "/".join(c.model.__name__ for c in candidates)
-            try:
-                data = orjson.loads(payload)
-            except orjson.JSONDecodeError as exc:
-                raise InvalidPayload(f"not JSON: {exc}", [], names) from None
             meta = replace(meta, params=params)
+        decoded: dict[WireFormat, Any] = {}
         errors: list[Any] = []
+        undecodable = ""
         for candidate in candidates:
+            if envelope is None:
+                fmt = candidate.wire
+                if fmt not in decoded:
+                    try:
+                        decoded[fmt] = decode_body(payload, fmt)
+                    except ValueError as exc:
+                        decoded[fmt] = _UNDECODABLE
+                        undecodable = undecodable or f"not {_FORMAT_NAMES[fmt]}: {exc}"
+                data = decoded[fmt]
+                if data is _UNDECODABLE:
+                    continue
             try:
                 return candidate.model.model_validate(data), meta
             except ValidationError as exc:
                 errors.extend(exc.errors(include_url=False))
         names = "/".join(c.model.__name__ for c in candidates)
+        if undecodable and not errors:
+            raise InvalidPayload(undecodable, [], names)
         first = errors[0] if errors else {}
         where = ".".join(str(p) for p in first.get("loc", ())) or "payload"
         raise InvalidPayload(
@@ -406,6 +430,8 @@ class TypedClient:
         topic_filter = spec.subscription_filter(filters, share_group)
 
         async def on_raw(payload: bytes, meta: MessageMeta) -> None:
+            if not payload and (meta.retain or spec.publish_retain):
+                return  # an empty retained payload clears the topic: not a message
             try:
                 model, full_meta = self._decode(spec, payload, meta)
             except InvalidPayload as exc:

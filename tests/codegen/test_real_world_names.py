@@ -1,0 +1,109 @@
+"""Documents written by other teams generate: names come from one function that agrees with
+the model generator, untitled inline payloads are named from their channel, ``default: null``
+does not make a non-Optional field, and the generated package passes ``mypy --strict``."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from codegen_support import REPO
+
+from mqttwire_codegen.api import load_contract
+from mqttwire_codegen.models_gen import generate_models
+from mqttwire_codegen.naming import class_name_from, snake_case
+from mqttwire_codegen.pipeline import generate_package
+
+SMART_HOME = REPO / "tests" / "golden" / "smart_home_v26"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("alarm_state", "AlarmState"),
+        ("Gate_Command", "GateCommand"),
+        ("RFD40 reader", "RFD40Reader"),
+        ("RFD40_tag_read", "RFD40TagRead"),
+        ("Comunicación", "Comunicacion"),
+        ("Straße", "Strasse"),
+        ("LLMRequest", "LLMRequest"),
+        ("lightMeasured", "LightMeasured"),
+        ("turn on/off", "TurnOnOff"),
+        ("2fa code", "N2faCode"),
+    ],
+)
+def test_class_names_are_what_the_model_generator_emits(text: str, expected: str) -> None:
+    assert class_name_from(text) == expected
+    source = generate_models(
+        {expected: {"type": "object", "properties": {"a": {"type": "string"}}}}
+    )
+    assert f"class {expected}(BaseModel)" in source
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("RFD40Reader", "rfd40_reader"),
+        ("AudioFFTData", "audio_fft_data"),
+        ("Comunicación/estado", "comunicacion_estado"),
+        ("tts/say", "tts_say"),
+    ],
+)
+def test_snake_case_keeps_acronyms_and_transliterates(text: str, expected: str) -> None:
+    assert snake_case(text) == expected
+
+
+def test_untitled_inline_payloads_are_named_from_their_channel(tmp_path: Path) -> None:
+    path = tmp_path / "api.yaml"
+    path.write_text(
+        """
+asyncapi: 2.6.0
+info: {title: Lockers, version: '1'}
+servers: {b: {url: 'localhost', protocol: mqtt}}
+channels:
+  locker/{id}/open:
+    parameters: {id: {schema: {type: string}}}
+    publish: {message: {payload: {type: object, properties: {at: {type: integer}}}}}
+  locker/{id}/state:
+    parameters: {id: {schema: {type: string}}}
+    publish:
+      operationId: lockerState
+      message: {payload: {type: object, properties: {open: {type: boolean}}}}
+    subscribe:
+      message: {payload: {type: object, properties: {open: {type: boolean}}}}
+"""
+    )
+    contract, _ = load_contract(path)
+    names = {ch.id: [m.class_name for m in ch.messages] for ch in contract.channels}
+    # the same inline schema in both directions of a channel is one model
+    assert names == {
+        "locker/{id}/open": ["LockerIdOpenMessage"],
+        "locker/{id}/state": ["LockerIdStateMessage"],
+    }
+
+
+def test_default_null_on_a_non_nullable_property_is_dropped() -> None:
+    source = generate_models(
+        {"Note": {"type": "object", "properties": {"text": {"type": "string", "default": None}}}}
+    )
+    assert "text: Annotated[str | None, Field(exclude_if=omit_none)] = None" in source
+
+
+def test_golden_smart_home_is_what_the_generator_writes() -> None:
+    generated = generate_package(SMART_HOME / "contract.yaml", "smart_home_v26_client")
+    models = generated.files["models.py"]
+    for name in ("AlarmState", "HomeRoomLightMessage", "HomeDoorMessage", "Color"):
+        assert f"class {name}(" in models
+
+
+def test_generated_smart_home_package_passes_mypy_strict(tmp_path: Path) -> None:
+    ini = tmp_path / "mypy.ini"
+    ini.write_text("[mypy]\nstrict = True\nplugins = pydantic.mypy\n")
+    expected = SMART_HOME / "expected"
+    args = [sys.executable, "-m", "mypy", "--config-file", str(ini), "--no-incremental"]
+    args += ["-p", "smart_home_v26_client"]
+    env = {"MYPYPATH": f"{expected}:{REPO / 'runtime'}", "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run(args, capture_output=True, text=True, env=env, cwd=expected, check=False)
+    assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-2000:]
