@@ -48,10 +48,15 @@ class _Message:
 class ContractWire:
     """The channels of a contract, ready to check payloads seen on the wire."""
 
-    def __init__(self, contract: Path) -> None:
+    def __init__(self, contract: Path, response_prefix: str = "mqttwire/reply/") -> None:
         ir, _ = load_contract(contract)
+        self.response_prefix = response_prefix
+        replies = {op.reply.channel_id for op in ir.requests if op.reply is not None}
+        replies |= {op.reply_stream_channel_id for op in ir.requests if op.reply_stream_channel_id}
         defs = {name: dict(body) for name, body in ir.schema_defs.items()}
         self.channels: list[tuple[TopicTemplate, list[_Message]]] = []
+        # an MQTT 5 reply goes to the requester's response topic: any reply message fits there
+        self.reply_messages: list[_Message] = []
         for ch in ir.channels:
             messages = [
                 _Message(
@@ -63,11 +68,16 @@ class ContractWire:
                 for m in ch.messages
             ]
             self.channels.append((TopicTemplate(ch.topic.address), messages))
+            if ch.id in replies:
+                self.reply_messages.extend(messages)
 
     def errors(self, topic: str, payload: bytes) -> list[str]:
         """Why ``payload`` on ``topic`` breaks the contract (empty when one message fits)."""
         found: list[str] = []
-        for template, messages in self.channels:
+        channels = self.channels
+        if topic.startswith(self.response_prefix):
+            channels = [(TopicTemplate(topic), self.reply_messages)]
+        for template, messages in channels:
             if template.match(topic) is None:
                 continue
             for message in messages:

@@ -5,18 +5,23 @@ Every test that uses ``tars`` runs on MQTT 3.1.1 and on MQTT 5.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from generated_support import Factory, MQTTVersion
+from wire_contract import CapturingTransport, ContractWire
 
 from mqttwire import MQTTClient, MQTTClientConfig
+from mqttwire._aiomqtt_transport import AiomqttTransport
 from mqttwire.testing.broker import MosquittoBroker
 from tars_mqtt import TarsClient
 
 _ids = itertools.count()
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(params=["3.1.1", "5"])
@@ -24,10 +29,19 @@ def protocol(request: pytest.FixtureRequest) -> MQTTVersion:
     return request.param  # type: ignore[no-any-return]
 
 
+@functools.cache
+def tars_wire() -> ContractWire:
+    return ContractWire(REPO / "contracts" / "mqtt_client_api.yaml")
+
+
 @pytest.fixture
-async def tars(mqtt_broker: MosquittoBroker, protocol: MQTTVersion) -> AsyncIterator[Factory]:
+async def tars(
+    mqtt_broker: MosquittoBroker, protocol: MQTTVersion, request: pytest.FixtureRequest
+) -> AsyncIterator[Factory]:
     """Factory of TarsClients on the test broker (MQTT version of the ``protocol`` parameter
-    unless given); all shut down after the test."""
+    unless given); all shut down after the test. Everything they published must validate
+    against the contract's JSON Schemas (tests that publish invalid payloads on purpose say so
+    with ``@pytest.mark.publishes_invalid``)."""
     made: list[TarsClient] = []
 
     def make(name: str, *, protocol: MQTTVersion | None = None, **settings: Any) -> TarsClient:
@@ -41,11 +55,30 @@ async def tars(mqtt_broker: MosquittoBroker, protocol: MQTTVersion) -> AsyncIter
             protocol=protocol or default,
             **settings,
         )
-        client = TarsClient(client=MQTTClient(config))
+        capture = CapturingTransport(AiomqttTransport())
+        captures.append(capture)
+        client = TarsClient(client=MQTTClient(config, transport=capture))
         made.append(client)
         return client
 
     default = protocol
+    captures: list[CapturingTransport] = []
     yield make
     for client in made:
         await client.shutdown()
+    if request.node.get_closest_marker("publishes_invalid") is None:
+        wire = tars_wire()
+        broken = [
+            (topic, payload, errors)
+            for capture in captures
+            for topic, payload in capture.published
+            if (errors := wire.errors(topic, payload))
+        ]
+        assert not broken, f"published payloads that break the contract: {broken[:3]}"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "publishes_invalid: the test publishes payloads that break the contract on purpose",
+    )
