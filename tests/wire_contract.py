@@ -9,6 +9,7 @@ records every publish a client makes, whatever the broker.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -149,3 +150,9 @@ class CapturingTransport:
 
     async def disconnect(self, ack_timeout: float) -> None:
         await self.inner.disconnect(ack_timeout)
+
+
+@functools.cache
+def tars_wire() -> ContractWire:
+    """The TARS contract (contracts/mqtt_client_api.yaml), loaded once."""
+    return ContractWire(Path(__file__).resolve().parents[1] / "contracts" / "mqtt_client_api.yaml")

@@ -56,9 +56,14 @@ def reply_problem(request: Channel, reply: Channel, correlation: str) -> str | N
         if not (request.envelope and reply.envelope):
             return "envelope-id correlation needs enveloped request and reply channels (x-envelope)"
         return None
-    if correlation.startswith("$message.payload#/"):
+    if correlation.startswith(("$message.payload#/", "$message.header#/")):
         return None
-    return f"correlation {correlation!r} is not supported (use envelope-id or $message.payload#/<field>)"
+    if correlation == "correlation-data":
+        return None
+    return (
+        f"correlation {correlation!r} is not supported (use envelope-id, "
+        "$message.payload#/<field> or $message.header#/<name>)"
+    )
 
 
 def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -450,7 +455,9 @@ class Builder:
                 continue
             draft = drafts[cid]
             keys = self._message_keys(op.get("messages"), oloc.child("messages"), draft)
-            reply = self._reply(op.get("reply"), oloc.child("reply"), loc_to_id, drafts, op)
+            reply = self._reply(
+                op.get("reply"), oloc.child("reply"), loc_to_id, drafts, op, draft, keys
+            )
             stream = op.get("x-reply-stream")
             stream_id = (
                 self._channel_id(stream, oloc.child("x-reply-stream"), loc_to_id)
@@ -502,6 +509,8 @@ class Builder:
         loc_to_id: Mapping[Location, str],
         drafts: Mapping[str, _ChannelDraft],
         op: Mapping[str, Any],
+        request: _ChannelDraft,
+        request_keys: tuple[str, ...],
     ) -> Reply | None:
         if raw is None:
             return None
@@ -527,7 +536,12 @@ class Builder:
         if isinstance(address, dict):
             a, _ = self.deref(address, rloc.child("address"))
             addr_loc = a.get("location") if isinstance(a, dict) else None
-        corr = rep.get("x-correlation", op.get("x-correlation", "envelope-id"))
+        corr = rep.get("x-correlation", op.get("x-correlation"))
+        if corr is None:
+            requests = [m for m in request.messages if m.key in request_keys]
+            corr = self._standard_correlation(
+                [*requests, *(messages or draft.messages)], request, draft, op, rloc
+            )
         return Reply(
             channel_id=cid,
             messages=messages,
@@ -535,6 +549,35 @@ class Builder:
             address=addr_loc if isinstance(addr_loc, str) else None,
             location=rloc,
         )
+
+    def _standard_correlation(
+        self,
+        messages: list[Message],
+        request: _ChannelDraft,
+        reply: _ChannelDraft,
+        op: Mapping[str, Any],
+        loc: Location,
+    ) -> str:
+        """AsyncAPI's own ``correlationId`` of the request or reply messages; without one, the
+        envelope id on enveloped channels, else MQTT 5 correlation data (with a warning)."""
+        for message in messages:
+            location = (message.correlation_id or {}).get("location")
+            if isinstance(location, str):
+                return location
+        if request.envelope and reply.envelope:
+            return "envelope-id"
+        self.diags.append(
+            Diagnostic(
+                loc,
+                "correlation-undeclared",
+                "no correlationId on the request or reply messages: request_/serve_ correlate "
+                "with MQTT 5 correlation data, so they need an MQTT 5 connection",
+                "warning",
+                hint="declare `correlationId: {location: '$message.payload#/<field>'}` on the "
+                "messages to work on MQTT 3.1.1 too",
+            )
+        )
+        return "correlation-data"
 
     # -- 2.x -------------------------------------------------------------------------------
     def drafts_2(

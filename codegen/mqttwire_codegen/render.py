@@ -64,6 +64,14 @@ def _shared_event_types(ch: Channel) -> list[str]:
     return list(dict.fromkeys(m.name for m in ch.messages if counts[m.class_name] > 1))
 
 
+def _header_name(location: str | None) -> str | None:
+    """``$message.header#/replyTo`` -> ``replyTo`` (a reply address read from a header)."""
+    prefix = "$message.header#/"
+    if location is None or not location.startswith(prefix):
+        return None
+    return location[len(prefix) :].replace("~1", "/").replace("~0", "~")
+
+
 def _channel_view(ch: Channel) -> dict[str, Any]:
     return {
         "name": ch.py_name,
@@ -131,6 +139,7 @@ def template_context(contract: Contract, package: str, contract_name: str) -> di
                 "reply_type": _union(reply_names),
                 "reply_type_str": _union(reply_names),
                 "correlation": op.reply.correlation,
+                "reply_to": _header_name(op.reply.address),
                 "timeout": DEFAULT_REQUEST_TIMEOUT,
             }
         )

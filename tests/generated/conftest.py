@@ -5,15 +5,13 @@ Every test that uses ``tars`` runs on MQTT 3.1.1 and on MQTT 5.
 
 from __future__ import annotations
 
-import functools
 import itertools
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from generated_support import Factory, MQTTVersion
-from wire_contract import CapturingTransport, ContractWire
+from wire_contract import CapturingTransport, tars_wire
 
 from mqttwire import MQTTClient, MQTTClientConfig
 from mqttwire._aiomqtt_transport import AiomqttTransport
@@ -21,17 +19,11 @@ from mqttwire.testing.broker import MosquittoBroker
 from tars_mqtt import TarsClient
 
 _ids = itertools.count()
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(params=["3.1.1", "5"])
 def protocol(request: pytest.FixtureRequest) -> MQTTVersion:
     return request.param  # type: ignore[no-any-return]
-
-
-@functools.cache
-def tars_wire() -> ContractWire:
-    return ContractWire(REPO / "contracts" / "mqtt_client_api.yaml")
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ validate against the contract's JSON Schemas) does reject what breaks the contra
 from __future__ import annotations
 
 import orjson
-from conftest import tars_wire
+from wire_contract import tars_wire
 
 
 def envelope(data: object, type_: str = "tts.say") -> bytes:
