@@ -326,6 +326,11 @@ class Builder:
         headers_schema = (
             self.deref(headers, mloc.child("headers"))[0] if headers is not None else None
         )
+        headers_class = None
+        if isinstance(headers_schema, dict) and isinstance(headers_schema.get("properties"), dict):
+            headers_class = self.bundle.add_payload(
+                headers, mloc.child("headers"), [f"{class_name}Headers"]
+            )
         corr = m.get("correlationId")
         correlation = self.deref(corr, mloc.child("correlationId"))[0] if corr is not None else None
         envelope = bool(m["x-envelope"]) if "x-envelope" in m else envelope_default
@@ -344,6 +349,7 @@ class Builder:
             envelope=envelope,
             payload_location=ploc,
             location=ref_loc,
+            headers_class=headers_class,
         )
         self._message_cache[cache_key] = msg
         return msg
@@ -711,6 +717,8 @@ class Builder:
         publish = next((o.delivery for o in sends if o.delivery.declared_at), None) or next(
             (o.delivery for o in d.ops if o.delivery.declared_at), DeliveryPolicy()
         )
+        if publish.declared_at is None:
+            publish = self._message_level_delivery(d) or publish
         subscribe = next((o.delivery for o in receives if o.delivery.declared_at), None) or publish
         share_group = next(
             (o.share_group for o in receives if o.share_group is not None),
@@ -751,6 +759,39 @@ class Builder:
             subscribers=_strs(d.raw.get("x-subscribers")),
             location=d.loc,
         )
+
+    def _message_level_delivery(self, d: _ChannelDraft) -> DeliveryPolicy | None:
+        """QoS/retain written in a message's MQTT binding (not where the spec puts them, but
+        real documents do it): honoured when no operation declares them, with a warning."""
+        for m in d.messages:
+            mqtt = m.bindings.get("mqtt")
+            if not isinstance(mqtt, dict) or not ({"qos", "retain"} & mqtt.keys()):
+                continue
+            qos, retain = mqtt.get("qos", 0), mqtt.get("retain", False)
+            loc = (m.location or d.loc).child("bindings", "mqtt")
+            if qos not in (0, 1, 2) or not isinstance(retain, bool):
+                self.diags.append(
+                    Diagnostic(
+                        loc,
+                        "message-binding-delivery",
+                        f"channel {d.id!r}: qos {qos!r} / retain {retain!r} in the message "
+                        "binding are not valid MQTT values; ignored",
+                        "warning",
+                    )
+                )
+                continue
+            self.diags.append(
+                Diagnostic(
+                    loc,
+                    "message-binding-delivery",
+                    f"channel {d.id!r}: qos {qos} and retain {retain} come from the message's "
+                    "MQTT binding; AsyncAPI puts them on the operation",
+                    "warning",
+                    hint="move them to the operation's `bindings.mqtt`",
+                )
+            )
+            return DeliveryPolicy(qos=qos, retain=retain, declared_at=loc)
+        return None
 
     def check_names(self, channels: Iterable[Channel]) -> None:
         seen: dict[str, Channel] = {}

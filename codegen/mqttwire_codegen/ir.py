@@ -76,6 +76,7 @@ class Message:
     envelope: bool = False
     payload_location: Location | None = None
     location: Location | None = None
+    headers_class: str | None = None  # model of ``headers`` (sent as MQTT 5 user properties)
 
 
 @dataclass(frozen=True, slots=True)

@@ -89,6 +89,7 @@ def _channel_view(ch: Channel) -> dict[str, Any]:
             for m in ch.messages
         ],
         "payload_type": _union([m.class_name for m in ch.messages]),
+        "headers_type": _union([m.headers_class for m in ch.messages if m.headers_class]),
         "envelope": ch.envelope,
         "publish_qos": ch.publish_policy.qos,
         "publish_retain": ch.publish_policy.retain,

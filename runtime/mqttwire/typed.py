@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Protocol, Self, TypeVar
 
+import orjson
 from pydantic import BaseModel, ValidationError
 
 from mqttwire.client import MQTTClient
@@ -35,7 +36,7 @@ from mqttwire.config import MQTTClientConfig
 from mqttwire.content import WireFormat, decode_body, encode_body
 from mqttwire.dispatch import Subscription
 from mqttwire.envelope import EnvelopeFields, decode_envelope_fields, new_message_id
-from mqttwire.errors import PayloadValidationError
+from mqttwire.errors import NeedsMQTT5Error, PayloadValidationError
 from mqttwire.meta import MessageMeta
 from mqttwire.requests import ReplyRouter
 from mqttwire.specs import ChannelSpec, InvalidPayload, MessageSpec, RequestSpec
@@ -315,12 +316,16 @@ class TypedClient:
         event_type: str | None = None,
         topic: str | None = None,
         extra: MessageProperties | None = None,
+        headers: BaseModel | None = None,
     ) -> str | None:
         """Publish a model on its channel; returns the envelope id (``None`` for bare JSON).
 
         ``event_type`` picks one of several message names that share the payload's model;
-        ``topic`` replaces the channel's (a response topic); ``extra`` adds MQTT 5 properties.
+        ``topic`` replaces the channel's (a response topic); ``extra`` adds MQTT 5 properties;
+        ``headers`` (the message's declared headers) become MQTT 5 user properties.
         """
+        if headers is not None:
+            extra = self._with_headers(spec, headers, extra)
         if topic is None:
             topic = spec.topic.format(params)
         message = spec.message_for(payload, event_type)
@@ -348,6 +353,19 @@ class TypedClient:
             **optional,
         )
         return None
+
+    def _with_headers(
+        self, spec: ChannelSpec, headers: BaseModel, extra: MessageProperties | None
+    ) -> MessageProperties:
+        if not self.mqtt5:
+            raise NeedsMQTT5Error(spec.name, "message headers")
+        values = headers.model_dump(mode="json", by_alias=True, exclude_none=True)
+        pairs = tuple(
+            (str(k), v if isinstance(v, str) else orjson.dumps(v).decode())
+            for k, v in values.items()
+        )
+        base = extra if extra is not None else MessageProperties()
+        return replace(base, user_properties=base.user_properties + pairs)
 
     @staticmethod
     def _check_outgoing(message: MessageSpec, data: Any, topic: str) -> None:

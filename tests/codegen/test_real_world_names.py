@@ -107,3 +107,36 @@ def test_generated_smart_home_package_passes_mypy_strict(tmp_path: Path) -> None
     env = {"MYPYPATH": f"{expected}:{REPO / 'runtime'}", "PATH": "/usr/bin:/bin"}
     proc = subprocess.run(args, capture_output=True, text=True, env=env, cwd=expected, check=False)
     assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-2000:]
+
+
+def test_qos_and_retain_in_a_message_binding_are_honoured_with_a_warning(tmp_path: Path) -> None:
+    path = tmp_path / "api.yaml"
+    path.write_text(
+        """
+asyncapi: 2.6.0
+info: {title: Wear, version: '1'}
+servers: {b: {url: localhost, protocol: mqtt}}
+channels:
+  watch/hr:
+    subscribe:
+      message:
+        bindings: {mqtt: {qos: 1, retain: true}}
+        payload: {type: object, properties: {bpm: {type: integer}}}
+  watch/steps:
+    subscribe:
+      bindings: {mqtt: {qos: 2}}
+      message:
+        bindings: {mqtt: {qos: 1}}
+        payload: {type: object, properties: {n: {type: integer}}}
+"""
+    )
+    contract, diags = load_contract(path)
+    hr, steps = contract.channels
+    assert (hr.publish_policy.qos, hr.publish_policy.retain, hr.subscribe_policy.qos) == (
+        1,
+        True,
+        1,
+    )
+    assert steps.publish_policy.qos == 2  # the operation's binding wins
+    [warning] = [d for d in diags if d.rule == "message-binding-delivery"]
+    assert "watch/hr" in warning.message and warning.location.pointer.endswith("/bindings/mqtt")

@@ -151,3 +151,26 @@ async def test_reply_address_from_the_reply_to_header_is_honoured(
     )
     payload, meta = await asyncio.wait_for(got.get(), 10)
     assert orjson.loads(payload) == {"n": 40} and meta.correlation_data == b"c-1"
+
+
+@pytest.mark.parametrize("protocol", ["3.1.1", "5"])
+async def test_message_headers_travel_as_mqtt5_user_properties(
+    lockers: ModuleType, make: Any, protocol: str
+) -> None:
+    models = lockers.models
+    sender = await make("sender", protocol)
+    listener = await make("listener", protocol)
+    got: asyncio.Queue[tuple[Any, MessageMeta]] = asyncio.Queue()
+
+    async def keep(msg: Any, meta: MessageMeta) -> None:
+        await got.put((msg, meta))
+
+    await listener.subscribe_door_open(keep)
+    headers = models.OpenHeaders(correlationId="h-1")
+    if protocol == "3.1.1":
+        with pytest.raises(NeedsMQTT5Error, match="message headers"):
+            await sender.publish_door_open(models.Open(door="back"), headers=headers)
+        return
+    await sender.publish_door_open(models.Open(door="back"), headers=headers)
+    msg, meta = await asyncio.wait_for(got.get(), 10)
+    assert msg.door == "back" and meta.user_properties["correlationId"] == "h-1"

@@ -140,8 +140,12 @@ class LockersClient(TypedClient):
         payload: models.Open,
         *,
         correlation_id: str | None = None,
+        headers: models.OpenHeaders | None = None,
     ) -> str | None:
         """Publish on ``doors/open`` (QoS 1, retain False, bare JSON).
+
+        ``headers`` (the contract's message headers) travel as MQTT 5 user properties; on an
+        MQTT 3.1.1 connection passing them raises ``NeedsMQTT5Error``.
 
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
@@ -150,6 +154,7 @@ class LockersClient(TypedClient):
             payload,
             {},
             correlation_id=correlation_id,
+            headers=headers,
         )
 
     async def subscribe_door_open(

@@ -5,9 +5,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+
+from mqttwire.typed import omit_none
 
 
 class Command(BaseModel):
@@ -17,6 +19,10 @@ class Command(BaseModel):
 
 class Open(BaseModel):
     door: str
+
+
+class OpenHeaders(BaseModel):
+    correlationId: Annotated[str | None, Field(exclude_if=omit_none)] = None
 
 
 class Opened(BaseModel):

@@ -31,8 +31,12 @@ class StreetlightsClient(TypedClient):
         *,
         streetlight_id: str,
         correlation_id: str | None = None,
+        headers: models.LightMeasuredPayloadHeaders | None = None,
     ) -> str | None:
         """Publish on ``smartylighting/{streetlightId}/lighting/measured`` (QoS 1, retain False, bare JSON).
+
+        ``headers`` (the contract's message headers) travel as MQTT 5 user properties; on an
+        MQTT 3.1.1 connection passing them raises ``NeedsMQTT5Error``.
 
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
@@ -43,6 +47,7 @@ class StreetlightsClient(TypedClient):
                 "streetlightId": streetlight_id,
             },
             correlation_id=correlation_id,
+            headers=headers,
         )
 
     async def subscribe_smartylighting_streetlight_id_lighting_measured(

@@ -21,6 +21,10 @@ class LightMeasuredPayload(BaseModel):
     sentAt: Annotated[datetime | None, Field(exclude_if=omit_none)] = None
 
 
+class LightMeasuredPayloadHeaders(BaseModel):
+    my_app_header: Annotated[int | None, Field(alias="my-app-header", exclude_if=omit_none)] = None
+
+
 class TurnOnOffPayload(BaseModel):
     command: Annotated[Literal["on", "off"] | None, Field(exclude_if=omit_none)] = None
     sentAt: Annotated[datetime | None, Field(exclude_if=omit_none)] = None
