@@ -541,6 +541,16 @@ class TarsClient(TypedClient):
             correlation_id=correlation_id,
         )
 
+    async def clear_llm_tools_registry(
+        self,
+    ) -> None:
+        """Clear the retained message of ``llm/tools/registry`` (an empty retained payload):
+        new subscribers get nothing until the next publish."""
+        await self._clear(
+            channels.CH_LLM_TOOLS_REGISTRY,
+            {},
+        )
+
     async def subscribe_llm_tools_registry(
         self,
         handler: Callable[[models.ToolsRegistry, MessageMeta], Awaitable[None]],
@@ -1066,6 +1076,16 @@ class TarsClient(TypedClient):
             payload,
             {},
             correlation_id=correlation_id,
+        )
+
+    async def clear_system_character_current(
+        self,
+    ) -> None:
+        """Clear the retained message of ``system/character/current`` (an empty retained payload):
+        new subscribers get nothing until the next publish."""
+        await self._clear(
+            channels.CH_SYSTEM_CHARACTER_CURRENT,
+            {},
         )
 
     async def subscribe_system_character_current(
@@ -1639,6 +1659,20 @@ class TarsClient(TypedClient):
             },
             correlation_id=correlation_id,
             event_type=event_type,
+        )
+
+    async def clear_system_health(
+        self,
+        *,
+        client_id: str,
+    ) -> None:
+        """Clear the retained message of ``system/health/{client_id}`` (an empty retained payload):
+        new subscribers get nothing until the next publish."""
+        await self._clear(
+            channels.CH_SYSTEM_HEALTH,
+            {
+                "client_id": client_id,
+            },
         )
 
     async def subscribe_system_health(

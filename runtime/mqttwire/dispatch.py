@@ -19,7 +19,14 @@ from mqttwire.metrics import ClientMetrics
 from mqttwire.topic_filter import TopicFilter
 from mqttwire.transport import MessageProperties
 
-__all__ = ["Dispatcher", "Handler", "MetaHandler", "PayloadHandler", "Subscription"]
+__all__ = [
+    "Dispatcher",
+    "Handler",
+    "MetaHandler",
+    "PayloadHandler",
+    "Subscription",
+    "require_async",
+]
 
 _LOG = logging.getLogger("mqttwire.dispatch")
 
@@ -257,3 +264,17 @@ class Dispatcher:
     async def close(self) -> None:
         subs, self._subscriptions = self._subscriptions, []
         await asyncio.gather(*(sub.stop() for sub in subs))
+
+
+def require_async(handler: object, channel: str) -> None:
+    """A plain ``def`` handler is refused at once (its result could never be awaited)."""
+    function = handler if inspect.isfunction(handler) or inspect.ismethod(handler) else None
+    if (
+        function is not None
+        and not inspect.iscoroutinefunction(function)
+        and function.__name__ != "<lambda>"  # a lambda may return a coroutine
+    ):
+        raise TypeError(
+            f"handler {function.__qualname__} for channel {channel} must be an async function "
+            f"(async def {function.__name__}(payload, meta): ...)"
+        )

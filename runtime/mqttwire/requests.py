@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
 
+from mqttwire.dispatch import require_async
 from mqttwire.envelope import decode_envelope, new_message_id
 from mqttwire.errors import NeedsMQTT5Error, PayloadValidationError, RequestTimeoutError
 from mqttwire.meta import MessageMeta
@@ -361,6 +362,7 @@ class ReplyRouter:
         payload correlation the handler copies the field (e.g. ``call_id``) into its reply."""
         owner = self._owner
         header = spec.header_name
+        require_async(handler, spec.request.name)
 
         async def answer(request: M, meta: MessageMeta) -> None:
             reply = await handler(request, meta)

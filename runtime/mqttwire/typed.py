@@ -34,7 +34,7 @@ from pydantic import BaseModel, ValidationError
 from mqttwire.client import MQTTClient
 from mqttwire.config import MQTTClientConfig
 from mqttwire.content import WireFormat, decode_body, encode_body
-from mqttwire.dispatch import Subscription
+from mqttwire.dispatch import Subscription, require_async
 from mqttwire.envelope import EnvelopeFields, decode_envelope_fields, new_message_id
 from mqttwire.errors import NeedsMQTT5Error, PayloadValidationError
 from mqttwire.meta import MessageMeta
@@ -354,6 +354,12 @@ class TypedClient:
         )
         return None
 
+    async def _clear(self, spec: ChannelSpec, params: Mapping[str, str]) -> None:
+        """Clear the retained message of a retained channel: an empty retained payload."""
+        await self._client.publish(
+            spec.topic.format(params), b"", qos=spec.publish_qos, retain=True
+        )
+
     def _with_headers(
         self, spec: ChannelSpec, headers: BaseModel, extra: MessageProperties | None
     ) -> MessageProperties:
@@ -445,6 +451,7 @@ class TypedClient:
         the broker gives each message to one member of the group. Returns once the broker
         acknowledged the subscription when connected (else it is made on connect).
         """
+        require_async(handler, spec.name)
         topic_filter = spec.subscription_filter(filters, share_group)
 
         async def on_raw(payload: bytes, meta: MessageMeta) -> None:
@@ -466,6 +473,8 @@ class TypedClient:
                 self._fail(exc)
                 raise
 
+        # errors are logged under the user's handler, not this wrapper
+        on_raw.__qualname__ = getattr(handler, "__qualname__", type(handler).__qualname__)
         return await self._client.subscribe(topic_filter, on_raw, qos=spec.subscribe_qos)
 
     def _on(
@@ -479,6 +488,7 @@ class TypedClient:
         def register(
             handler: Callable[[M, MessageMeta], Awaitable[None]],
         ) -> Callable[[M, MessageMeta], Awaitable[None]]:
+            require_async(handler, spec.name)
             self._spawn(lambda: self._subscribe(spec, handler, filters))
             return handler
 

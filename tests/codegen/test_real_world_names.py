@@ -140,3 +140,22 @@ channels:
     assert steps.publish_policy.qos == 2  # the operation's binding wins
     [warning] = [d for d in diags if d.rule == "message-binding-delivery"]
     assert "watch/hr" in warning.message and warning.location.pointer.endswith("/bindings/mqtt")
+
+
+def test_generated_files_and_folders_follow_the_umask(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    from mqttwire_codegen.commands.docs import write_atomic
+    from mqttwire_codegen.writer import write_package
+
+    old = os.umask(0o022)
+    try:
+        write_package({"__init__.py": "", "sub/x.py": "x = 1\n"}, tmp_path / "pkg")
+        write_atomic(tmp_path / "docs" / "topics.md", "# topics\n")
+    finally:
+        os.umask(old)
+    mode = lambda p: stat.S_IMODE(p.stat().st_mode)  # noqa: E731
+    assert mode(tmp_path / "pkg") == 0o755 and mode(tmp_path / "pkg" / "sub") == 0o755
+    assert mode(tmp_path / "pkg" / "sub" / "x.py") == 0o644
+    assert mode(tmp_path / "docs" / "topics.md") == 0o644

@@ -245,3 +245,37 @@ async def test_every_payload_published_to_mosquitto_validates_against_the_contra
     for topic, payload in received:
         assert wire.errors(topic, payload) == [], (topic, payload)
     assert any(topic.startswith("/home/") for topic, _ in received)
+
+
+async def test_clear_removes_the_retained_message_of_a_retained_channel(smart: ModuleType) -> None:
+    async with smart.SmartHomeClient.for_testing() as client:
+        await client.publish_home_door(smart.models.HomeDoorMessage(open=True))
+        assert "/home/door" in client.testing.broker.retained
+        await client.clear_home_door()
+        assert "/home/door" not in client.testing.broker.retained
+    assert not hasattr(client, "clear_home_display_text")  # not a retained channel
+
+
+async def test_a_synchronous_handler_is_refused_when_subscribing(smart: ModuleType) -> None:
+    def not_async(msg: Any, meta: MessageMeta) -> None:
+        return None
+
+    async with smart.SmartHomeClient.for_testing() as client:
+        with pytest.raises(TypeError, match="not_async for channel home_door must be an async"):
+            await client.subscribe_home_door(not_async)
+        with pytest.raises(TypeError, match="must be an async function"):
+            client.on_home_door(not_async)
+
+
+async def test_handler_errors_are_logged_under_the_users_function(
+    smart: ModuleType, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def door_watcher(msg: Any, meta: MessageMeta) -> None:
+        raise RuntimeError("boom")
+
+    async with smart.SmartHomeClient.for_testing() as client:
+        await client.subscribe_home_door(door_watcher)
+        with pytest.raises(RuntimeError, match="boom"):
+            await client.testing.deliver_raw("/home/door", b"{}")
+    failures = [r.getMessage() for r in caplog.records if "failed on topic" in r.getMessage()]
+    assert failures and "door_watcher" in failures[0] and "on_raw" not in failures[0]

@@ -51,6 +51,22 @@ class GreenhouseClient(TypedClient):
             correlation_id=correlation_id,
         )
 
+    async def clear_sensor_reading(
+        self,
+        *,
+        zone: Literal["north", "south"] = "north",
+        sensor_id: str,
+    ) -> None:
+        """Clear the retained message of ``greenhouse/{zone}/sensors/{sensorId}`` (an empty retained payload):
+        new subscribers get nothing until the next publish."""
+        await self._clear(
+            channels.CH_SENSOR_READING,
+            {
+                "zone": zone,
+                "sensorId": sensor_id,
+            },
+        )
+
     async def subscribe_sensor_reading(
         self,
         handler: Callable[[models.Reading, MessageMeta], Awaitable[None]],

@@ -152,6 +152,16 @@ class SmartHomeClient(TypedClient):
             correlation_id=correlation_id,
         )
 
+    async def clear_home_door(
+        self,
+    ) -> None:
+        """Clear the retained message of ``/home/door`` (an empty retained payload):
+        new subscribers get nothing until the next publish."""
+        await self._clear(
+            channels.CH_HOME_DOOR,
+            {},
+        )
+
     async def subscribe_home_door(
         self,
         handler: Callable[[models.HomeDoorMessage, MessageMeta], Awaitable[None]],
