@@ -159,3 +159,65 @@ def test_generated_files_and_folders_follow_the_umask(tmp_path: Path) -> None:
     assert mode(tmp_path / "pkg") == 0o755 and mode(tmp_path / "pkg" / "sub") == 0o755
     assert mode(tmp_path / "pkg" / "sub" / "x.py") == 0o644
     assert mode(tmp_path / "docs" / "topics.md") == 0o644
+
+
+def test_percent_encoded_ref_fragments_load_like_a_faststream_export() -> None:
+    contract, _ = load_contract(REPO / "tests" / "codegen" / "data" / "faststream_style_v3.yaml")
+    classes = {ch.topic.address: [m.class_name for m in ch.messages] for ch in contract.channels}
+    assert classes == {"gate/command": ["GateCommand"], "gate/state": ["GateState"]}
+    assert {op.action for op in contract.operations} == {"send", "receive"}
+
+
+def test_a_ref_to_a_file_that_is_not_yaml_or_json_is_reported_where_it_is_referenced(
+    tmp_path: Path,
+) -> None:
+    from mqttwire_codegen.diagnostics import ContractError
+
+    (tmp_path / "reading.avsc.txt").write_text("record Reading { double celsius; }\n")
+    path = tmp_path / "api.yaml"
+    path.write_text(
+        """
+asyncapi: 3.0.0
+info: {title: T, version: '1'}
+servers: {b: {host: localhost, protocol: mqtt}}
+channels:
+  readings:
+    address: readings
+    messages:
+      reading: {payload: {$ref: './reading.avsc.txt'}}
+"""
+    )
+    with pytest.raises(ContractError) as info:
+        load_contract(path)
+    [diag] = [d for d in info.value.diagnostics if "reading.avsc.txt" in d.message]
+    assert diag.location.file == path.resolve()
+    assert diag.location.pointer == "/channels/readings/messages/reading/payload/$ref"
+
+
+def test_a_misspelt_keyword_is_an_error_with_file_line_and_pointer(tmp_path: Path) -> None:
+    from mqttwire_codegen.diagnostics import ContractError
+
+    path = tmp_path / "parking.yaml"
+    path.write_text(
+        """asyncapi: 3.0.0
+info: {title: Parking, version: '1'}
+servers: {b: {host: localhost, protocol: mqtt}}
+channels:
+  gate:
+    adress: parking/gate
+    messages:
+      m: {payload: {type: object}}
+operations:
+  openGate:
+    action: send
+    chanel: {$ref: '#/channels/gate'}
+"""
+    )
+    with pytest.raises(ContractError) as info:
+        load_contract(path)
+    typos = [d for d in info.value.diagnostics if "unknown property" in d.message]
+    assert [(d.location.pointer, d.line, d.hint) for d in typos] == [
+        ("/channels/gate/adress", 6, "did you mean 'address'?"),
+        ("/operations/openGate/chanel", 12, "did you mean 'channel'?"),
+    ]
+    assert typos[0].render().startswith(f"{path.resolve()}:6:/channels/gate/adress: error")
