@@ -668,6 +668,19 @@ class Builder:
                         "warning",
                     )
                 )
+            elif by_id[op.reply.channel_id].publish_policy.declared_at is None:
+                self.diags.append(
+                    Diagnostic(
+                        op.reply.location or self.root,
+                        "reply-qos-undeclared",
+                        f"operation {op.id!r}: no MQTT binding gives the QoS of replies on "
+                        f"{op.reply.channel_id!r}: serve_ publishes them with QoS 0 (a lost "
+                        "reply is a request timeout)",
+                        "warning",
+                        hint="add an operation that sends on the reply channel with "
+                        "`bindings: {mqtt: {qos: 1}}`",
+                    )
+                )
         info = self.doc.get("info") or {}
         title = str(info.get("title", "Api"))
         client_name = self.client_name_override or client_class_name(title)

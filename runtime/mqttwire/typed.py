@@ -19,6 +19,7 @@ Request/reply lives in :mod:`mqttwire.requests`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import Counter
@@ -206,6 +207,7 @@ class TypedClient:
         self.stats = TypedStats()
         self._replies = ReplyRouter(self, response_topic)
         self._deferred: list[Callable[[], Awaitable[Any]]] = []
+        self._deferred_handlers: list[str] = []  # what on_* registered before any loop ran
         self._starting: set[asyncio.Task[Any]] = set()
         self._strict = False
         self._errors: list[BaseException] = []
@@ -264,6 +266,7 @@ class TypedClient:
     async def connect(self) -> None:
         """Connect; subscriptions started by decorators are in place when this returns."""
         deferred, self._deferred = self._deferred, []
+        self._deferred_handlers = []
         for start in deferred:
             await start()
         await self.wait_subscribed()
@@ -279,8 +282,26 @@ class TypedClient:
         await self._client.disconnect()
 
     async def shutdown(self) -> None:
+        self._report_unsubscribed()
         self._replies.cancel_all()
         await self._client.shutdown()
+
+    def _report_unsubscribed(self) -> None:
+        """Handlers registered with ``on_*`` on a client that never connected never ran: say so
+        (typically the decorators were applied to another client than the one connected)."""
+        if self._deferred_handlers:
+            names, self._deferred_handlers = self._deferred_handlers, []
+            log.warning(
+                "%s never connected: %d handler(s) registered with on_* never received "
+                "anything: %s",
+                type(self).__name__,
+                len(names),
+                ", ".join(names),
+            )
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):  # a finalizer never raises (interpreter exit)
+            self._report_unsubscribed()
 
     async def __aenter__(self) -> Self:
         await self.connect()
@@ -489,17 +510,19 @@ class TypedClient:
             handler: Callable[[M, MessageMeta], Awaitable[None]],
         ) -> Callable[[M, MessageMeta], Awaitable[None]]:
             require_async(handler, spec.name)
-            self._spawn(lambda: self._subscribe(spec, handler, filters))
+            label = f"{getattr(handler, '__qualname__', handler)} ({spec.name})"
+            self._spawn(lambda: self._subscribe(spec, handler, filters), label)
             return handler
 
         return register
 
-    def _spawn(self, start: Callable[[], Awaitable[Any]]) -> None:
+    def _spawn(self, start: Callable[[], Awaitable[Any]], label: str = "") -> None:
         """Run ``start`` now (in the background) or, without a running loop, at ``connect()``."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             self._deferred.append(start)
+            self._deferred_handlers.append(label)
             return
 
         async def run() -> Any:

@@ -221,3 +221,55 @@ operations:
         ("/operations/openGate/chanel", 12, "did you mean 'channel'?"),
     ]
     assert typos[0].render().startswith(f"{path.resolve()}:6:/channels/gate/adress: error")
+
+
+def test_model_generator_warnings_become_diagnostics_and_quiet_silences_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import warnings
+
+    from mqttwire_codegen.cli import main
+
+    path = tmp_path / "fmt.yaml"
+    path.write_text(
+        """
+asyncapi: 2.6.0
+info: {title: Fmt, version: '1'}
+servers: {b: {url: localhost, protocol: mqtt}}
+channels:
+  a:
+    subscribe:
+      message:
+        payload: {type: object, properties: {s: {type: string, format: weird}}}
+"""
+    )
+    with warnings.catch_warnings(record=True) as leaked:
+        warnings.simplefilter("always")
+        generated = generate_package(path, "fmt")
+    assert [w for w in leaked if "not understood" in str(w.message)] == []
+    [note] = [d for d in generated.warnings if d.rule == "model-generator"]
+    assert "format of 'weird' not understood" in note.message
+    capsys.readouterr()
+    assert main(["generate", str(path), "--package", "fmt", "--out", str(tmp_path), "-q"]) == 0
+    assert "not understood" not in capsys.readouterr().err
+    assert main(["generate", str(path), "--package", "fmt", "--out", str(tmp_path)]) == 0
+    assert "[model-generator] payload models: format of 'weird'" in capsys.readouterr().err
+
+
+def test_standard_request_reply_diagnostics() -> None:
+    """Standard correlationId needs no extension; what is missing is said once, where it is."""
+    contract, diags = load_contract(REPO / "tests" / "golden" / "rpc_standard_v3" / "contract.yaml")
+    assert {op.id: op.reply.correlation for op in contract.requests if op.reply} == {
+        "sendCommand": "$message.payload#/request_id",
+        "openDoor": "$message.header#/correlationId",
+        "ping": "correlation-data",
+    }
+    by_rule: dict[str, list[str]] = {}
+    for d in diags:
+        by_rule.setdefault(d.rule, []).append(d.location.pointer)
+    assert by_rule["correlation-undeclared"] == ["/operations/ping/reply"]
+    assert sorted(by_rule["reply-qos-undeclared"]) == [
+        "/operations/openDoor/reply",
+        "/operations/ping/reply",
+        "/operations/sendCommand/reply",
+    ]

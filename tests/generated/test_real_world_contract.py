@@ -279,3 +279,20 @@ async def test_handler_errors_are_logged_under_the_users_function(
             await client.testing.deliver_raw("/home/door", b"{}")
     failures = [r.getMessage() for r in caplog.records if "failed on topic" in r.getMessage()]
     assert failures and "door_watcher" in failures[0] and "on_raw" not in failures[0]
+
+
+def test_handlers_on_a_client_that_never_connects_are_reported(
+    smart: ModuleType, caplog: pytest.LogCaptureFixture
+) -> None:
+    import gc
+
+    client = smart.SmartHomeClient.for_testing()
+
+    @client.on_home_door  # no running loop: deferred to connect(), which never comes
+    async def door_watcher(msg: Any, meta: MessageMeta) -> None:
+        return None
+
+    del client
+    gc.collect()
+    [record] = [r for r in caplog.records if "never connected" in r.getMessage()]
+    assert "door_watcher (home_door)" in record.getMessage()
