@@ -319,8 +319,7 @@ class Builder:
             candidates = [
                 *own,
                 *(class_name_from(c) + ("" if named else "Message") for c in context),
-                class_name_from(name),
-            ]
+            ] or [class_name_from(name)]
         class_name = self.bundle.add_payload(payload, ploc, candidates)
         headers = m.get("headers")
         headers_schema = (

@@ -78,6 +78,8 @@ class SchemaBundle:
             body = self._walk(schema, loc)
         finally:
             del self._by_location[loc]
+        # several untitled payloads of one channel (``oneOf``): the channel's name, numbered
+        names += [f"{names[0]}{n}" for n in range(2, 100)]
         same = [n for n in names if n in self.defs and _same(self.defs[n], body)]
         free = [n for n in names if n not in self.defs and n not in RESERVED_MODEL_NAMES]
         return self._define(schema, loc, (same or free or names)[0])

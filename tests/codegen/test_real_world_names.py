@@ -273,3 +273,27 @@ def test_standard_request_reply_diagnostics() -> None:
         "/operations/ping/reply",
         "/operations/sendCommand/reply",
     ]
+
+
+def test_untitled_one_of_payloads_of_a_channel_are_numbered(tmp_path: Path) -> None:
+    path = tmp_path / "api.yaml"
+    path.write_text(
+        """
+asyncapi: 2.6.0
+info: {title: Readers, version: '1'}
+servers: {b: {url: localhost, protocol: mqtt}}
+channels:
+  reader/event:
+    publish:
+      message:
+        oneOf:
+          - payload: {type: object, properties: {a: {type: string}}}
+          - payload: {type: object, properties: {b: {type: integer}}}
+"""
+    )
+    contract, _ = load_contract(path)
+    [channel] = contract.channels
+    assert [m.class_name for m in channel.messages] == [
+        "ReaderEventMessage",
+        "ReaderEventMessage2",
+    ]
