@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mqttwire_codegen.diagnostics import ContractError, Diagnostic, Location, NotMQTTError
@@ -619,7 +619,12 @@ class Builder:
                     context = (cid, *([op_id] if isinstance(op_id, str) else []))
                     for item, iloc in items:
                         msg = self.message(item, iloc, None, envelope, context)
-                        if not any(m.key == msg.key for m in draft.messages):
+                        same_key = [m for m in draft.messages if m.key == msg.key]
+                        if same_key and same_key[0].class_name != msg.class_name:
+                            # unnamed oneOf items share the key "message": keep each of them
+                            msg = replace(msg, key=f"{msg.key}{len(draft.messages) + 1}")
+                            same_key = []
+                        if not same_key:
                             draft.messages.append(msg)
                         keys.append(msg.key)
                 action: Action = "send" if verb == "subscribe" else "receive"
