@@ -6,6 +6,7 @@ JSON), ``application/octet-stream`` (and other binary types) as the bytes themse
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Literal
 
 import orjson
@@ -18,6 +19,7 @@ WireFormat = Literal["json", "text", "bytes"]
 _TEXT_TYPES = ("text/", "application/xml", "application/yaml", "application/x-yaml")
 
 
+@functools.lru_cache(maxsize=256)
 def wire_format(content_type: str | None) -> WireFormat:
     """``json`` without a content type or for any JSON type (``application/json``,
     ``application/*+json``), ``text`` for ``text/*`` and XML/YAML, ``bytes`` for the rest."""
