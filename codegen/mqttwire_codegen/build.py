@@ -726,6 +726,7 @@ class Builder:
             if isinstance(info.get("description"), str)
             else None,
             default_content_type=self.doc.get("defaultContentType"),
+            whole_system=self.doc.get("x-whole-system") is True,
         )
 
     def channel(self, d: _ChannelDraft) -> Channel:

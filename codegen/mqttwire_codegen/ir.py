@@ -153,12 +153,22 @@ class Contract:
     sha256: str
     description: str | None = None
     default_content_type: str | None = None
+    whole_system: bool = False  # ``x-whole-system``: every channel in both directions
 
     def channel(self, channel_id: str) -> Channel:
         for ch in self.channels:
             if ch.id == channel_id:
                 return ch
         raise KeyError(channel_id)
+
+    def directions(self, channel_id: str) -> tuple[bool, bool]:
+        """(send, receive): which sides the generated client offers on a channel. They follow
+        the operations declared on it; a channel without any operation (a reply channel, a
+        channels-only document) or a whole-system contract gets both."""
+        actions = {op.action for op in self.operations if op.channel_id == channel_id}
+        if self.whole_system or not actions:
+            return True, True
+        return "send" in actions, "receive" in actions
 
     @property
     def requests(self) -> tuple[Operation, ...]:

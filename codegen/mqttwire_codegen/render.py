@@ -72,7 +72,7 @@ def _header_name(location: str | None) -> str | None:
     return location[len(prefix) :].replace("~1", "/").replace("~0", "~")
 
 
-def _channel_view(ch: Channel) -> dict[str, Any]:
+def _channel_view(ch: Channel, sends: bool = True, receives: bool = True) -> dict[str, Any]:
     return {
         "name": ch.py_name,
         "const": ch.const_name,
@@ -96,7 +96,8 @@ def _channel_view(ch: Channel) -> dict[str, Any]:
         "subscribe_qos": ch.subscribe_policy.qos,
         "expiry": ch.publish_policy.message_expiry_interval,
         "share_group": ch.share_group,
-        "publishable": not ch.topic.has_wildcards,
+        "publishable": sends and not ch.topic.has_wildcards,
+        "receivable": receives,
         "event_types": _shared_event_types(ch),
         "publish_doc": _policy_doc(ch),
         "description": ch.description,
@@ -139,6 +140,7 @@ def template_context(contract: Contract, package: str, contract_name: str) -> di
                 "payload_type": _union([m.class_name for m in req.messages]),
                 "reply_type": _union(reply_names),
                 "reply_type_str": _union(reply_names),
+                "serve": contract.directions(req.id)[1],
                 "correlation": op.reply.correlation,
                 "reply_to": _header_name(op.reply.address),
                 "timeout": DEFAULT_REQUEST_TIMEOUT,
@@ -155,7 +157,7 @@ def template_context(contract: Contract, package: str, contract_name: str) -> di
         "package": package,
         "client_name": contract.client_name,
         "runtime_api": RUNTIME_API,
-        "channels": [_channel_view(ch) for ch in channels],
+        "channels": [_channel_view(ch, *contract.directions(ch.id)) for ch in channels],
         "requests": requests,
     }
 

@@ -4,6 +4,7 @@ does not make a non-Optional field, and the generated package passes ``mypy --st
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -297,3 +298,34 @@ channels:
         "ReaderEventMessage",
         "ReaderEventMessage2",
     ]
+
+
+@pytest.mark.parametrize("whole_system", [False, True])
+def test_methods_follow_the_declared_operations(tmp_path: Path, whole_system: bool) -> None:
+    path = tmp_path / "api.yaml"
+    path.write_text(
+        f"""
+asyncapi: 3.0.0
+info: {{title: Gates, version: '1'}}
+{"x-whole-system: true" if whole_system else ""}
+servers: {{b: {{host: localhost, protocol: mqtt}}}}
+channels:
+  command: {{address: gate/command, messages: {{m: {{payload: {{type: object}}}}}}}}
+  state: {{address: gate/state, messages: {{m: {{payload: {{type: object}}}}}}}}
+  result: {{address: gate/result, messages: {{m: {{payload: {{type: object}}}}}}}}
+operations:
+  sendCommand:
+    action: send
+    channel: {{$ref: '#/channels/command'}}
+    reply: {{channel: {{$ref: '#/channels/result'}}}}
+  watchState: {{action: receive, channel: {{$ref: '#/channels/state'}}}}
+"""
+    )
+    client = generate_package(path, "gates").files["client.py"]
+    methods = set(re.findall(r"    (?:async )?def (\w+)\(", client))
+    both = whole_system
+    assert {"publish_command", "request_command"} <= methods
+    assert ("subscribe_command" in methods) is both and ("serve_command" in methods) is both
+    assert {"subscribe_state", "on_state"} <= methods and ("publish_state" in methods) is both
+    # a reply channel has no operation: both directions
+    assert {"publish_result", "subscribe_result", "on_result"} <= methods

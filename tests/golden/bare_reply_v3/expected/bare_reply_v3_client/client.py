@@ -42,33 +42,6 @@ class TarsClient(TypedClient):
             correlation_id=correlation_id,
         )
 
-    async def subscribe_llm_request(
-        self,
-        handler: Callable[[models.LLMRequest, MessageMeta], Awaitable[None]],
-        *,
-        share_group: str | None = None,
-    ) -> Subscription:
-        """Receive validated messages from ``llm/request`` (QoS 0).
-
-        ``share_group`` shares the subscription (``$share/<group>/...``): each message goes to
-        one member of the group.
-        """
-        return cast(
-            Subscription,
-            await self._subscribe(
-                channels.CH_LLM_REQUEST,
-                handler,
-                {},
-                share_group=share_group,
-            ),
-        )
-
-    def on_llm_request(
-        self, handler: Callable[[models.LLMRequest, MessageMeta], Awaitable[None]]
-    ) -> Callable[[models.LLMRequest, MessageMeta], Awaitable[None]]:
-        """Decorator form of :meth:`subscribe_llm_request` (all topic parameters)."""
-        return self._on(channels.CH_LLM_REQUEST)(handler)
-
     # -- llm/response --------------------------------------------------------------------
 
     async def publish_llm_response(
@@ -134,42 +107,6 @@ class TarsClient(TypedClient):
             correlation_id=correlation_id,
         )
 
-    async def subscribe_character_update(
-        self,
-        handler: Callable[
-            [models.CharacterTraitUpdate | models.CharacterResetTraits, MessageMeta],
-            Awaitable[None],
-        ],
-        *,
-        share_group: str | None = None,
-    ) -> Subscription:
-        """Receive validated messages from ``character/update`` (QoS 0).
-
-        ``share_group`` shares the subscription (``$share/<group>/...``): each message goes to
-        one member of the group.
-        """
-        return cast(
-            Subscription,
-            await self._subscribe(
-                channels.CH_CHARACTER_UPDATE,
-                handler,
-                {},
-                share_group=share_group,
-            ),
-        )
-
-    def on_character_update(
-        self,
-        handler: Callable[
-            [models.CharacterTraitUpdate | models.CharacterResetTraits, MessageMeta],
-            Awaitable[None],
-        ],
-    ) -> Callable[
-        [models.CharacterTraitUpdate | models.CharacterResetTraits, MessageMeta], Awaitable[None]
-    ]:
-        """Decorator form of :meth:`subscribe_character_update` (all topic parameters)."""
-        return self._on(channels.CH_CHARACTER_UPDATE)(handler)
-
     # -- request/reply: llm/request -> llm/response -------------------------------------
 
     async def request_llm_request(
@@ -189,23 +126,3 @@ class TarsClient(TypedClient):
             timeout=timeout,
         )
         return cast("models.LLMResponse", reply)
-
-    async def serve_llm_request(
-        self,
-        handler: Callable[[models.LLMRequest, MessageMeta], Awaitable[models.LLMResponse]],
-        *,
-        share_group: str | None = None,
-    ) -> Subscription:
-        """Answer requests on ``llm/request``: the handler's reply is published on
-        ``llm/response`` with the request's envelope id, or on the
-        request's MQTT 5 response topic when it has one. ``share_group`` spreads the requests
-        over the members of a share group."""
-        return cast(
-            Subscription,
-            await self._serve(
-                channels.RQ_LLM_REQUEST,
-                handler,
-                {},
-                share_group=share_group,
-            ),
-        )

@@ -50,62 +50,7 @@ class StreetlightsClient(TypedClient):
             headers=headers,
         )
 
-    async def subscribe_smartylighting_streetlight_id_lighting_measured(
-        self,
-        handler: Callable[[models.LightMeasuredPayload, MessageMeta], Awaitable[None]],
-        *,
-        streetlight_id: str | None = None,
-        share_group: str | None = None,
-    ) -> Subscription:
-        """Receive validated messages from ``smartylighting/{streetlightId}/lighting/measured`` (QoS 1).
-
-        Topic parameters left ``None`` match any value (``+``); the actual values are in
-        ``meta.params``.
-
-        ``share_group`` shares the subscription (``$share/<group>/...``): each message goes to
-        one member of the group.
-        """
-        return cast(
-            Subscription,
-            await self._subscribe(
-                channels.CH_SMARTYLIGHTING_STREETLIGHT_ID_LIGHTING_MEASURED,
-                handler,
-                {
-                    "streetlightId": streetlight_id,
-                },
-                share_group=share_group,
-            ),
-        )
-
-    def on_smartylighting_streetlight_id_lighting_measured(
-        self, handler: Callable[[models.LightMeasuredPayload, MessageMeta], Awaitable[None]]
-    ) -> Callable[[models.LightMeasuredPayload, MessageMeta], Awaitable[None]]:
-        """Decorator form of :meth:`subscribe_smartylighting_streetlight_id_lighting_measured` (all topic parameters)."""
-        return self._on(channels.CH_SMARTYLIGHTING_STREETLIGHT_ID_LIGHTING_MEASURED)(handler)
-
     # -- smartylighting/{streetlightId}/turn/{state} -------------------------------------
-
-    async def publish_smartylighting_streetlight_id_turn_state(
-        self,
-        payload: models.TurnOnOffPayload,
-        *,
-        streetlight_id: str,
-        state: Literal["on", "off"],
-        correlation_id: str | None = None,
-    ) -> str | None:
-        """Publish on ``smartylighting/{streetlightId}/turn/{state}`` (QoS 2, retain False, bare JSON).
-
-        Returns the envelope id (``None`` on a bare-JSON channel).
-        """
-        return await self._publish(
-            channels.CH_SMARTYLIGHTING_STREETLIGHT_ID_TURN_STATE,
-            payload,
-            {
-                "streetlightId": streetlight_id,
-                "state": state,
-            },
-            correlation_id=correlation_id,
-        )
 
     async def subscribe_smartylighting_streetlight_id_turn_state(
         self,
