@@ -91,6 +91,8 @@ def _channel_view(ch: Channel, sends: bool = True, receives: bool = True) -> dic
         "payload_type": _union([m.class_name for m in ch.messages]),
         "headers_type": _union([m.headers_class for m in ch.messages if m.headers_class]),
         "envelope": ch.envelope,
+        # correlation_id= is offered only where an envelope can carry it
+        "carries_envelope": ch.envelope or any(m.envelope for m in ch.messages),
         "publish_qos": ch.publish_policy.qos,
         "publish_retain": ch.publish_policy.retain,
         "subscribe_qos": ch.subscribe_policy.qos,

@@ -132,8 +132,6 @@ class TarsClient(TypedClient):
     async def publish_stt_audio_fft(
         self,
         payload: models.AudioFFTData,
-        *,
-        correlation_id: str | None = None,
     ) -> str | None:
         """Publish on ``stt/audio_fft`` (QoS 0, retain False, bare JSON).
 
@@ -145,7 +143,6 @@ class TarsClient(TypedClient):
             channels.CH_STT_AUDIO_FFT,
             payload,
             {},
-            correlation_id=correlation_id,
         )
 
     async def subscribe_stt_audio_fft(
@@ -520,8 +517,6 @@ class TarsClient(TypedClient):
     async def publish_llm_tools_registry(
         self,
         payload: models.ToolsRegistry,
-        *,
-        correlation_id: str | None = None,
     ) -> str | None:
         """Publish on ``llm/tools/registry`` (QoS 1, retain True, bare JSON).
 
@@ -538,7 +533,6 @@ class TarsClient(TypedClient):
             channels.CH_LLM_TOOLS_REGISTRY,
             payload,
             {},
-            correlation_id=correlation_id,
         )
 
     async def clear_llm_tools_registry(
@@ -583,8 +577,6 @@ class TarsClient(TypedClient):
     async def publish_llm_tool_call_request(
         self,
         payload: models.ToolCallRequest,
-        *,
-        correlation_id: str | None = None,
     ) -> str | None:
         """Publish on ``llm/tool.call.request`` (QoS 1, retain False, bare JSON).
 
@@ -601,7 +593,6 @@ class TarsClient(TypedClient):
             channels.CH_LLM_TOOL_CALL_REQUEST,
             payload,
             {},
-            correlation_id=correlation_id,
         )
 
     async def subscribe_llm_tool_call_request(
@@ -636,8 +627,6 @@ class TarsClient(TypedClient):
     async def publish_llm_tool_call_result(
         self,
         payload: models.ToolCallResult,
-        *,
-        correlation_id: str | None = None,
     ) -> str | None:
         """Publish on ``llm/tool.call.result`` (QoS 1, retain False, bare JSON).
 
@@ -654,7 +643,6 @@ class TarsClient(TypedClient):
             channels.CH_LLM_TOOL_CALL_RESULT,
             payload,
             {},
-            correlation_id=correlation_id,
         )
 
     async def subscribe_llm_tool_call_result(
@@ -1120,8 +1108,6 @@ class TarsClient(TypedClient):
     async def publish_movement_test(
         self,
         payload: models.TestMovementRequest,
-        *,
-        correlation_id: str | None = None,
     ) -> str | None:
         """Publish on ``movement/test`` (QoS 1, retain False, bare JSON).
 
@@ -1141,7 +1127,6 @@ class TarsClient(TypedClient):
             channels.CH_MOVEMENT_TEST,
             payload,
             {},
-            correlation_id=correlation_id,
         )
 
     async def subscribe_movement_test(
@@ -1224,8 +1209,6 @@ class TarsClient(TypedClient):
     async def publish_movement_status(
         self,
         payload: models.MovementStatusUpdate,
-        *,
-        correlation_id: str | None = None,
     ) -> str | None:
         """Publish on ``movement/status`` (QoS 0, retain False, bare JSON).
 
@@ -1237,7 +1220,6 @@ class TarsClient(TypedClient):
             channels.CH_MOVEMENT_STATUS,
             payload,
             {},
-            correlation_id=correlation_id,
         )
 
     async def subscribe_movement_status(
@@ -1272,8 +1254,6 @@ class TarsClient(TypedClient):
     async def publish_movement_state(
         self,
         payload: models.MovementState,
-        *,
-        correlation_id: str | None = None,
     ) -> str | None:
         """Publish on ``movement/state`` (QoS 1, retain False, bare JSON).
 
@@ -1285,7 +1265,6 @@ class TarsClient(TypedClient):
             channels.CH_MOVEMENT_STATE,
             payload,
             {},
-            correlation_id=correlation_id,
         )
 
     async def subscribe_movement_state(
@@ -1320,8 +1299,6 @@ class TarsClient(TypedClient):
     async def publish_movement_frame(
         self,
         payload: models.MovementFrame,
-        *,
-        correlation_id: str | None = None,
     ) -> str | None:
         """Publish on ``movement/frame`` (QoS 1, retain False, bare JSON).
 
@@ -1333,7 +1310,6 @@ class TarsClient(TypedClient):
             channels.CH_MOVEMENT_FRAME,
             payload,
             {},
-            correlation_id=correlation_id,
         )
 
     async def subscribe_movement_frame(
@@ -1731,7 +1707,6 @@ class TarsClient(TypedClient):
         payload: models.HeartbeatPayload,
         *,
         client_id: str,
-        correlation_id: str | None = None,
     ) -> str | None:
         """Publish on ``system/keepalive/{client_id}`` (QoS 0, retain False, bare JSON).
 
@@ -1746,7 +1721,6 @@ class TarsClient(TypedClient):
             {
                 "client_id": client_id,
             },
-            correlation_id=correlation_id,
         )
 
     async def subscribe_system_keepalive(
@@ -1787,8 +1761,6 @@ class TarsClient(TypedClient):
     async def publish_config_update(
         self,
         payload: models.ConfigUpdatePayload,
-        *,
-        correlation_id: str | None = None,
     ) -> str | None:
         """Publish on ``config/update`` (QoS 1, retain False, bare JSON).
 
@@ -1801,7 +1773,6 @@ class TarsClient(TypedClient):
             channels.CH_CONFIG_UPDATE,
             payload,
             {},
-            correlation_id=correlation_id,
         )
 
     async def subscribe_config_update(
@@ -1838,7 +1809,6 @@ class TarsClient(TypedClient):
         payload: models.ConfigUpdatePayload,
         *,
         service: str,
-        correlation_id: str | None = None,
     ) -> str | None:
         """Publish on ``system/config/{service}`` (QoS 1, retain False, bare JSON).
 
@@ -1853,7 +1823,6 @@ class TarsClient(TypedClient):
             {
                 "service": service,
             },
-            correlation_id=correlation_id,
         )
 
     async def subscribe_system_config(

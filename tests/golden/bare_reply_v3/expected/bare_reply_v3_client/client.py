@@ -93,8 +93,6 @@ class TarsClient(TypedClient):
     async def publish_character_update(
         self,
         payload: models.CharacterTraitUpdate | models.CharacterResetTraits,
-        *,
-        correlation_id: str | None = None,
     ) -> str | None:
         """Publish on ``character/update`` (QoS 0, retain False, bare JSON).
 
@@ -104,7 +102,6 @@ class TarsClient(TypedClient):
             channels.CH_CHARACTER_UPDATE,
             payload,
             {},
-            correlation_id=correlation_id,
         )
 
     # -- request/reply: llm/request -> llm/response -------------------------------------

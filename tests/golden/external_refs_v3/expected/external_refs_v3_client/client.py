@@ -31,7 +31,6 @@ class DoorSensorsClient(TypedClient):
         *,
         floor: Literal["0", "1", "2"],
         door: str,
-        correlation_id: str | None = None,
     ) -> str | None:
         """Publish on ``building/{floor}/doors/{door}`` (QoS 1, retain False, bare JSON).
 
@@ -44,7 +43,6 @@ class DoorSensorsClient(TypedClient):
                 "floor": floor,
                 "door": door,
             },
-            correlation_id=correlation_id,
         )
 
     # -- building/battery-low ------------------------------------------------------------

@@ -30,7 +30,6 @@ class LockersClient(TypedClient):
         payload: models.Command,
         *,
         locker_id: str,
-        correlation_id: str | None = None,
     ) -> str | None:
         """Publish on ``lockers/{lockerId}/command`` (QoS 1, retain False, bare JSON).
 
@@ -42,7 +41,6 @@ class LockersClient(TypedClient):
             {
                 "lockerId": locker_id,
             },
-            correlation_id=correlation_id,
         )
 
     async def subscribe_lock_command(
@@ -85,7 +83,6 @@ class LockersClient(TypedClient):
         payload: models.Result,
         *,
         locker_id: str,
-        correlation_id: str | None = None,
     ) -> str | None:
         """Publish on ``lockers/{lockerId}/result`` (QoS 0, retain False, bare JSON).
 
@@ -97,7 +94,6 @@ class LockersClient(TypedClient):
             {
                 "lockerId": locker_id,
             },
-            correlation_id=correlation_id,
         )
 
     async def subscribe_lock_result(
@@ -139,7 +135,6 @@ class LockersClient(TypedClient):
         self,
         payload: models.Open,
         *,
-        correlation_id: str | None = None,
         headers: models.OpenHeaders | None = None,
     ) -> str | None:
         """Publish on ``doors/open`` (QoS 1, retain False, bare JSON).
@@ -153,7 +148,6 @@ class LockersClient(TypedClient):
             channels.CH_DOOR_OPEN,
             payload,
             {},
-            correlation_id=correlation_id,
             headers=headers,
         )
 
@@ -189,8 +183,6 @@ class LockersClient(TypedClient):
     async def publish_door_opened(
         self,
         payload: models.Opened,
-        *,
-        correlation_id: str | None = None,
     ) -> str | None:
         """Publish on ``doors/opened`` (QoS 0, retain False, bare JSON).
 
@@ -200,7 +192,6 @@ class LockersClient(TypedClient):
             channels.CH_DOOR_OPENED,
             payload,
             {},
-            correlation_id=correlation_id,
         )
 
     async def subscribe_door_opened(
@@ -235,8 +226,6 @@ class LockersClient(TypedClient):
     async def publish_ping(
         self,
         payload: models.Ping,
-        *,
-        correlation_id: str | None = None,
     ) -> str | None:
         """Publish on ``diag/ping`` (QoS 1, retain False, bare JSON).
 
@@ -246,7 +235,6 @@ class LockersClient(TypedClient):
             channels.CH_PING,
             payload,
             {},
-            correlation_id=correlation_id,
         )
 
     async def subscribe_ping(
@@ -281,8 +269,6 @@ class LockersClient(TypedClient):
     async def publish_pong(
         self,
         payload: models.Pong,
-        *,
-        correlation_id: str | None = None,
     ) -> str | None:
         """Publish on ``diag/pong`` (QoS 0, retain False, bare JSON).
 
@@ -292,7 +278,6 @@ class LockersClient(TypedClient):
             channels.CH_PONG,
             payload,
             {},
-            correlation_id=correlation_id,
         )
 
     async def subscribe_pong(

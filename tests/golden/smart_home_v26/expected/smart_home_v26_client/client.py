@@ -30,7 +30,6 @@ class SmartHomeClient(TypedClient):
         payload: models.AlarmState,
         *,
         room: Literal["kitchen", "hall"],
-        correlation_id: str | None = None,
     ) -> str | None:
         """Publish on ``/home/{room}/alarm`` (QoS 1, retain False, bare JSON).
 
@@ -42,7 +41,6 @@ class SmartHomeClient(TypedClient):
             {
                 "room": room,
             },
-            correlation_id=correlation_id,
         )
 
     async def subscribe_home_room_alarm(
@@ -85,7 +83,6 @@ class SmartHomeClient(TypedClient):
         payload: models.HomeRoomLightMessage,
         *,
         room: Literal["kitchen", "hall"],
-        correlation_id: str | None = None,
     ) -> str | None:
         """Publish on ``/home/{room}/light`` (QoS 1, retain False, bare JSON).
 
@@ -97,7 +94,6 @@ class SmartHomeClient(TypedClient):
             {
                 "room": room,
             },
-            correlation_id=correlation_id,
         )
 
     async def subscribe_home_room_light(
@@ -138,8 +134,6 @@ class SmartHomeClient(TypedClient):
     async def publish_home_door(
         self,
         payload: models.HomeDoorMessage,
-        *,
-        correlation_id: str | None = None,
     ) -> str | None:
         """Publish on ``/home/door`` (QoS 1, retain True, bare JSON).
 
@@ -149,7 +143,6 @@ class SmartHomeClient(TypedClient):
             channels.CH_HOME_DOOR,
             payload,
             {},
-            correlation_id=correlation_id,
         )
 
     async def clear_home_door(
@@ -194,8 +187,6 @@ class SmartHomeClient(TypedClient):
     async def publish_home_display_text(
         self,
         payload: models.HomeDisplayTextMessage,
-        *,
-        correlation_id: str | None = None,
     ) -> str | None:
         """Publish on ``home/display/text`` (QoS 0, retain False, bare text/plain).
 
@@ -205,7 +196,6 @@ class SmartHomeClient(TypedClient):
             channels.CH_HOME_DISPLAY_TEXT,
             payload,
             {},
-            correlation_id=correlation_id,
         )
 
     async def subscribe_home_display_text(
@@ -240,8 +230,6 @@ class SmartHomeClient(TypedClient):
     async def publish_home_camera_snapshot(
         self,
         payload: models.HomeCameraSnapshotMessage,
-        *,
-        correlation_id: str | None = None,
     ) -> str | None:
         """Publish on ``home/camera/snapshot`` (QoS 0, retain False, bare application/octet-stream).
 
@@ -251,7 +239,6 @@ class SmartHomeClient(TypedClient):
             channels.CH_HOME_CAMERA_SNAPSHOT,
             payload,
             {},
-            correlation_id=correlation_id,
         )
 
     async def subscribe_home_camera_snapshot(
@@ -288,7 +275,6 @@ class SmartHomeClient(TypedClient):
         payload: models.TemperatureReading,
         *,
         sensor_id: str,
-        correlation_id: str | None = None,
     ) -> str | None:
         """Publish on ``home/sensor/{sensorId}/temperature`` (QoS 0, retain False, bare JSON).
 
@@ -300,7 +286,6 @@ class SmartHomeClient(TypedClient):
             {
                 "sensorId": sensor_id,
             },
-            correlation_id=correlation_id,
         )
 
     async def subscribe_home_sensor_sensor_id_temperature(

@@ -30,7 +30,6 @@ class StreetlightsClient(TypedClient):
         payload: models.LightMeasuredPayload,
         *,
         streetlight_id: str,
-        correlation_id: str | None = None,
         headers: models.LightMeasuredPayloadHeaders | None = None,
     ) -> str | None:
         """Publish on ``smartylighting/{streetlightId}/lighting/measured`` (QoS 1, retain False, bare JSON).
@@ -46,7 +45,6 @@ class StreetlightsClient(TypedClient):
             {
                 "streetlightId": streetlight_id,
             },
-            correlation_id=correlation_id,
             headers=headers,
         )
 

@@ -129,8 +129,6 @@ class WorkersClient(TypedClient):
     async def publish_resize_request(
         self,
         payload: models.ResizeRequest,
-        *,
-        correlation_id: str | None = None,
     ) -> str | None:
         """Publish on ``images/resize`` (QoS 1, retain False, bare JSON).
 
@@ -140,7 +138,6 @@ class WorkersClient(TypedClient):
             channels.CH_RESIZE_REQUEST,
             payload,
             {},
-            correlation_id=correlation_id,
         )
 
     async def subscribe_resize_request(
@@ -175,8 +172,6 @@ class WorkersClient(TypedClient):
     async def publish_resize_result(
         self,
         payload: models.ResizeResult,
-        *,
-        correlation_id: str | None = None,
     ) -> str | None:
         """Publish on ``images/resized`` (QoS 1, retain False, bare JSON).
 
@@ -186,7 +181,6 @@ class WorkersClient(TypedClient):
             channels.CH_RESIZE_RESULT,
             payload,
             {},
-            correlation_id=correlation_id,
         )
 
     async def subscribe_resize_result(
