@@ -74,3 +74,31 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "publishes_invalid: the test publishes payloads that break the contract on purpose",
     )
+
+
+@pytest.fixture(autouse=True)
+def in_memory_publishes_follow_the_contract(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Any:
+    """What every ``TarsClient.for_testing()`` client published in a test (not what the test
+    itself delivered) must validate against the contract's JSON Schemas, as on a real broker."""
+    made: list[TarsClient] = []
+    original = TarsClient.for_testing.__func__  # type: ignore[attr-defined]
+
+    def recording(cls: type[TarsClient], **kwargs: Any) -> TarsClient:
+        client: TarsClient = original(cls, **kwargs)
+        made.append(client)
+        return client
+
+    monkeypatch.setattr(TarsClient, "for_testing", classmethod(recording))
+    yield
+    if request.node.get_closest_marker("publishes_invalid") is not None:
+        return
+    wire = tars_wire()
+    broken = [
+        (message.topic, message.payload, errors)
+        for broker in {id(c.testing.broker): c.testing.broker for c in made}.values()
+        for message in broker.log
+        if message.sender is not None and (errors := wire.errors(message.topic, message.payload))
+    ]
+    assert not broken, f"published payloads that break the contract: {broken[:3]}"
