@@ -37,7 +37,7 @@ from mqttwire.config import MQTTClientConfig
 from mqttwire.content import WireFormat, decode_body, encode_body
 from mqttwire.dispatch import Subscription, require_async
 from mqttwire.envelope import EnvelopeFields, decode_envelope_fields, new_message_id
-from mqttwire.errors import NeedsMQTT5Error, PayloadValidationError
+from mqttwire.errors import ConfigError, NeedsMQTT5Error, PayloadValidationError
 from mqttwire.meta import MessageMeta
 from mqttwire.requests import ReplyRouter
 from mqttwire.specs import ChannelSpec, InvalidPayload, MessageSpec, RequestSpec
@@ -174,6 +174,10 @@ class TypedStats:
         return sum(self.invalid.values())
 
 
+_CONVENTIONS = (
+    ("enable_health", "MQTT_ENABLE_HEALTH", "system/health/{client_id}"),
+    ("enable_heartbeat", "MQTT_ENABLE_HEARTBEAT", "system/keepalive/{client_id}"),
+)
 _UNDECODABLE = object()
 _FORMAT_NAMES: Mapping[WireFormat, str] = {"json": "JSON", "text": "UTF-8 text", "bytes": "bytes"}
 
@@ -204,6 +208,7 @@ class TypedClient:
         elif config is not None:
             raise TypeError("pass either a config or a client, not both")
         self._client: RawClient = client
+        self._check_conventions()
         self.stats = TypedStats()
         self._replies = ReplyRouter(self, response_topic)
         self._deferred: list[Callable[[], Awaitable[Any]]] = []
@@ -212,6 +217,23 @@ class TypedClient:
         self._strict = False
         self._errors: list[BaseException] = []
         self._testing: TestKit | None = None
+
+    def _check_conventions(self) -> None:
+        """Health and heartbeat are the TARS conventions (enveloped ``health.status`` on
+        ``system/health/{client_id}``, ``system/keepalive/{client_id}``): a client whose contract
+        does not declare those channels refuses to publish them."""
+        config = getattr(self._client, "config", None)
+        if not self.CHANNELS or config is None:
+            return
+        addresses = {spec.topic.address for spec in self.CHANNELS.values()}
+        for flag, variable, address in _CONVENTIONS:
+            if getattr(config, flag, False) is True and address not in addresses:
+                raise ConfigError(
+                    variable,
+                    f"publishes on {address}, which the contract of {type(self).__name__} does "
+                    "not declare (add the channel, or leave it off)",
+                    True,
+                )
 
     @classmethod
     def from_env(cls) -> Self:

@@ -296,3 +296,16 @@ def test_handlers_on_a_client_that_never_connects_are_reported(
     gc.collect()
     [record] = [r for r in caplog.records if "never connected" in r.getMessage()]
     assert "door_watcher (home_door)" in record.getMessage()
+
+
+def test_tars_health_is_refused_where_the_contract_does_not_declare_it(smart: ModuleType) -> None:
+    from mqttwire.errors import ConfigError
+    from tars_mqtt import TarsClient
+
+    config = MQTTClientConfig(url="mqtt://127.0.0.1:9", client_id="smart", enable_health=True)
+    with pytest.raises(ConfigError, match="MQTT_ENABLE_HEALTH publishes on system/health/"):
+        smart.SmartHomeClient(config)
+    heartbeat = MQTTClientConfig(url="mqtt://127.0.0.1:9", client_id="s", enable_heartbeat=True)
+    with pytest.raises(ConfigError, match="MQTT_ENABLE_HEARTBEAT"):
+        smart.SmartHomeClient(heartbeat)
+    assert TarsClient(config).client is not None  # the TARS contract declares both channels
