@@ -116,6 +116,41 @@ def _rewrite_factory(match: re.Match[str]) -> str:
     return f"{line} = Field(default_factory={FACTORIES[match.group('factory')]})"
 
 
+_CLASS = re.compile(r"^class (\w+)\(", re.MULTILINE)
+_NUMBERED = re.compile(r"(?P<base>[A-Za-z]\w*?)(?P<n>[0-9]+)")
+
+
+def _name_numbered_classes(source: str, requested: set[str]) -> str:
+    """datamodel-code-generator names a second inline object under the same property name
+    ``Color1``: call it after the class that holds it (``DoorColor``) instead."""
+    classes = _CLASS.findall(source)
+    known = set(classes)
+    for name in classes:
+        numbered = _NUMBERED.fullmatch(name)
+        if name in requested or numbered is None or numbered["base"] not in known:
+            continue
+        holder = next(
+            (
+                owner
+                for owner, body in _class_bodies(source)
+                if owner != name and re.search(rf"\b{name}\b", body)
+            ),
+            None,
+        )
+        new = f"{holder}{numbered['base']}" if holder else None
+        if new is None or new in known:
+            continue
+        source = re.sub(rf"(?<![\"'])\b{name}\b(?![\"'])", new, source)  # not in strings
+        known.add(new)
+    return source
+
+
+def _class_bodies(source: str) -> list[tuple[str, str]]:
+    starts = [(m.group(1), m.start()) for m in _CLASS.finditer(source)]
+    ends = [start for _, start in starts[1:]] + [len(source)]
+    return [(name, source[start:end]) for (name, start), end in zip(starts, ends, strict=True)]
+
+
 def generate_models(defs: Mapping[str, Mapping[str, Any]]) -> str:
     """Python source (unformatted) of Pydantic v2 models, one class per definition."""
     if not defs:
@@ -158,6 +193,7 @@ def generate_models(defs: Mapping[str, Mapping[str, Any]]) -> str:
     if not isinstance(out, str):
         raise GeneratorError("datamodel-code-generator returned no single module")
     out = _DMCG_HEADER.sub("", out)
+    out = _name_numbered_classes(out, set(defs))
     out, replaced = _FACTORY_LINE.subn(_rewrite_factory, out)
     if replaced != count[0]:
         raise GeneratorError(f"x-default-factory: rewrote {replaced} of {count[0]} fields")

@@ -329,3 +329,20 @@ operations:
     assert {"subscribe_state", "on_state"} <= methods and ("publish_state" in methods) is both
     # a reply channel has no operation: both directions
     assert {"publish_result", "subscribe_result", "on_result"} <= methods
+
+
+def test_nested_objects_with_the_same_property_name_are_named_after_their_holder() -> None:
+    inline = {"type": "object", "properties": {"a": {"type": "integer"}}}
+    other = {"type": "object", "properties": {"b": {"type": "string"}}}
+    source = generate_models(
+        {
+            "Light": {"type": "object", "properties": {"payload": inline}},
+            "Door": {"type": "object", "properties": {"payload": other}},
+            "Sensor2": {"type": "object", "properties": {"x": {"type": "integer"}}},
+            "Sensor": {"type": "object", "properties": {"y": {"type": "integer"}}},
+        }
+    )
+    classes = re.findall(r"^class (\w+)\(", source, re.MULTILINE)
+    assert {"Payload", "DoorPayload", "Sensor", "Sensor2"} <= set(classes)  # requested names kept
+    assert "Payload1" not in source
+    assert "payload: Annotated[DoorPayload | None" in source
