@@ -45,6 +45,14 @@ RESERVED_KWARGS = frozenset(
         "share_group",
     }
 )
+# attributes of the generated client's base class (mqttwire.typed.TypedClient)
+_CLIENT_API = frozenset(
+    {
+        "CHANNELS", "client", "connect", "disconnect", "for_testing", "from_env", "mqtt5",
+        "requests_in_flight", "response_topic", "shutdown", "stats", "take_errors", "testing",
+        "wait_subscribed",
+    }
+)  # fmt: skip
 _SHARE_GROUP_FORBIDDEN = ("/", "+", "#", "\x00")
 
 
@@ -639,6 +647,7 @@ class Builder:
                     description=op.get("description"),
                     bindings=self.resolved_bindings(op, oloc),
                     location=cloc0.child(verb),
+                    declared_id="operationId" in op,
                 )
                 draft.ops.append(operation)
                 ops.append(operation)
@@ -656,6 +665,7 @@ class Builder:
             drafts, ops = self.drafts_2(mqtt_servers, all_servers)
         channels = [self.channel(d) for d in drafts.values()]
         self.check_names(channels)
+        channels = self.method_names(channels)
         by_id = {ch.id: ch for ch in channels}
         for op in ops:
             if op.reply is None or op.channel_id not in by_id or op.reply.channel_id not in by_id:
@@ -744,6 +754,12 @@ class Builder:
         )
         override = d.raw.get("x-python-name")
         py = override if isinstance(override, str) else snake_case(d.id)
+        publish_method = next(
+            (safe_identifier(snake_case(o.id)) for o in sends if o.declared_id), ""
+        )
+        subscribe_method = next(
+            (safe_identifier(snake_case(o.id)) for o in receives if o.declared_id), ""
+        )
         by_class: dict[str, Message] = {}
         for m in d.messages:
             first = by_class.get(m.class_name)
@@ -776,6 +792,8 @@ class Builder:
             publishers=_strs(d.raw.get("x-publishers")),
             subscribers=_strs(d.raw.get("x-subscribers")),
             location=d.loc,
+            publish_method=publish_method,
+            subscribe_method=subscribe_method,
         )
 
     def _message_level_delivery(self, d: _ChannelDraft) -> DeliveryPolicy | None:
@@ -810,6 +828,55 @@ class Builder:
             )
             return DeliveryPolicy(qos=qos, retain=retain, declared_at=loc)
         return None
+
+    def method_names(self, channels: list[Channel]) -> list[Channel]:
+        """operationIds name the publish/subscribe methods; one that is not an identifier or
+        clashes with another generated name or the client's own API keeps the channel-based
+        name, with a warning."""
+        fixed = {
+            f"{prefix}{ch.py_name}"
+            for ch in channels
+            for prefix in ("on_", "request_", "serve_", "stream_", "clear_")
+        }
+        taken: dict[str, str] = {}
+        out: list[Channel] = []
+        for ch in channels:
+            names: dict[str, str] = {}
+            for attr, default in (
+                ("publish_method", f"publish_{ch.py_name}"),
+                ("subscribe_method", f"subscribe_{ch.py_name}"),
+            ):
+                name = getattr(ch, attr) or default
+                own = {f"{prefix}{ch.py_name}" for prefix in ("on_", "request_", "serve_")}
+                if name in own:
+                    name = default  # ``onThermostatSet``: the decorator's own name, no surprise
+                if name != default and (
+                    not is_identifier(name)
+                    or name in fixed
+                    or name in taken
+                    or name in _CLIENT_API
+                    or name.startswith("_")
+                ):
+                    self.diags.append(
+                        Diagnostic(
+                            ch.location or self.root,
+                            "method-name-fallback",
+                            f"channel {ch.id!r}: the operationId would name a method {name!r}, "
+                            f"which clashes or is not usable; the method is {default!r}",
+                            "warning",
+                        )
+                    )
+                    name = default
+                taken[name] = ch.id
+                names[attr] = name
+            out.append(
+                replace(
+                    ch,
+                    publish_method=names["publish_method"],
+                    subscribe_method=names["subscribe_method"],
+                )
+            )
+        return out
 
     def check_names(self, channels: Iterable[Channel]) -> None:
         seen: dict[str, Channel] = {}

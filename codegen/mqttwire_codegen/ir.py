@@ -106,6 +106,7 @@ class Operation:
     description: str | None = None
     bindings: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
     location: Location | None = None
+    declared_id: bool = True  # False for a 2.x operation without operationId (id synthesized)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +127,16 @@ class Channel:
     publishers: tuple[str, ...] = ()
     subscribers: tuple[str, ...] = ()
     location: Location | None = None
+    publish_method: str = ""  # the send operation's operationId, else publish_<py_name>
+    subscribe_method: str = ""  # the receive operation's operationId, else subscribe_<py_name>
+
+    @property
+    def publish_name(self) -> str:
+        return self.publish_method or f"publish_{self.py_name}"
+
+    @property
+    def subscribe_name(self) -> str:
+        return self.subscribe_method or f"subscribe_{self.py_name}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,6 +75,8 @@ def _header_name(location: str | None) -> str | None:
 def _channel_view(ch: Channel, sends: bool = True, receives: bool = True) -> dict[str, Any]:
     return {
         "name": ch.py_name,
+        "publish_method": ch.publish_name,
+        "subscribe_method": ch.subscribe_name,
         "const": ch.const_name,
         "address": ch.topic.address,
         "params": [_param_view(p) for p in ch.topic.parameters],

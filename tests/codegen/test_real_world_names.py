@@ -324,11 +324,13 @@ operations:
     client = generate_package(path, "gates").files["client.py"]
     methods = set(re.findall(r"    (?:async )?def (\w+)\(", client))
     both = whole_system
-    assert {"publish_command", "request_command"} <= methods
+    # operationIds name the publish/subscribe methods; other methods take the channel id
+    assert {"send_command", "request_command"} <= methods
     assert ("subscribe_command" in methods) is both and ("serve_command" in methods) is both
-    assert {"subscribe_state", "on_state"} <= methods and ("publish_state" in methods) is both
+    assert {"watch_state", "on_state"} <= methods and ("publish_state" in methods) is both
     # a reply channel has no operation: both directions
     assert {"publish_result", "subscribe_result", "on_result"} <= methods
+    assert "publish_command" not in methods and "subscribe_state" not in methods
 
 
 def test_nested_objects_with_the_same_property_name_are_named_after_their_holder() -> None:
@@ -346,3 +348,27 @@ def test_nested_objects_with_the_same_property_name_are_named_after_their_holder
     assert {"Payload", "DoorPayload", "Sensor", "Sensor2"} <= set(classes)  # requested names kept
     assert "Payload1" not in source
     assert "payload: Annotated[DoorPayload | None" in source
+
+
+def test_operation_ids_name_methods_unless_they_clash(tmp_path: Path) -> None:
+    path = tmp_path / "api.yaml"
+    path.write_text(
+        """
+asyncapi: 3.0.0
+info: {title: Thermo, version: '1'}
+servers: {b: {host: localhost, protocol: mqtt}}
+channels:
+  thermostatSet: {address: thermostat/set, messages: {m: {payload: {type: object}}}}
+  other: {address: other, messages: {m: {payload: {type: object}}}}
+operations:
+  onThermostatSet: {action: receive, channel: {$ref: '#/channels/thermostatSet'}}
+  connect: {action: send, channel: {$ref: '#/channels/other'}}
+"""
+    )
+    contract, diags = load_contract(path)
+    names = {ch.id: (ch.publish_name, ch.subscribe_name) for ch in contract.channels}
+    # onThermostatSet is the decorator's own name: the call form stays subscribe_thermostat_set
+    assert names["thermostatSet"][1] == "subscribe_thermostat_set"
+    # "connect" is the client's own method: kept as publish_other, with a warning
+    assert names["other"][0] == "publish_other"
+    assert [d.rule for d in diags if "connect" in d.message] == ["method-name-fallback"]

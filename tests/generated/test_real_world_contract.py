@@ -65,7 +65,7 @@ async def publish_everything(client: Any, models: Any) -> int:
     """Publish every shape on every channel; returns how many messages went out."""
     count = 0
     for shape in light_shapes(models):
-        await client.publish_home_room_light(shape, room="kitchen")
+        await client.set_light(shape, room="kitchen")
         count += 1
     for door in (models.HomeDoorMessage(), models.HomeDoorMessage(open=True, reason="wind")):
         await client.publish_home_door(door)
@@ -99,7 +99,7 @@ async def test_every_payload_published_in_memory_validates_against_the_contract(
 async def test_unset_optional_fields_are_left_out_not_sent_as_null(smart: ModuleType) -> None:
     models = smart.models
     async with smart.SmartHomeClient.for_testing() as client:
-        await client.publish_home_room_light(
+        await client.set_light(
             models.HomeRoomLightMessage(on=True, level=None), room="hall"
         )
         await client.publish_home_door(models.HomeDoorMessage())

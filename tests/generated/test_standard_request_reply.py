@@ -169,8 +169,8 @@ async def test_message_headers_travel_as_mqtt5_user_properties(
     headers = models.OpenHeaders(correlationId="h-1")
     if protocol == "3.1.1":
         with pytest.raises(NeedsMQTT5Error, match="message headers"):
-            await sender.publish_door_open(models.Open(door="back"), headers=headers)
+            await sender.open_door(models.Open(door="back"), headers=headers)
         return
-    await sender.publish_door_open(models.Open(door="back"), headers=headers)
+    await sender.open_door(models.Open(door="back"), headers=headers)
     msg, meta = await asyncio.wait_for(got.get(), 10)
     assert msg.door == "back" and meta.user_properties["correlationId"] == "h-1"

@@ -20,7 +20,7 @@ async def main(url: str, protocol: str) -> None:
         async def on_spaces(spaces: Spaces, meta: MessageMeta) -> None:
             await counts.put(spaces.free)
 
-        await parking.subscribe_spaces(on_spaces, lot="north")
+        await parking.watch_spaces(on_spaces, lot="north")
         print(f"free spaces: {await asyncio.wait_for(counts.get(), 10)}")  # the retained value
         for request_id, plate in (("r-1", "AB-123"), ("r-2", "XX-666")):
             result = await parking.request_gate_open(

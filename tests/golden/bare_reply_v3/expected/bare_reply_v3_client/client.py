@@ -25,7 +25,7 @@ class TarsClient(TypedClient):
 
     # -- llm/request ---------------------------------------------------------------------
 
-    async def publish_llm_request(
+    async def ask_llm(
         self,
         payload: models.LLMRequest,
         *,
@@ -90,7 +90,7 @@ class TarsClient(TypedClient):
 
     # -- character/update ----------------------------------------------------------------
 
-    async def publish_character_update(
+    async def update_character(
         self,
         payload: models.CharacterTraitUpdate | models.CharacterResetTraits,
     ) -> str | None:

@@ -47,7 +47,7 @@ class DoorSensorsClient(TypedClient):
 
     # -- building/battery-low ------------------------------------------------------------
 
-    async def subscribe_battery_low(
+    async def receive_battery_low(
         self,
         handler: Callable[[models.BatteryLow, MessageMeta], Awaitable[None]],
         *,
@@ -71,5 +71,5 @@ class DoorSensorsClient(TypedClient):
     def on_battery_low(
         self, handler: Callable[[models.BatteryLow, MessageMeta], Awaitable[None]]
     ) -> Callable[[models.BatteryLow, MessageMeta], Awaitable[None]]:
-        """Decorator form of :meth:`subscribe_battery_low` (all topic parameters)."""
+        """Decorator form of :meth:`receive_battery_low` (all topic parameters)."""
         return self._on(channels.CH_BATTERY_LOW)(handler)

@@ -27,7 +27,7 @@ class GreenhouseClient(TypedClient):
 
     # -- greenhouse/{zone}/sensors/{sensorId} --------------------------------------------
 
-    async def publish_sensor_reading(
+    async def publish_reading(
         self,
         payload: models.Reading,
         *,
@@ -69,7 +69,7 @@ class GreenhouseClient(TypedClient):
 
     # -- greenhouse/{zone}/vent/set ------------------------------------------------------
 
-    async def publish_vent_command(
+    async def set_vent(
         self,
         payload: models.VentCommand,
         *,

@@ -25,7 +25,7 @@ class LockersClient(TypedClient):
 
     # -- lockers/{lockerId}/command ------------------------------------------------------
 
-    async def publish_lock_command(
+    async def send_command(
         self,
         payload: models.Command,
         *,
@@ -131,7 +131,7 @@ class LockersClient(TypedClient):
 
     # -- doors/open ----------------------------------------------------------------------
 
-    async def publish_door_open(
+    async def open_door(
         self,
         payload: models.Open,
         *,
@@ -223,7 +223,7 @@ class LockersClient(TypedClient):
 
     # -- diag/ping -----------------------------------------------------------------------
 
-    async def publish_ping(
+    async def ping(
         self,
         payload: models.Ping,
     ) -> str | None:

@@ -78,7 +78,7 @@ class SmartHomeClient(TypedClient):
 
     # -- /home/{room}/light --------------------------------------------------------------
 
-    async def publish_home_room_light(
+    async def set_light(
         self,
         payload: models.HomeRoomLightMessage,
         *,

@@ -25,7 +25,7 @@ class StreetlightsClient(TypedClient):
 
     # -- smartylighting/{streetlightId}/lighting/measured --------------------------------
 
-    async def publish_smartylighting_streetlight_id_lighting_measured(
+    async def send_light_measured(
         self,
         payload: models.LightMeasuredPayload,
         *,
@@ -50,7 +50,7 @@ class StreetlightsClient(TypedClient):
 
     # -- smartylighting/{streetlightId}/turn/{state} -------------------------------------
 
-    async def subscribe_smartylighting_streetlight_id_turn_state(
+    async def receive_turn(
         self,
         handler: Callable[[models.TurnOnOffPayload, MessageMeta], Awaitable[None]],
         *,
@@ -82,5 +82,5 @@ class StreetlightsClient(TypedClient):
     def on_smartylighting_streetlight_id_turn_state(
         self, handler: Callable[[models.TurnOnOffPayload, MessageMeta], Awaitable[None]]
     ) -> Callable[[models.TurnOnOffPayload, MessageMeta], Awaitable[None]]:
-        """Decorator form of :meth:`subscribe_smartylighting_streetlight_id_turn_state` (all topic parameters)."""
+        """Decorator form of :meth:`receive_turn` (all topic parameters)."""
         return self._on(channels.CH_SMARTYLIGHTING_STREETLIGHT_ID_TURN_STATE)(handler)

@@ -25,7 +25,7 @@ class WorkersClient(TypedClient):
 
     # -- jobs/{kind} ---------------------------------------------------------------------
 
-    async def publish_jobs(
+    async def submit_job(
         self,
         payload: models.Job,
         *,
@@ -45,7 +45,7 @@ class WorkersClient(TypedClient):
             correlation_id=correlation_id,
         )
 
-    async def subscribe_jobs(
+    async def work_on_jobs(
         self,
         handler: Callable[[models.Job, MessageMeta], Awaitable[None]],
         *,
@@ -75,12 +75,12 @@ class WorkersClient(TypedClient):
     def on_jobs(
         self, handler: Callable[[models.Job, MessageMeta], Awaitable[None]]
     ) -> Callable[[models.Job, MessageMeta], Awaitable[None]]:
-        """Decorator form of :meth:`subscribe_jobs` (all topic parameters)."""
+        """Decorator form of :meth:`work_on_jobs` (all topic parameters)."""
         return self._on(channels.CH_JOBS)(handler)
 
     # -- notes ---------------------------------------------------------------------------
 
-    async def publish_notes(
+    async def write_note(
         self,
         payload: models.Note,
         *,
@@ -97,7 +97,7 @@ class WorkersClient(TypedClient):
             correlation_id=correlation_id,
         )
 
-    async def subscribe_notes(
+    async def read_notes(
         self,
         handler: Callable[[models.Note, MessageMeta], Awaitable[None]],
         *,
@@ -121,12 +121,12 @@ class WorkersClient(TypedClient):
     def on_notes(
         self, handler: Callable[[models.Note, MessageMeta], Awaitable[None]]
     ) -> Callable[[models.Note, MessageMeta], Awaitable[None]]:
-        """Decorator form of :meth:`subscribe_notes` (all topic parameters)."""
+        """Decorator form of :meth:`read_notes` (all topic parameters)."""
         return self._on(channels.CH_NOTES)(handler)
 
     # -- images/resize -------------------------------------------------------------------
 
-    async def publish_resize_request(
+    async def resize(
         self,
         payload: models.ResizeRequest,
     ) -> str | None:
@@ -140,7 +140,7 @@ class WorkersClient(TypedClient):
             {},
         )
 
-    async def subscribe_resize_request(
+    async def serve_resize(
         self,
         handler: Callable[[models.ResizeRequest, MessageMeta], Awaitable[None]],
         *,
@@ -164,12 +164,12 @@ class WorkersClient(TypedClient):
     def on_resize_request(
         self, handler: Callable[[models.ResizeRequest, MessageMeta], Awaitable[None]]
     ) -> Callable[[models.ResizeRequest, MessageMeta], Awaitable[None]]:
-        """Decorator form of :meth:`subscribe_resize_request` (all topic parameters)."""
+        """Decorator form of :meth:`serve_resize` (all topic parameters)."""
         return self._on(channels.CH_RESIZE_REQUEST)(handler)
 
     # -- images/resized ------------------------------------------------------------------
 
-    async def publish_resize_result(
+    async def send_result(
         self,
         payload: models.ResizeResult,
     ) -> str | None:
