@@ -99,9 +99,7 @@ async def test_every_payload_published_in_memory_validates_against_the_contract(
 async def test_unset_optional_fields_are_left_out_not_sent_as_null(smart: ModuleType) -> None:
     models = smart.models
     async with smart.SmartHomeClient.for_testing() as client:
-        await client.set_light(
-            models.HomeRoomLightMessage(on=True, level=None), room="hall"
-        )
+        await client.set_light(models.HomeRoomLightMessage(on=True, level=None), room="hall")
         await client.publish_home_door(models.HomeDoorMessage())
         [light, door] = [m.payload for m in client.testing.broker.log]
     # `level` allows null (type [integer, null]) and was set: it stays; the default stays
