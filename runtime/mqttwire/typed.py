@@ -168,6 +168,7 @@ class TypedStats:
     received: Counter[str] = field(default_factory=Counter)
     invalid: Counter[str] = field(default_factory=Counter)
     late_replies: Counter[str] = field(default_factory=Counter)
+    cleared: Counter[str] = field(default_factory=Counter)  # empty payloads on retained channels
 
     @property
     def invalid_total(self) -> int:
@@ -499,7 +500,8 @@ class TypedClient:
 
         async def on_raw(payload: bytes, meta: MessageMeta) -> None:
             if not payload and (meta.retain or spec.publish_retain):
-                return  # an empty retained payload clears the topic: not a message
+                self.stats.cleared[spec.name] += 1  # clears the retained topic: not a message
+                return
             try:
                 model, full_meta = self._decode(spec, payload, meta)
             except InvalidPayload as exc:
