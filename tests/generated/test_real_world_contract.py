@@ -188,6 +188,7 @@ async def test_an_empty_retained_payload_clears_and_is_not_invalid(smart: Module
         await client.subscribe_home_display_text(keep)  # not retained: empty text is a message
         await client.testing.deliver_raw("home/display/text", b"")
     assert [type(h).__name__ for h in handled] == ["HomeDoorMessage", "HomeDisplayTextMessage"]
+    assert client.stats.cleared["home_door"] == 2
     assert client.stats.invalid_total == 0
 
 
