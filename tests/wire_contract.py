@@ -10,7 +10,6 @@ records every publish a client makes, whatever the broker.
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -21,7 +20,7 @@ import orjson
 
 from mqttwire.content import decode_body, wire_format
 from mqttwire.topic_template import TopicTemplate
-from mqttwire.transport import ConnectOptions, IncomingMessage, MessageProperties, Transport
+from mqttwire.transport import MessageProperties, Transport
 from mqttwire_codegen.api import load_contract
 
 _FORMATS = jsonschema.FormatChecker()
@@ -107,19 +106,33 @@ class ContractWire:
         return None if error is None else f"{list(error.absolute_path)}: {error.message}"
 
 
+def default_transport() -> Transport:
+    """The runtime's own MQTT transport (its module moved when the transport was chosen)."""
+    try:
+        from mqttwire.paho_transport import PahoTransport
+
+        transport: Transport = PahoTransport()
+    except ImportError:
+        from mqttwire._aiomqtt_transport import AiomqttTransport
+
+        transport = AiomqttTransport()
+    return transport
+
+
 class CapturingTransport:
-    """A transport that records ``(topic, payload)`` of every publish, then forwards it."""
+    """A transport that records ``(topic, payload)`` of every publish, then forwards it; every
+    other call goes to the wrapped transport unchanged."""
 
     def __init__(self, inner: Transport) -> None:
         self.inner = inner
         self.published: list[tuple[str, bytes]] = []
 
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
     @property
     def native(self) -> object | None:
         return self.inner.native
-
-    async def connect(self, options: ConnectOptions) -> None:
-        await self.inner.connect(options)
 
     async def publish(
         self,
@@ -138,18 +151,6 @@ class CapturingTransport:
             await self.inner.publish(
                 topic, payload, qos, retain, ack_timeout, properties=properties
             )
-
-    async def subscribe(self, *args: Any, **kwargs: Any) -> Any:
-        return await self.inner.subscribe(*args, **kwargs)
-
-    async def unsubscribe(self, filters: Sequence[str], ack_timeout: float) -> None:
-        await self.inner.unsubscribe(filters, ack_timeout)
-
-    def messages(self) -> AsyncIterator[IncomingMessage]:
-        return self.inner.messages()
-
-    async def disconnect(self, ack_timeout: float) -> None:
-        await self.inner.disconnect(ack_timeout)
 
 
 @functools.cache

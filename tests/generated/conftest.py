@@ -11,10 +11,9 @@ from typing import Any
 
 import pytest
 from generated_support import Factory, MQTTVersion
-from wire_contract import CapturingTransport, tars_wire
+from wire_contract import CapturingTransport, default_transport, tars_wire
 
 from mqttwire import MQTTClient, MQTTClientConfig
-from mqttwire._aiomqtt_transport import AiomqttTransport
 from mqttwire.testing.broker import MosquittoBroker
 from tars_mqtt import TarsClient
 
@@ -47,7 +46,7 @@ async def tars(
             protocol=protocol or default,
             **settings,
         )
-        capture = CapturingTransport(AiomqttTransport())
+        capture = CapturingTransport(default_transport())
         captures.append(capture)
         client = TarsClient(client=MQTTClient(config, transport=capture))
         made.append(client)

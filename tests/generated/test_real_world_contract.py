@@ -17,10 +17,9 @@ from typing import Any
 
 import orjson
 import pytest
-from wire_contract import CapturingTransport, ContractWire
+from wire_contract import CapturingTransport, ContractWire, default_transport
 
 from mqttwire import MessageMeta, MQTTClient, MQTTClientConfig
-from mqttwire._aiomqtt_transport import AiomqttTransport
 from mqttwire.errors import PayloadValidationError
 from mqttwire.testing.broker import MosquittoBroker
 
@@ -199,7 +198,7 @@ async def on_broker(
     """A generated client whose publishes are captured at the transport, and a raw listener."""
 
     async def make(protocol: str) -> tuple[Any, CapturingTransport, MQTTClient]:
-        capture = CapturingTransport(AiomqttTransport())
+        capture = CapturingTransport(default_transport())
         config = MQTTClientConfig(
             url=mqtt_broker.url,
             client_id=f"smart-{next(_ids)}",
