@@ -45,8 +45,8 @@ sys.path.insert(0, str(ROOT / "tests" / "faults"))
 from proxy import FaultProxy  # noqa: E402
 
 from mqttwire import ClientState, MQTTClient, MQTTClientConfig  # noqa: E402
-from mqttwire._aiomqtt_transport import AiomqttTransport  # noqa: E402
 from mqttwire.envelope import encode_envelope  # noqa: E402
+from mqttwire.paho_transport import PahoTransport  # noqa: E402
 from mqttwire.testing.broker import MosquittoBroker  # noqa: E402
 
 __all__ = ["CASES", "measure", "run_case"]
@@ -106,7 +106,7 @@ class _ThreadedProxy:
         self._loop.close()
 
 
-class _StampedTransport(AiomqttTransport):
+class _StampedTransport(PahoTransport):
     """The production transport, stamping the start of every connect attempt."""
 
     def __init__(self) -> None:

@@ -19,6 +19,7 @@ import jsonschema
 import orjson
 
 from mqttwire.content import decode_body, wire_format
+from mqttwire.paho_transport import PahoTransport
 from mqttwire.topic_template import TopicTemplate
 from mqttwire.transport import MessageProperties, Transport
 from mqttwire_codegen.api import load_contract
@@ -107,16 +108,8 @@ class ContractWire:
 
 
 def default_transport() -> Transport:
-    """The runtime's own MQTT transport (its module moved when the transport was chosen)."""
-    try:
-        from mqttwire.paho_transport import PahoTransport
-
-        transport: Transport = PahoTransport()
-    except ImportError:
-        from mqttwire._aiomqtt_transport import AiomqttTransport
-
-        transport = AiomqttTransport()
-    return transport
+    """The runtime's own MQTT transport."""
+    return PahoTransport()
 
 
 class CapturingTransport:

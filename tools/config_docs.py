@@ -42,11 +42,13 @@ MEANINGS: dict[str, str] = {
         "broker drops a silent client after 1.5 times it (and publishes its last will)."
     ),
     "enable_health": (
-        "Publish retained `health.status` envelopes on `system/health/{client_id}` at QoS 1: "
-        "`ok=true event=ready` after the first connect, `event=reconnected` after a reconnect, "
-        "`ok=false event=shutdown` from `shutdown()`; and register the last will "
+        "Publish retained `health.status` envelopes on `system/health/{client_id}` (or "
+        "`MQTT_HEALTH_NAME`) at QoS 1: "
+        "`ok=true event=ready` after the first connect, `event=reconnected` after every "
+        "reconnect, `ok=false event=shutdown` from `shutdown()`; and register the last will "
         '`ok=false event=offline err="unexpected disconnect"` that the broker publishes when the '
-        "link dies without a clean disconnect."
+        "link dies without a clean disconnect. While off, `publish_health()` does nothing (as "
+        "in the deployed client)."
     ),
     "enable_heartbeat": (
         "Publish a bare heartbeat `{ok, event: heartbeat, timestamp}` on "
@@ -69,6 +71,12 @@ MEANINGS: dict[str, str] = {
         "jitter) up to `MQTT_RECONNECT_MAX_DELAY`. Must not exceed the maximum."
     ),
     "reconnect_max_delay": "Longest delay between reconnect attempts, in seconds.",
+    "health_name": (
+        "Last level of the health topic: health (`ready`, `reconnected`, `shutdown`, "
+        "`publish_health`) and the last will go to `system/health/{health_name}`, e.g. "
+        "`system/health/tts` for the client id `tars-tts`. Unset means the client id, as in "
+        "the deployed client. The heartbeat topic keeps the client id."
+    ),
     "protocol": (
         "MQTT protocol version: `3.1.1` or `5` (MQTT 5 adds message properties, reason codes and "
         "session expiry). A broker that does not speak it fails the connect with "
@@ -90,12 +98,27 @@ MEANINGS: dict[str, str] = {
     "tls_cert_file": "Client certificate (PEM) for mutual TLS; turns TLS on.",
     "tls_key_file": "Private key of `MQTT_TLS_CERT_FILE` (needs the certificate as well).",
     "tls_insecure": (
-        "Skip the verification of the broker's certificate and host name. For tests only."
+        "Skip the verification of the broker's certificate and host name. For tests only. "
+        "Needs TLS (`mqtts://` or a CA file): with a plain `mqtt://` URL it is a `ConfigError`, "
+        "never a silently plaintext link."
     ),
     "offline_queue_size": (
         "Most QoS >= 1 publishes kept while the link is down; they are sent in order, with the "
         "same bytes, after the reconnect. When it is full, `publish` raises "
         "`OfflineQueueFullError`; 0 means no buffering (publishing while down raises at once)."
+    ),
+    "offline_queue_bytes": (
+        "Most payload bytes the offline queue holds (64 MiB by default); a publish that would "
+        "exceed it raises `OfflineQueueFullError`, like a full `MQTT_OFFLINE_QUEUE_SIZE`."
+    ),
+    "offline_queue_path": (
+        "Unset: the offline queue lives in memory and is lost when the process dies. Set: a "
+        "SQLite file (created, with its folder, when missing) holding the offline queue and "
+        "every QoS >= 1 publish not yet acknowledged; each is written (WAL mode) before "
+        "`publish()` returns, and a service started again with the same file sends them in "
+        "order, with the same bytes. One running client per file. A corrupt file is renamed "
+        "`<path>.corrupt-<time>` and logged; an unusable one raises `OutboxError`. See "
+        "guarantees.md for what survives a power loss."
     ),
     "offline_queue_qos0": (
         "Also queue QoS 0 publishes while the link is down; by default they are dropped and "
@@ -116,10 +139,29 @@ MEANINGS: dict[str, str] = {
         "Messages waiting for one subscription's handler; when a slow handler lets it fill, "
         "the oldest message is dropped and counted in `metrics.queue_overflow`."
     ),
+    "handler_queue_bytes": (
+        "Payload bytes waiting for one subscription's handler; past it the oldest messages are "
+        "dropped as for `MQTT_HANDLER_QUEUE_SIZE`, counted in `metrics.queue_overflow` and "
+        "`metrics.queue_overflow_bytes` and logged (rate-limited). One message larger than the "
+        "bound is still queued, alone."
+    ),
     "shutdown_timeout": (
         "Budget of `shutdown()` in seconds: running handlers finish, the offline queue is "
         "flushed and the health `shutdown` is published; what is left after it is cancelled "
         "and logged."
+    ),
+    "otel": (
+        "OpenTelemetry traces and metrics through the global tracer and meter providers: a "
+        "span per publish, handled message and request, the W3C trace context in MQTT 5 user "
+        "properties, the `mqttwire` metrics. Needs `pip install 'mqttwire[otel]'`; see "
+        "[guides/observability.md](guides/observability.md)."
+    ),
+    "ack_after_handler": (
+        "`true`: a QoS 1 message is acknowledged (PUBACK) once every handler it went to has "
+        "returned (or raised after the retries of its `RetryPolicy`), in arrival order, instead "
+        "of on receipt; with `MQTT_CLEAN_SESSION=false` a process killed mid-handler gets the "
+        "message again from the broker. QoS 2: paho-mqtt sends PUBREC on receipt, so only the "
+        "PUBCOMP waits. A slow handler holds back the acknowledgements of later messages."
     ),
 }
 

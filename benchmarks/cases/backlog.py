@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import os
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -72,7 +73,13 @@ async def _typed(params: dict[str, Any], qos: int) -> dict[str, float]:
         arrivals.hit()
 
     def make(url: str) -> TarsClient:
-        return TarsClient(MQTTClientConfig(url=url, client_id=client_id, clean_session=False))
+        config = MQTTClientConfig(url=url, client_id=client_id, clean_session=False)
+        transport = params.get("transport")
+        if transport is None:
+            return TarsClient(config)
+        module, _, name = str(transport).partition(":")
+        candidate = getattr(importlib.import_module(module), name)()
+        return TarsClient(client=MQTTClient(config, transport=candidate))
 
     async def session(tars: TarsClient) -> None:
         if qos == 0:

@@ -1,4 +1,4 @@
-"""Resident memory of a bare process importing aiomqtt + pydantic + orjson, idle."""
+"""Resident memory of a bare process importing paho-mqtt + pydantic + orjson, idle."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ __all__ = ["bare_idle"]
 
 
 def bare_idle(params: dict[str, Any]) -> dict[str, float]:
-    import aiomqtt  # noqa: F401  (the import is what is measured)
-    import orjson  # noqa: F401
+    import orjson  # noqa: F401  (the imports are what is measured)
+    import paho.mqtt.client  # noqa: F401
     import pydantic  # noqa: F401
 
     time.sleep(float(params.get("idle_s", 0.5)))

@@ -20,7 +20,7 @@ TEXT = "turn on the kitchen light please"
 
 async def _qos0(params: dict[str, Any]) -> dict[str, float]:
     n = int(params["n"])
-    async with tars_client(params["url"]) as tars:
+    async with tars_client(params["url"], transport=params.get("transport")) as tars:
         publish = tars.publish_stt_partial
         clock = Clock.start()
         for _ in range(n):
@@ -31,7 +31,7 @@ async def _qos0(params: dict[str, Any]) -> dict[str, float]:
 
 async def _qos1_window(params: dict[str, Any]) -> dict[str, float]:
     n, window = int(params["n"]), int(params.get("window", 100))
-    async with tars_client(params["url"]) as tars:
+    async with tars_client(params["url"], transport=params.get("transport")) as tars:
         publish = tars.publish_tts_say
         clock = Clock.start()
         for start in range(0, n, window):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from typing import Any
 
+from mqttwire.client import MQTTClient
 from mqttwire.config import MQTTClientConfig
 from tars_mqtt import TarsClient
 
@@ -13,12 +15,22 @@ __all__ = ["FLUSH_TOPIC", "flush", "tars_client"]
 FLUSH_TOPIC = "bench/flush"
 
 
-def tars_client(url: str, role: str = "bench", **overrides: Any) -> TarsClient:
-    """A `TarsClient` on `url` with a unique client id; `overrides` go to `MQTTClientConfig`."""
+def tars_client(
+    url: str, role: str = "bench", *, transport: str | None = None, **overrides: Any
+) -> TarsClient:
+    """A `TarsClient` on `url` with a unique client id; `overrides` go to `MQTTClientConfig`.
+
+    `transport` ("module:Class") compares transport candidates; default: the runtime's own.
+    """
     config = MQTTClientConfig(
         url=url, client_id=f"{role}-{os.getpid()}-{os.urandom(3).hex()}", **overrides
     )
-    return TarsClient(config)
+    if transport is None:
+        return TarsClient(config)
+    module, _, name = transport.partition(":")
+    return TarsClient(
+        client=MQTTClient(config, transport=getattr(importlib.import_module(module), name)())
+    )
 
 
 async def flush(tars: TarsClient) -> None:

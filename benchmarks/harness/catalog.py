@@ -59,10 +59,17 @@ CASES: tuple[Case, ...] = (
         requires=TYPED,
     ),
     _throughput(
+        "publish_qos0.raw_paho_direct",
+        "publish_qos0",
+        "raw",
+        "raw paho, no network thread (fastest)",
+        "cases.raw_paho_direct:publish_qos0",
+    ),
+    _throughput(
         "publish_qos0.raw_paho",
         "publish_qos0",
         "raw",
-        "raw paho (no wait)",
+        "raw paho, loop_start thread (no wait)",
         "cases.raw_paho:publish_qos0",
     ),
     _throughput(
@@ -102,6 +109,14 @@ CASES: tuple[Case, ...] = (
         "typed publish_tts_say, 100 in flight",
         "cases.typed_publish:publish_qos1_window",
         requires=TYPED,
+        params={"window": 100},
+    ),
+    _throughput(
+        "publish_qos1.raw_paho_direct_window100",
+        "publish_qos1",
+        "raw",
+        "raw paho, no network thread, 100 in flight",
+        "cases.raw_paho_direct:publish_qos1",
         params={"window": 100},
     ),
     _throughput(
@@ -277,7 +292,7 @@ CASES: tuple[Case, ...] = (
         name="rss_idle.bare",
         group="rss_idle",
         kind="raw",
-        label="bare: aiomqtt+pydantic+orjson",
+        label="bare: paho-mqtt+pydantic+orjson",
         target="cases.rss:bare_idle",
         metric="rss_mib",
         unit="MiB",

@@ -184,8 +184,8 @@ def _codegen_linear(results: Results) -> GoalOutcome:
 GOALS: tuple[Goal, ...] = (
     Goal(
         "publish_qos0_vs_paho",
-        "Typed QoS 0 publish >= 0.5x raw paho (ready bytes)",
-        _ratio_at_least("publish_qos0.typed", "publish_qos0.raw_paho", 0.5),
+        "Typed QoS 0 publish >= 0.6x raw paho in its fastest mode (no network thread)",
+        _ratio_at_least("publish_qos0.typed", "publish_qos0.raw_paho_direct", 0.6),
     ),
     Goal(
         "publish_qos0_vs_aiomqtt",
@@ -194,8 +194,10 @@ GOALS: tuple[Goal, ...] = (
     ),
     Goal(
         "publish_qos1_window",
-        "Typed QoS 1, 100 in flight >= 0.5x paho QoS 1 window 100",
-        _ratio_at_least("publish_qos1.typed_window100", "publish_qos1.raw_paho_window100", 0.5),
+        "Typed QoS 1, 100 in flight >= 0.5x paho QoS 1 window 100, no network thread (fastest)",
+        _ratio_at_least(
+            "publish_qos1.typed_window100", "publish_qos1.raw_paho_direct_window100", 0.5
+        ),
     ),
     Goal(
         "receive_qos0",

@@ -49,8 +49,8 @@ RESERVED_KWARGS = frozenset(
 _CLIENT_API = frozenset(
     {
         "CHANNELS", "client", "connect", "disconnect", "for_testing", "from_env", "mqtt5",
-        "requests_in_flight", "response_topic", "shutdown", "stats", "take_errors", "testing",
-        "wait_subscribed",
+        "ordered", "requests_in_flight", "response_topic", "run_until_signal", "shutdown",
+        "stats", "take_errors", "testing", "wait_subscribed",
     }
 )  # fmt: skip
 _SHARE_GROUP_FORBIDDEN = ("/", "+", "#", "\x00")
@@ -105,17 +105,69 @@ class _ChannelDraft:
     ops: list[Operation] = field(default_factory=list)
 
 
+ENUM_STYLES = ("literal", "str-enum")
+ROOT_OPTIONS = ("enums", "whole-system")
+
+
 class Builder:
     def __init__(self, resolver: Resolver, *, client_name: str | None = None) -> None:
         self.r = resolver
         self.doc: dict[str, Any] = resolver.root
         self.root = resolver.root_location
         self.major = major_version(self.doc)
-        self.bundle = SchemaBundle(resolver)
         self.client_name_override = client_name
         self.diags: list[Diagnostic] = []
+        self.options = self.root_options()
+        self.enums = self.enum_style()
+        self.whole_system = self.whole_system_option()
+        self.bundle = SchemaBundle(resolver, named_enums=self.enums == "str-enum")
         self.root_envelope = bool(self.doc.get("x-envelope", False))
         self._message_cache: dict[Location, Message] = {}
+
+    def root_options(self) -> dict[str, Any]:
+        """Root ``x-mqttwire`` mapping: ``enums`` and ``whole-system`` (unknown options fail)."""
+        options = self.doc.get("x-mqttwire")
+        if options is None:
+            return {}
+        loc = self.root.child("x-mqttwire")
+        if not isinstance(options, dict):
+            self.fail(loc, "bad-extension", "x-mqttwire must be a mapping")
+            return {}
+        unknown = sorted(set(options) - set(ROOT_OPTIONS))
+        if unknown:
+            self.fail(
+                loc,
+                "bad-extension",
+                f"x-mqttwire has unknown options {unknown}",
+                f"known: {', '.join(ROOT_OPTIONS)}",
+            )
+        return options
+
+    def enum_style(self) -> str:
+        """``x-mqttwire: {enums: literal | str-enum}`` (default ``literal``)."""
+        style = self.options.get("enums", "literal")
+        if style not in ENUM_STYLES:
+            self.fail(
+                self.root.child("x-mqttwire").child("enums"),
+                "bad-extension",
+                f"x-mqttwire.enums is {style!r}",
+                f"use one of {', '.join(ENUM_STYLES)}",
+            )
+            return "literal"
+        return str(style)
+
+    def whole_system_option(self) -> bool:
+        """``x-mqttwire: {whole-system: true}``: every channel in both directions."""
+        value = self.options.get("whole-system", False)
+        if not isinstance(value, bool):
+            self.fail(
+                self.root.child("x-mqttwire").child("whole-system"),
+                "bad-extension",
+                f"x-mqttwire.whole-system is {value!r}",
+                "use true or false",
+            )
+            return False
+        return value
 
     # -- generic ---------------------------------------------------------------------------
     def deref(self, node: Any, loc: Location) -> tuple[Any, Location]:
@@ -736,7 +788,8 @@ class Builder:
             if isinstance(info.get("description"), str)
             else None,
             default_content_type=self.doc.get("defaultContentType"),
-            whole_system=self.doc.get("x-whole-system") is True,
+            whole_system=self.whole_system,
+            enums=self.enums,
         )
 
     def channel(self, d: _ChannelDraft) -> Channel:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from mqttwire_codegen import __version__
 
-COMMANDS = ("generate", "check", "validate", "diff", "docs", "demo")
+COMMANDS = ("generate", "check", "validate", "diff", "docs", "demo", "watch")
 
 
 def build_parser() -> argparse.ArgumentParser:

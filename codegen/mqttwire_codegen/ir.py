@@ -164,7 +164,11 @@ class Contract:
     sha256: str
     description: str | None = None
     default_content_type: str | None = None
-    whole_system: bool = False  # ``x-whole-system``: every channel in both directions
+    # Root ``x-mqttwire: {whole-system: true}``: every channel in both directions.
+    whole_system: bool = False
+    # Root ``x-mqttwire: {enums: ...}``: "literal" (named string enums become ``Literal[...]``)
+    # or "str-enum" (they become ``enum.StrEnum`` classes; inline enums stay ``Literal``).
+    enums: str = "literal"
 
     def channel(self, channel_id: str) -> Channel:
         for ch in self.channels:

@@ -151,8 +151,25 @@ def _class_bodies(source: str) -> list[tuple[str, str]]:
     return [(name, source[start:end]) for (name, start), end in zip(starts, ends, strict=True)]
 
 
-def generate_models(defs: Mapping[str, Mapping[str, Any]]) -> str:
-    """Python source (unformatted) of Pydantic v2 models, one class per definition."""
+def _inline_enums_as_literal(schema: Any, *, root: bool = True) -> Any:
+    """Mark every enum below a definition's root as ``Literal`` (datamodel-code-generator's
+    ``x-enum-field-as-literal``), so only named definitions become enum classes."""
+    if isinstance(schema, list):
+        return [_inline_enums_as_literal(s, root=False) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: _inline_enums_as_literal(v, root=False) for k, v in schema.items()}
+    if not root and isinstance(out.get("enum"), list):
+        out["x-enum-field-as-literal"] = True
+    return out
+
+
+def generate_models(defs: Mapping[str, Mapping[str, Any]], *, enums: str = "literal") -> str:
+    """Python source (unformatted) of Pydantic v2 models, one class per definition.
+
+    ``enums="str-enum"``: definitions that are string enums become ``enum.StrEnum`` classes
+    with upper-case members (``Command.WAVE == "wave"``); enums inside models stay ``Literal``.
+    """
     if not defs:
         return "from __future__ import annotations\n"
     from datamodel_code_generator import InputFileType, LiteralType, generate
@@ -165,13 +182,21 @@ def generate_models(defs: Mapping[str, Mapping[str, Any]]) -> str:
             name: _mark_factories(copy.deepcopy(dict(body)), count) for name, body in defs.items()
         }
     }
+    enum_options: dict[str, Any] = {"enum_field_as_literal": LiteralType.All}
+    if enums == "str-enum":
+        schema = {"$defs": {n: _inline_enums_as_literal(b) for n, b in schema["$defs"].items()}}
+        enum_options = {
+            "capitalise_enum_members": True,
+            "use_specialized_enum": True,
+            "set_default_enum_member": True,
+        }
     try:
         out = generate(
             schema,
             input_file_type=InputFileType.JsonSchema,
             output_model_type=DataModelType.PydanticV2BaseModel,
             target_python_version=PythonVersion.PY_311,
-            enum_field_as_literal=LiteralType.All,
+            **enum_options,
             use_schema_description=True,
             use_field_description=True,
             field_constraints=True,

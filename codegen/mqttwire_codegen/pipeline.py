@@ -49,7 +49,7 @@ def generate_package(
     # our diagnostics instead of Python warnings printed with a path into site-packages
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        models = generate_models(contract.schema_defs)
+        models = generate_models(contract.schema_defs, enums=contract.enums)
     notes = [
         Diagnostic(
             contract.source_file,

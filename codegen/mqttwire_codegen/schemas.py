@@ -1,7 +1,8 @@
 """Bundle payload schemas (spread over files and ``$ref``s) into one JSON Schema ``$defs`` map.
 
 Object-like schemas reached by ``$ref`` become named definitions (one Python model each, reused
-wherever referenced); primitive/enum/array schemas are inlined so fields stay plain types.
+wherever referenced); primitive/enum/array schemas are inlined so fields stay plain types, except
+titled string enums when the contract asks for enum classes (``x-mqttwire: {enums: str-enum}``).
 """
 
 from __future__ import annotations
@@ -37,6 +38,19 @@ def _same(a: Any, b: Any) -> bool:
     return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
 
 
+def named_string_enum(schema: Any) -> bool:
+    """A schema of its own that is a titled enum of strings (a ``StrEnum`` candidate)."""
+    if not isinstance(schema, dict) or not isinstance(schema.get("title"), str):
+        return False
+    values = schema.get("enum")
+    return (
+        isinstance(values, list)
+        and bool(values)
+        and all(isinstance(v, str) for v in values)
+        and schema.get("type", "string") == "string"
+    )
+
+
 def _object_like(schema: Any) -> bool:
     if not isinstance(schema, dict):
         return False
@@ -52,8 +66,10 @@ def _object_like(schema: Any) -> bool:
 class SchemaBundle:
     """Accumulates named definitions; deterministic given the order of ``add_payload`` calls."""
 
-    def __init__(self, resolver: Resolver) -> None:
+    def __init__(self, resolver: Resolver, *, named_enums: bool = False) -> None:
         self.r = resolver
+        # True: a $ref to a named string enum becomes a definition (a StrEnum class) as well.
+        self.named_enums = named_enums
         self.defs: dict[str, dict[str, Any]] = {}
         self._by_location: dict[Location, str] = {}
         self._origin: dict[str, Location] = {}
@@ -143,7 +159,8 @@ class SchemaBundle:
             target, tloc = self.r.deref(node, loc)
             # keywords beside a $ref (description, default, ...) refine the target: keep them
             siblings = self._walk({k: v for k, v in node.items() if k != "$ref"}, loc)
-            if tloc in self._by_location or tloc in self._active or _object_like(target):
+            named = _object_like(target) or (self.named_enums and named_string_enum(target))
+            if tloc in self._by_location or tloc in self._active or named:
                 name = self._by_location.get(tloc) or self._define(
                     target, tloc, self._name_for(target, tloc)
                 )

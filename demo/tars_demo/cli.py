@@ -51,6 +51,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="also show the services' own output"
     )
+    parser.add_argument(
+        "--watch",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="CONTRACT",
+        help=(
+            "run `mqttwire watch` beside the services and print its summary at the end "
+            "(contract: contracts/mqtt_client_api.yaml of the source tree unless given)"
+        ),
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,6 +92,15 @@ def run(args: argparse.Namespace) -> int:
     from mqttwire.testing.broker import BrokerNotAvailableError
     from tars_demo.broker import start_broker
     from tars_demo.run import DemoOptions, run_demo
+    from tars_demo.watching import DemoWatch, WatchUnavailableError, find_contract
+
+    watch = None
+    if args.watch is not None:
+        try:
+            watch = DemoWatch(find_contract(args.watch or None))
+        except WatchUnavailableError as exc:
+            print(f"demo FAILED: {exc}", file=sys.stderr)
+            return 2
 
     # Until the event loop installs its own handlers, SIGTERM unwinds like Ctrl-C so that the
     # broker we start is stopped on the way out.
@@ -100,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
                 verbose=args.verbose,
                 keep_running=args.keep_running,
             )
-            return asyncio.run(run_demo(broker, options))
+            return asyncio.run(run_demo(broker, options, watch=watch))
         finally:
             signal.signal(signal.SIGTERM, _raise_interrupt)  # asyncio reset it to the default
             broker.close()

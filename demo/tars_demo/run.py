@@ -24,6 +24,7 @@ from mqttwire import ConnectError, MQTTClientConfig, MQTTWireError
 from mqttwire.testing.embedded import DefaultBroker
 from mqttwire.url import redact_url
 from tars_demo.monitor import DemoFailure, Monitor, Seen, Timeline
+from tars_demo.watching import DemoWatch
 from tars_mqtt import TarsClient
 from tars_mqtt.models import FinalTranscript, TtsStatus
 
@@ -185,8 +186,16 @@ class Services:
 
 
 class Demo:
-    def __init__(self, broker: DefaultBroker, options: DemoOptions, out: TextIO) -> None:
+    def __init__(
+        self,
+        broker: DefaultBroker,
+        options: DemoOptions,
+        out: TextIO,
+        watch: DemoWatch | None = None,
+    ) -> None:
         self.broker = broker
+        self.watch = watch
+        self.watching = False
         self.options = options
         self.timeline = Timeline(out, options.prefix)
         config = MQTTClientConfig(
@@ -209,6 +218,17 @@ class Demo:
             await self.tars.connect()
         except ConnectError as exc:
             raise DemoFailure(f"the monitor cannot reach the broker: {exc}") from None
+        if self.watch is not None:
+            watch_id = f"{self.options.prefix}watch"
+            try:
+                await self.watch.start(self.broker.url, watch_id, self._publisher_aliases())
+            except MQTTWireError as exc:
+                raise DemoFailure(f"mqttwire watch cannot start: {exc}") from None
+            self.watching = True
+            say(
+                f"mqttwire watch runs beside the services as {watch_id}: it judges every message "
+                f"against {self.watch.contract_path.name} and publishes nothing"
+            )
         say(f"monitor connected as {self.options.prefix}monitor; it prints what it receives:")
         say(
             "sender = the envelope's source, QoS = as delivered, latency = since the monitor "
@@ -256,6 +276,14 @@ class Demo:
         self._health_board()
         await self.utterance(f"utt-{self.options.utterances + 1}", RECOVERY_UTTERANCE)
         self._summary()
+
+    def _publisher_aliases(self) -> dict[str, str]:
+        """The demo's client ids as the robot's service names the contract's x-publishers use
+        (the monitor publishes the transcripts, as stt-worker would)."""
+        roles = {"router": "router", "llm": "llm-worker", "tts": "tts-worker"}
+        aliases = {self.services.client_id(name): role for name, role in roles.items()}
+        aliases[f"{self.options.prefix}monitor"] = "stt-worker"
+        return aliases
 
     async def utterance(self, key: str, text: str) -> None:
         mark = self.monitor.mark()
@@ -346,6 +374,12 @@ class Demo:
         if codes:
             shown = ", ".join(f"{name} {code}" for name, code in codes.items())
             self.timeline.say(f"stopped services (exit codes: {shown})")
+        if self.watch is not None:
+            await self.watch.stop()
+        if self.watch is not None and self.watching:
+            self.timeline.phase("mqttwire watch: what the contract watcher saw on the bus")
+            for line in self.watch.summary(self.broker.kind):
+                self.timeline.say(line)
         await self.tars.shutdown()
 
 
@@ -362,8 +396,17 @@ def _stats(values: list[float]) -> str:
     )
 
 
-async def run_demo(broker: DefaultBroker, options: DemoOptions, out: TextIO | None = None) -> int:
-    """The whole demo on ``broker``; returns the exit code. Prints to ``out`` (stdout)."""
+async def run_demo(
+    broker: DefaultBroker,
+    options: DemoOptions,
+    out: TextIO | None = None,
+    *,
+    watch: DemoWatch | None = None,
+) -> int:
+    """The whole demo on ``broker``; returns the exit code. Prints to ``out`` (stdout).
+
+    ``watch`` (``--watch``) runs ``mqttwire watch`` beside the services and prints its summary.
+    """
     out = sys.stdout if out is None else out
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
@@ -377,7 +420,7 @@ async def run_demo(broker: DefaultBroker, options: DemoOptions, out: TextIO | No
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal, sig)
-    demo = Demo(broker, options, out)
+    demo = Demo(broker, options, out, watch)
     started = time.monotonic()
     code = 1
     scenario_done = False

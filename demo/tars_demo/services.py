@@ -26,6 +26,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from mqttwire import MessageMeta, MQTTClientConfig, MQTTWireError, RequestTimeoutError
+from mqttwire.observability.logs import configure_logging
 from tars_mqtt import TarsClient
 from tars_mqtt.models import FinalTranscript, LLMRequest, LLMResponse, TtsSay, TtsStatus
 
@@ -165,6 +166,10 @@ async def serve(name: str) -> int:
         _say(name, f"ready (client id {config.client_id}, pid {os.getpid()})")
         await stop.wait()
         _say(name, "stopping")
+    # Exiting: Python resets its own handlers to the default during finalization, so a signal
+    # arriving then (the demo's SIGTERM after a Ctrl-C to the group) would kill us; SIG_IGN stays.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, signal.SIG_IGN)
     if watcher is not None:
         watcher.close()
     return 0
@@ -176,10 +181,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"usage: python -m tars_demo.services {{{','.join(SERVICES)}}}", file=sys.stderr)
         return 2
     name = args[0]
-    logging.basicConfig(
-        level=logging.WARNING, format=f"{name}: %(levelname)s %(name)s: %(message)s"
-    )
     try:
+        if os.environ.get("MQTT_LOG_FORMAT", "").strip().lower() == "json":
+            configure_logging(level=os.environ.get("MQTT_LOG_LEVEL") or "WARNING")
+        else:
+            logging.basicConfig(
+                level=logging.WARNING, format=f"{name}: %(levelname)s %(name)s: %(message)s"
+            )
         return asyncio.run(serve(name))
     except MQTTWireError as exc:  # bad MQTT_* setting, broker unreachable, ...
         print(f"{name}: cannot run: {exc}", flush=True)

@@ -3,7 +3,7 @@
 from mqttwire.client import MQTTClient
 from mqttwire.config import ENV_VARIABLES, MQTTClientConfig
 from mqttwire.dedupe import MessageDeduplicator, dedupe_key
-from mqttwire.dispatch import Handler, Subscription
+from mqttwire.dispatch import DeadLetterHandler, Handler, RetryPolicy, Subscription
 from mqttwire.envelope import Envelope, decode_envelope, encode_envelope, new_message_id
 from mqttwire.errors import (
     AuthenticationError,
@@ -16,6 +16,8 @@ from mqttwire.errors import (
     NeedsMQTT5Error,
     NotConnectedError,
     OfflineQueueFullError,
+    OutboxCorruptError,
+    OutboxError,
     PayloadValidationError,
     ProtocolNotSupportedError,
     PublishError,
@@ -58,6 +60,7 @@ __all__ = [
     "ConnectError",
     "ConnectionParams",
     "ContractVersionError",
+    "DeadLetterHandler",
     "Envelope",
     "Handler",
     "HealthStatus",
@@ -72,6 +75,8 @@ __all__ = [
     "NeedsMQTT5Error",
     "NotConnectedError",
     "OfflineQueueFullError",
+    "OutboxCorruptError",
+    "OutboxError",
     "PayloadValidationError",
     "ProtocolNotSupportedError",
     "PublishError",
@@ -79,6 +84,7 @@ __all__ = [
     "QoSNotGrantedError",
     "QoSNotSupportedError",
     "RequestTimeoutError",
+    "RetryPolicy",
     "SubscribeError",
     "Subscription",
     "TopicFilter",

@@ -28,15 +28,16 @@ import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from functools import partial
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from mqttwire.backoff import Backoff
 from mqttwire.config import MQTTClientConfig
 from mqttwire.dedupe import MessageDeduplicator
-from mqttwire.dispatch import Dispatcher, Handler, Subscription
+from mqttwire.dispatch import DeadLetterHandler, Dispatcher, Handler, RetryPolicy, Subscription
 from mqttwire.envelope import encode_envelope
 from mqttwire.errors import (
     AuthenticationError,
@@ -51,10 +52,22 @@ from mqttwire.errors import (
     QoSNotSupportedError,
     SubscribeError,
 )
-from mqttwire.health import encode_health, encode_heartbeat, health_topic, keepalive_topic
+from mqttwire.health import (
+    WILL_ERROR,
+    WILL_EVENT,
+    encode_health,
+    encode_heartbeat,
+    health_topic,
+    keepalive_topic,
+)
+from mqttwire.meta import MessageMeta
 from mqttwire.metrics import ClientMetrics
-from mqttwire.offline_queue import OfflineQueue, OutgoingMessage
+from mqttwire.observability import Telemetry, instrumentation_for
+from mqttwire.observability.logs import log_fields
+from mqttwire.offline_queue import OutgoingMessage
+from mqttwire.outbox_store import open_outbox
 from mqttwire.reason_codes import reason_name
+from mqttwire.safe_log import RateLimitedLog, shown
 from mqttwire.state import ClientState
 from mqttwire.topic_filter import validate_topic_filter, validate_topic_name
 from mqttwire.transport import (
@@ -72,14 +85,23 @@ from mqttwire.transport import (
 )
 from mqttwire.url import ConnectionParams
 
+if TYPE_CHECKING:
+    from mqttwire.observability.tracing import Instrumentation
+
 __all__ = ["MQTTClient"]
 
 _LOG = logging.getLogger("mqttwire.client")
+_STALL_LOG = RateLimitedLog(_LOG)
 
 # The watchdog reconnects after this many heartbeat intervals without our own heartbeat coming
 # back; checked four times per interval, so a dead link is found within 2.75 intervals.
 WATCHDOG_INTERVALS = 2.5
 _FLUSH_WINDOW = 64
+# A queued message is dropped as poison when the link died this many times in a row while it was
+# the only message in flight (sent alone after a failed window): the broker refuses it by closing
+# the connection, and resending it forever would block every message behind it.
+POISON_STRIKES = 3
+_TOPIC_CACHE_MAX = 1024
 # CONNACK codes for "unacceptable protocol version": 3.1.1 return code 1, MQTT 5 reason 0x84.
 _PROTOCOL_REFUSED = frozenset({1, 0x84})
 _STATES_ACCEPTING_OFFLINE = frozenset(
@@ -88,9 +110,9 @@ _STATES_ACCEPTING_OFFLINE = frozenset(
 
 
 def _default_transport() -> Transport:
-    from mqttwire._aiomqtt_transport import AiomqttTransport
+    from mqttwire.paho_transport import PahoTransport
 
-    return AiomqttTransport()
+    return PahoTransport()
 
 
 class MQTTClient:
@@ -101,12 +123,20 @@ class MQTTClient:
     reconnects with exponential backoff and jitter, resubscribes every filter and flushes the
     offline queue. ``shutdown()`` is the graceful end; ``disconnect()`` just closes the link.
 
-    ``transport`` replaces the aiomqtt transport (see :mod:`mqttwire.transport`), e.g. with an
-    in-memory one in tests.
+    ``transport`` replaces the paho-mqtt transport (see :mod:`mqttwire.transport`), e.g. with an
+    in-memory one in tests. ``telemetry`` turns OpenTelemetry on with these providers (else
+    ``MQTT_OTEL=true`` with the global ones; see :mod:`mqttwire.observability`).
     """
 
-    def __init__(self, config: MQTTClientConfig, *, transport: Transport | None = None) -> None:
+    def __init__(
+        self,
+        config: MQTTClientConfig,
+        *,
+        transport: Transport | None = None,
+        telemetry: Telemetry | None = None,
+    ) -> None:
         self._config = config
+        self._telemetry = instrumentation_for(config, telemetry)
         # Failover: the brokers of MQTT_URL in order; _params is the one we use now.
         self._connections = config.connections
         self._broker_index = 0
@@ -118,15 +148,20 @@ class MQTTClient:
         self._last_link_broker: ConnectionParams | None = None
         self._transport: Transport = transport if transport is not None else _default_transport()
         self._metrics = ClientMetrics()
-        self._dispatcher = Dispatcher(self._metrics, config.handler_queue_size)
-        self._offline = OfflineQueue(config.offline_queue_size)
+        self._dispatcher = Dispatcher(
+            self._metrics,
+            config.handler_queue_size,
+            self._telemetry,
+            queue_bytes=config.handler_queue_bytes,
+        )
+        self._offline = open_outbox(config)  # memory, or the file of offline_queue_path
         self._dedupe = (
             MessageDeduplicator(config.dedupe_ttl, config.dedupe_max_entries)
             if config.dedupe_ttl > 0
             else None
         )
         self._source = config.source_name or config.client_id
-        self._health_topic = health_topic(config.client_id)
+        self._health_topic = health_topic(config.effective_health_name)
         self._keepalive_topic = keepalive_topic(config.client_id)
         self._state = ClientState.CREATED
         self._listeners: list[Callable[[ClientState], None]] = []
@@ -145,14 +180,25 @@ class MQTTClient:
         self._short_links = 0
         self._subscription_ids: dict[str, int] = {}  # MQTT 5: broker filter -> identifier
         self._filters_by_id: dict[int, str] = {}
-        self.last_error: MQTTWireError | None = None
+        self.last_error: MQTTWireError | None = self._offline.moved_aside
+        # Live QoS >= 1 publishes awaiting their ack, in call order: requeued together, in order,
+        # when the link drops (each caller learning of it separately would reverse them).
+        self._inflight: dict[int, OutgoingMessage] = {}
+        self._inflight_seq = 0
+        # Poison detection (see POISON_STRIKES): the message at the head of a failed flush.
+        self._suspect: OutgoingMessage | None = None
+        self._strikes = 0
+        self._valid_topics: set[str] = set()
+        if self._telemetry is not None:
+            self._telemetry.watch_client(self)
 
     # ------------------------------------------------------------------ properties
 
     @classmethod
-    def from_env(cls) -> MQTTClient:
-        """A client configured from the ``MQTT_*`` environment variables."""
-        return cls(MQTTClientConfig.from_env())
+    def from_env(cls, **overrides: Any) -> MQTTClient:
+        """A client configured from the ``MQTT_*`` environment variables; keyword ``overrides``
+        (``client_id="tars-tts"``, any config field) win over them."""
+        return cls(MQTTClientConfig.from_env(**overrides))
 
     @property
     def config(self) -> MQTTClientConfig:
@@ -166,6 +212,11 @@ class MQTTClient:
     def source_name(self) -> str:
         """The envelope ``source``: ``source_name`` or else the client id."""
         return self._source
+
+    @property
+    def health_topic(self) -> str:
+        """``system/health/{health_name or client_id}``: health, will and ``publish_health``."""
+        return self._health_topic
 
     @property
     def state(self) -> ClientState:
@@ -195,12 +246,18 @@ class MQTTClient:
 
     @property
     def client(self) -> Any:
-        """The underlying ``aiomqtt.Client`` while connected (escape hatch), else ``None``."""
+        """The underlying ``paho.mqtt.client.Client`` while connected (escape hatch), else
+        ``None``."""
         return self._transport.native
 
     @property
     def metrics(self) -> ClientMetrics:
         return self._metrics
+
+    @property
+    def telemetry(self) -> Instrumentation | None:
+        """The OpenTelemetry hooks of this client, ``None`` when telemetry is off."""
+        return self._telemetry
 
     @property
     def subscriptions(self) -> tuple[Subscription, ...]:
@@ -301,16 +358,32 @@ class MQTTClient:
         budget = self._config.shutdown_timeout
         await self._dispatcher.drain(budget / 2 if self._offline else budget)
         self._accepting = False
-        while self._offline and self._supervisor is not None and not self._supervisor.done():
+        while (
+            (self._offline or self._flushing)
+            and self._supervisor is not None
+            and not self._supervisor.done()
+        ):
             if loop.time() >= deadline:
                 break
             if self._link_up and not self._flushing:
-                with contextlib.suppress(TransportError):
-                    await self._flush()
+                try:
+                    async with asyncio.timeout(max(0.0, deadline - loop.time())):
+                        await self._flush()
+                except (TransportError, TimeoutError):
+                    pass
+                except Exception:
+                    _LOG.exception("shutdown: offline queue flush failed")
+                    await asyncio.sleep(0.02)
             else:
                 await asyncio.sleep(0.02)
-        if self._offline:
-            _LOG.warning("shutdown: %d queued message(s) not sent", len(self._offline))
+        if self._offline and self._offline.location is not None:
+            _LOG.warning(
+                "shutdown: %d queued message(s) not sent; kept in %s for the next start",
+                len(self._offline),
+                self._offline.location,
+            )
+        elif self._offline:
+            _LOG.warning("shutdown: %d queued message(s) not sent (dropped)", len(self._offline))
         if self._config.enable_health and self._link_up:
             payload = encode_health(False, source=self._source, event="shutdown")
             with contextlib.suppress(TransportError):
@@ -324,8 +397,22 @@ class MQTTClient:
         if self._supervisor is not None:
             self._set_state(ClientState.DISCONNECTING)
             await self._stop_supervisor()
+        unhandled = self._dispatcher.pending
+        if unhandled:
+            _LOG.warning("shutdown: %d received message(s) not handled (dropped)", unhandled)
         await self._dispatcher.close()
+        self._offline.close()
         self._set_state(ClientState.DISCONNECTED)
+
+    async def run_until_signal(self) -> int:
+        """Connect (unless connected), serve until SIGINT or SIGTERM, then :meth:`shutdown`.
+
+        Returns the signal number. SIGTERM (what service managers send) is handled as Ctrl-C:
+        drained handlers, the queue sent, health ``shutdown``, no last will.
+        """
+        from mqttwire.signals import run_until_signal
+
+        return int(await run_until_signal(self.connect, self.shutdown))
 
     async def _stop_supervisor(self) -> None:
         supervisor = self._supervisor
@@ -349,9 +436,7 @@ class MQTTClient:
         if config.enable_health:
             will = WillMessage(
                 self._health_topic,
-                encode_health(
-                    False, source=self._source, event="offline", error="unexpected disconnect"
-                ),
+                encode_health(False, source=self._source, event=WILL_EVENT, error=WILL_ERROR),
                 qos=1,
                 retain=True,
             )
@@ -373,6 +458,7 @@ class MQTTClient:
             tls=tls,
             will=will,
             timeout=config.connect_timeout,
+            manual_ack=config.ack_after_handler,
         )
 
     def _resolve_first(self, error: BaseException | None) -> None:
@@ -595,7 +681,12 @@ class MQTTClient:
         for (topic_filter, qos), code in zip(items, granted, strict=False):
             if code >= 0x80:
                 self._metrics.subscribe_failures += 1
-                _LOG.error("broker refused subscription %r (code %#x)", topic_filter, code)
+                _LOG.error(
+                    "broker refused subscription %r (code %#x)",
+                    topic_filter,
+                    code,
+                    extra=log_fields(subscription=topic_filter),
+                )
             elif code < qos:
                 # Never a silent downgrade: the first connect fails, later links log it.
                 self._learn_max_qos(code)
@@ -656,11 +747,12 @@ class MQTTClient:
                 kept.append(message)
                 continue
             self._metrics.qos_unsupported += 1
+            self._offline.done([message])
             error = QoSNotSupportedError(
                 message.topic, qos=message.qos, max_qos=limit, broker=str(self._params)
             )
             self.last_error = error
-            _LOG.error("queued message dropped: %s", error)
+            _LOG.error("queued message dropped: %s", error, extra=log_fields(topic=message.topic))
         return kept
 
     async def _broker_subscribe(self, items: list[tuple[str, int]]) -> list[int]:
@@ -694,9 +786,8 @@ class MQTTClient:
         timeout = self._config.publish_timeout
         try:
             while self._offline and self._link_up:
-                batch = self._within_broker_limits(
-                    self._unexpired(self._offline.take(_FLUSH_WINDOW))
-                )
+                window = 1 if self._suspect is not None else _FLUSH_WINDOW
+                batch = self._within_broker_limits(self._unexpired(self._offline.take(window)))
                 acked = [False] * len(batch)
                 try:
                     results = await asyncio.gather(
@@ -707,32 +798,99 @@ class MQTTClient:
                     # The link went down and its tasks were cancelled mid-window: what was taken
                     # from the queue and not acknowledged goes back, or it would be lost.
                     unacked = [m for i, m in enumerate(batch) if not acked[i]]
-                    self._offline.put_front(unacked)
+                    self._offline.done(m for i, m in enumerate(batch) if acked[i])
                     self._metrics.offline_flushed += len(batch) - len(unacked)
+                    unacked = self._after_failed_window(batch, unacked)
+                    self._offline.put_front(unacked)
                     self._metrics.publish_retries += len(unacked)
                     raise
-                for message, result in zip(batch, results, strict=True):
-                    if isinstance(result, TransportRefusedError):
-                        self._metrics.publish_refused += 1
-                        _LOG.error("broker refused queued message on %r: %s", message.topic, result)
-                failed = [
+                self._offline.done(
                     m
                     for m, r in zip(batch, results, strict=True)
-                    if r is not None and not isinstance(r, TransportRefusedError)
-                ]
-                self._metrics.offline_flushed += len(batch) - len(failed)
+                    if r is None or isinstance(r, TransportRefusedError)
+                )
+                failed: list[OutgoingMessage] = []
+                dropped = 0
+                for message, result in zip(batch, results, strict=True):
+                    if result is None:
+                        continue
+                    if isinstance(result, TransportRefusedError):
+                        self._metrics.publish_refused += 1
+                        _LOG.error(
+                            "broker refused queued message on %s: %s",
+                            shown(message.topic),
+                            result,
+                            extra=log_fields(topic=message.topic),
+                        )
+                    elif isinstance(result, Exception) and not isinstance(result, TransportError):
+                        self._drop_unsendable(message, result)
+                        dropped += 1
+                    else:
+                        failed.append(message)
+                if not failed and len(batch) == 1:
+                    self._suspect, self._strikes = None, 0
+                self._metrics.offline_flushed += len(batch) - len(failed) - dropped
                 if failed:
+                    failed = self._after_failed_window(batch, failed)
                     self._offline.put_front(failed)
                     self._metrics.publish_retries += len(failed)
-                    errors = [r for r in results if isinstance(r, BaseException)]
-                    unexpected = [e for e in errors if not isinstance(e, TransportError)]
-                    if unexpected:
-                        raise unexpected[0]
                     # Not acknowledged although the link looked up: treat the link as dead.
                     self._wake.set()
                     raise TransportDisconnectedError("offline queue flush interrupted")
         finally:
             self._flushing = False
+
+    def _after_failed_window(
+        self, batch: list[OutgoingMessage], unacked: list[OutgoingMessage]
+    ) -> list[OutgoingMessage]:
+        """Poison detection: what of ``unacked`` goes back to the queue.
+
+        The first unacknowledged message of a window cut by a lost link becomes the suspect and
+        is sent alone next time; when the link dies :data:`POISON_STRIKES` times in a row while
+        it is alone in flight, it is dropped (logged, counted, :attr:`last_error`).
+        """
+        if not unacked:
+            return unacked
+        head = unacked[0]
+        suspect = self._suspect
+        if suspect is not None and len(batch) == 1 and _same_message(head, suspect):
+            self._strikes += 1
+            if self._strikes >= POISON_STRIKES:
+                self._suspect, self._strikes = None, 0
+                self._metrics.publish_poisoned += 1
+                error = PublishError(
+                    head.topic,
+                    f"the broker closed the connection each of the {POISON_STRIKES} times this "
+                    "message was sent alone; dropped so the messages behind it can go",
+                    qos=head.qos,
+                )
+                self.last_error = error
+                _LOG.error(
+                    "queued message on %s (%d bytes) dropped as poison: the link died %d times "
+                    "in a row while it was the only message in flight",
+                    shown(head.topic),
+                    len(head.payload),
+                    POISON_STRIKES,
+                )
+                self._offline.done([head])
+                return unacked[1:]
+        elif suspect is None or not _same_message(head, suspect):
+            self._suspect, self._strikes = head, 1 if len(batch) == 1 else 0
+        return unacked
+
+    def _drop_unsendable(self, message: OutgoingMessage, error: Exception) -> None:
+        """A queued message the MQTT library rejects outright: drop it, never the queue."""
+        self._metrics.publish_failed += 1
+        self._offline.done([message])
+        self.last_error = PublishError(
+            message.topic, f"cannot be sent: {shown(error)}", qos=message.qos
+        )
+        _LOG.error(
+            "queued message on %s dropped: the MQTT library rejected it (%s: %s)",
+            shown(message.topic),
+            type(error).__name__,
+            shown(error),
+        )
 
     async def _send_queued(
         self, m: OutgoingMessage, ack_timeout: float, acked: list[bool], index: int
@@ -754,6 +912,7 @@ class MQTTClient:
             left = expiry - int(now - message.queued_at)
             if left <= 0:
                 self._metrics.offline_expired += 1
+                self._offline.done([message])
                 continue
             kept.append(
                 message._replace(
@@ -827,10 +986,14 @@ class MQTTClient:
             if topic == keepalive:
                 self._last_heartbeat_seen = asyncio.get_running_loop().time()
             ids = message.subscription_ids
+            # ack_after_handler: QoS >= 1 messages are acknowledged once handled.
+            ack = None if message.ack_id is None else partial(self._transport.ack, message)
             if dedupe is not None and dedupe.is_duplicate_payload(
                 message.payload, scope=",".join(map(str, ids))
             ):
                 metrics.duplicates += 1
+                if ack is not None:
+                    ack()
                 continue
             # MQTT 5: this copy was sent for the subscriptions in ``ids`` only.
             only = {by_id[i] for i in ids if i in by_id} if ids else None
@@ -841,17 +1004,36 @@ class MQTTClient:
                 message.retain,
                 message.properties,
                 only or None,
+                ack,
             )
 
     async def _heartbeat(self) -> None:
-        """Publish heartbeats; return when our own heartbeats stop coming back."""
+        """Publish heartbeats; return when our own heartbeats stop coming back.
+
+        A check that runs much later than scheduled means the event loop itself was blocked
+        (e.g. a handler calling ``time.sleep``): echoes may be waiting unread in the socket, so
+        the watchdog logs a stall and re-arms instead of declaring a healthy link dead.
+        """
         interval = self._config.heartbeat_interval
         limit = WATCHDOG_INTERVALS * interval
+        tick = interval / 4
         loop = asyncio.get_running_loop()
         next_beat = loop.time()
+        last_check = loop.time()
         while True:
             now = loop.time()
-            if now - self._last_heartbeat_seen > limit:
+            late = now - last_check - tick
+            last_check = now
+            if late > interval / 2:
+                self._metrics.loop_stalls += 1
+                _STALL_LOG.warning(
+                    "stall",
+                    "event loop stalled for %.1fs (a handler blocking it?); MQTT watchdog "
+                    "re-armed instead of judging the link",
+                    late,
+                )
+                self._last_heartbeat_seen = now
+            elif now - self._last_heartbeat_seen > limit:
                 self._metrics.watchdog_reconnects += 1
                 _LOG.warning(
                     "MQTT watchdog: no heartbeat echo for %.1fs from %s; forcing reconnect",
@@ -868,7 +1050,7 @@ class MQTTClient:
                     self._metrics.heartbeats_sent += 1
                 except TransportError:
                     pass
-            await asyncio.sleep(interval / 4)
+            await asyncio.sleep(tick)
 
     def force_reconnect(self) -> None:
         """Drop the current link and reconnect (e.g. after an application-level health check)."""
@@ -889,10 +1071,26 @@ class MQTTClient:
 
         ``properties`` are MQTT 5 message properties, ignored on 3.1.1 links.
         """
+        if self._telemetry is not None:
+            await self._telemetry.publish(self._publish, topic, payload, qos, retain, properties)
+            return
+        await self._publish(topic, payload, qos, retain, properties)
+
+    async def _publish(
+        self,
+        topic: str,
+        payload: bytes,
+        qos: int,
+        retain: bool,
+        properties: MessageProperties | None,
+    ) -> None:
         if qos not in (0, 1, 2):
             raise PublishError(topic, f"qos must be 0, 1 or 2, got {qos!r}", qos=qos)
-        if not topic or "+" in topic or "#" in topic or "\x00" in topic:
+        if topic not in self._valid_topics:
             validate_topic_name(topic)
+            if len(self._valid_topics) >= _TOPIC_CACHE_MAX:
+                self._valid_topics.clear()
+            self._valid_topics.add(topic)
         if not self._accepting:
             raise NotConnectedError("publish", "shutting down")
         if self._config.protocol != "5" or not properties:
@@ -901,11 +1099,25 @@ class MQTTClient:
             await self._check_qos(topic, qos)
         elif qos == 2:
             self._uses_qos2 = True
-        if self._link_up and (qos == 0 or not self._offline):
+        if self._link_up and (qos == 0 or not (self._offline or self._flushing)):
+            seq = 0
+            if qos:
+                # A durable store writes it down first: a crash before the ack resends it.
+                seq = self._inflight_seq = self._inflight_seq + 1
+                self._inflight[seq] = self._offline.track(
+                    OutgoingMessage(topic, payload, qos, retain, properties, self._now())
+                )
             try:
                 await self._send(
                     topic, payload, qos, retain, properties, self._config.publish_timeout
                 )
+                return
+            except TransportDisconnectedError:
+                if qos == 0:
+                    self._metrics.dropped_qos0_offline += 1
+                    return
+                # Sent, maybe delivered, not acknowledged: resend the same bytes after reconnect.
+                self._requeue_inflight()
                 return
             except TransportRefusedError as exc:
                 self._metrics.publish_refused += 1
@@ -918,16 +1130,22 @@ class MQTTClient:
             except TransportTimeoutError:
                 self._metrics.publish_timeouts += 1
                 raise PublishTimeoutError(topic, self._config.publish_timeout, qos=qos) from None
-            except TransportDisconnectedError:
-                if qos == 0:
-                    self._metrics.dropped_qos0_offline += 1
-                    return
-                # Sent, maybe delivered, not acknowledged: resend the same bytes after reconnect.
-                self._offline.put_front(
-                    [OutgoingMessage(topic, payload, qos, retain, properties, self._now())]
-                )
-                self._metrics.publish_retries += 1
-                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # The MQTT library rejected the message itself (e.g. paho's ValueError).
+                if isinstance(exc, TransportError):
+                    raise PublishError(topic, shown(exc), qos=qos) from None
+                self._metrics.publish_failed += 1
+                raise PublishError(
+                    topic, f"cannot be sent: {type(exc).__name__}: {shown(exc)}", qos=qos
+                ) from None
+            finally:
+                # Acknowledged, refused or given up: no longer held (a requeued one is
+                # back in the offline queue and no longer in _inflight).
+                held = self._inflight.pop(seq, None) if seq else None
+                if held is not None:
+                    self._offline.done([held])
         if self._state not in _STATES_ACCEPTING_OFFLINE:
             raise NotConnectedError("publish", self._state.value)
         if qos == 0 and not self._config.offline_queue_qos0:
@@ -935,6 +1153,16 @@ class MQTTClient:
             return
         self._offline.put(OutgoingMessage(topic, payload, qos, retain, properties, self._now()))
         self._metrics.offline_queued += 1
+
+    def _requeue_inflight(self) -> None:
+        """The link dropped under live publishes: every one not acknowledged goes back to the
+        head of the offline queue in call order (first caller to notice moves them all)."""
+        if not self._inflight:
+            return
+        messages = list(self._inflight.values())
+        self._inflight.clear()
+        self._offline.put_front(messages)
+        self._metrics.publish_retries += len(messages)
 
     @staticmethod
     def _now() -> float:
@@ -963,30 +1191,62 @@ class MQTTClient:
             base = properties if properties is not None else MessageProperties()
             mirrored = (("type", event_type), ("id", message_id), ("source", self._source))
             properties = replace(base, user_properties=mirrored + base.user_properties)
-        await self.publish(topic, payload, qos=qos, retain=retain, properties=properties)
+        if self._telemetry is not None:
+            await self._telemetry.publish(
+                self._publish, topic, payload, qos, retain, properties, message_id, correlation_id
+            )
+        else:
+            await self._publish(topic, payload, qos, retain, properties)
         return message_id
 
     async def publish_health(
         self, ok: bool, *, event: str | None = None, error: str | None = None
     ) -> None:
-        """Publish the retained ``health.status`` on ``system/health/{client_id}`` at QoS 1."""
+        """Publish the retained ``health.status`` on :attr:`health_topic` at QoS 1.
+
+        Does nothing when health is disabled (``enable_health`` false), like the deployed client.
+        """
+        if not self._config.enable_health:
+            _LOG.debug("publish_health(ok=%s) ignored: health is disabled", ok)
+            return
         payload = encode_health(ok, source=self._source, event=event, error=error)
         await self.publish(self._health_topic, payload, qos=1, retain=True)
 
     # ------------------------------------------------------------------ subscribe
 
-    async def subscribe(self, topic_filter: str, handler: Handler, *, qos: int = 0) -> Subscription:
+    def dead_letter_topic(self, topic: str, *, qos: int = 1) -> DeadLetterHandler:
+        """A :class:`RetryPolicy` ``dead_letter`` that republishes the failed message's payload,
+        unchanged, to ``topic`` (through this client, so it is queued while offline)."""
+        validate_topic_name(topic)
+
+        async def forward(payload: bytes, meta: MessageMeta, error: Exception) -> None:
+            await self.publish(topic, payload, qos=qos)
+
+        return forward
+
+    async def subscribe(
+        self,
+        topic_filter: str,
+        handler: Handler,
+        *,
+        qos: int = 0,
+        order_group: str | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> Subscription:
         """Run ``handler`` for every message matching ``topic_filter``.
 
         ``handler`` is ``async (payload: bytes)`` or ``async (payload: bytes, meta: MessageMeta)``.
         It may be registered before ``connect``; every filter is resubscribed on each connect.
-        Each subscription has its own bounded queue and worker (see :mod:`mqttwire.dispatch`).
+        Each subscription has its own bounded queue and worker (see :mod:`mqttwire.dispatch`),
+        so there is no order between subscriptions; subscriptions with the same
+        ``order_group`` share one queue and worker and are handled in arrival order.
+        ``retry`` says what happens when the handler raises (default: logged, counted, done).
         """
         if qos not in (0, 1, 2):
             raise SubscribeError(topic_filter, f"qos must be 0, 1 or 2, got {qos!r}")
         validate_topic_filter(topic_filter)
         before = self._dispatcher.filters().get(topic_filter)
-        sub = self._dispatcher.add(topic_filter, handler, qos)
+        sub = self._dispatcher.add(topic_filter, handler, qos, order_group, retry or RetryPolicy())
         if self._link_up and (before is None or qos > before):
             try:
                 granted = await self._broker_subscribe([(topic_filter, qos)])
@@ -1034,3 +1294,7 @@ class MQTTClient:
 
     def __repr__(self) -> str:
         return f"MQTTClient(client_id={self.client_id!r}, broker={self._params}, state={self._state.value})"
+
+
+def _same_message(a: OutgoingMessage, b: OutgoingMessage) -> bool:
+    return a.topic == b.topic and a.payload == b.payload

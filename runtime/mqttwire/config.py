@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mqttwire.errors import ConfigError
+from mqttwire.mqtt_text import text_problem
 from mqttwire.url import ConnectionParams, parse_urls, redact_url
 
 __all__ = ["ENV_VARIABLES", "MQTTClientConfig"]
@@ -21,7 +22,11 @@ _FIELDS: dict[str, tuple[str, str]] = {
         "MQTT_URL",
         "must look like mqtt://[user:password@]host[:port] (several: comma-separated)",
     ),
-    "client_id": ("MQTT_CLIENT_ID", "must be a non-empty string without / + # or NUL"),
+    "client_id": (
+        "MQTT_CLIENT_ID",
+        "must be a non-empty string without / + #, control characters or non-characters, "
+        "at most 65535 bytes (UTF-8)",
+    ),
     "source_name": ("MQTT_SOURCE_NAME", "must be a string"),
     "keepalive": ("MQTT_KEEPALIVE", "must be between 1 and 3600"),
     "enable_health": ("MQTT_ENABLE_HEALTH", "must be a boolean (true/false/1/0/yes/no/on/off)"),
@@ -34,6 +39,7 @@ _FIELDS: dict[str, tuple[str, str]] = {
     "dedupe_max_entries": ("MQTT_DEDUPE_MAX_ENTRIES", "must be an integer >= 0"),
     "reconnect_min_delay": ("MQTT_RECONNECT_MIN_DELAY", "must be a number >= 0.01 (seconds)"),
     "reconnect_max_delay": ("MQTT_RECONNECT_MAX_DELAY", "must be a number >= 0.5 (seconds)"),
+    "health_name": ("MQTT_HEALTH_NAME", "must be a non-empty string without / + # or NUL"),
     "protocol": ("MQTT_PROTOCOL", "must be '3.1.1' or '5'"),
     "clean_session": ("MQTT_CLEAN_SESSION", "must be a boolean (true/false/1/0/yes/no/on/off)"),
     "session_expiry": ("MQTT_SESSION_EXPIRY", "must be an integer between 0 and 4294967295"),
@@ -42,6 +48,8 @@ _FIELDS: dict[str, tuple[str, str]] = {
     "tls_key_file": ("MQTT_TLS_KEY_FILE", "must name an existing file"),
     "tls_insecure": ("MQTT_TLS_INSECURE", "must be a boolean (true/false/1/0/yes/no/on/off)"),
     "offline_queue_size": ("MQTT_OFFLINE_QUEUE_SIZE", "must be an integer >= 0"),
+    "offline_queue_bytes": ("MQTT_OFFLINE_QUEUE_BYTES", "must be an integer >= 1"),
+    "offline_queue_path": ("MQTT_OFFLINE_QUEUE_PATH", "must be a file path (not a folder)"),
     "offline_queue_qos0": (
         "MQTT_OFFLINE_QUEUE_QOS0",
         "must be a boolean (true/false/1/0/yes/no/on/off)",
@@ -50,12 +58,19 @@ _FIELDS: dict[str, tuple[str, str]] = {
     "connect_timeout": ("MQTT_CONNECT_TIMEOUT", "must be a number > 0 (seconds)"),
     "connect_retry": ("MQTT_CONNECT_RETRY", "must be a boolean (true/false/1/0/yes/no/on/off)"),
     "handler_queue_size": ("MQTT_HANDLER_QUEUE_SIZE", "must be an integer >= 1"),
+    "handler_queue_bytes": ("MQTT_HANDLER_QUEUE_BYTES", "must be an integer >= 1 (bytes)"),
     "shutdown_timeout": ("MQTT_SHUTDOWN_TIMEOUT", "must be a number >= 0 (seconds)"),
+    "otel": ("MQTT_OTEL", "must be a boolean (true/false/1/0/yes/no/on/off)"),
+    "ack_after_handler": (
+        "MQTT_ACK_AFTER_HANDLER",
+        "must be a boolean (true/false/1/0/yes/no/on/off)",
+    ),
 }
 
 ENV_VARIABLES: Mapping[str, str] = {name: env for name, (env, _) in _FIELDS.items()}
 """Field name -> environment variable read by :meth:`MQTTClientConfig.from_env`."""
 
+_ASCII_SPACE = " \t\r\n\f\v"
 _FORBIDDEN_IN_ID = ("/", "+", "#", "\x00")
 
 
@@ -66,11 +81,15 @@ class MQTTClientConfig(BaseModel):
     from the environment with :meth:`from_env`. Invalid values raise
     :class:`~mqttwire.errors.ConfigError` naming the variable and the rule.
 
-    The first eleven fields are those of the deployed TARS client (``mqtt_url`` is accepted as an
-    alias of ``url``). ``connect_retry`` makes the first :meth:`~mqttwire.MQTTClient.connect`
-    keep retrying with backoff instead of failing (for services that may start before the broker).
+    The first eleven fields are those of the deployed TARS client (``mqtt_url`` is accepted as
+    an alias of ``url``). ``health_name`` puts health and the last will on
+    ``system/health/{health_name}`` instead of ``system/health/{client_id}``.
+    ``connect_retry`` makes the first :meth:`~mqttwire.MQTTClient.connect` keep retrying with
+    backoff instead of failing (for services that may start before the broker).
     ``offline_queue_size`` bounds the QoS>=1 messages buffered while the link is down (0 disables
-    buffering). ``session_expiry`` is used with MQTT 5 when ``clean_session`` is false.
+    buffering) and ``offline_queue_bytes`` their payload bytes; ``offline_queue_path`` keeps them
+    in a SQLite file that survives a crash (see :mod:`mqttwire.sqlite_outbox`).
+    ``session_expiry`` is used with MQTT 5 when ``clean_session`` is false.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
@@ -89,6 +108,8 @@ class MQTTClientConfig(BaseModel):
     reconnect_min_delay: float = Field(default=0.5, ge=0.01)
     reconnect_max_delay: float = Field(default=5.0, ge=0.5)
 
+    health_name: str | None = None
+
     protocol: Literal["3.1.1", "5"] = "3.1.1"
     clean_session: bool = True
     session_expiry: int = Field(default=3600, ge=0, le=0xFFFFFFFF)
@@ -97,12 +118,18 @@ class MQTTClientConfig(BaseModel):
     tls_key_file: str | None = None
     tls_insecure: bool = False
     offline_queue_size: int = Field(default=1000, ge=0)
+    offline_queue_bytes: int = Field(default=64 * 1024 * 1024, ge=1)
+    offline_queue_path: str | None = None
     offline_queue_qos0: bool = False
     publish_timeout: float = Field(default=10.0, gt=0)
     connect_timeout: float = Field(default=10.0, gt=0)
     connect_retry: bool = False
     handler_queue_size: int = Field(default=1000, ge=1)
+    handler_queue_bytes: int = Field(default=64 * 1024 * 1024, ge=1)
     shutdown_timeout: float = Field(default=5.0, ge=0)
+    otel: bool = False
+    # QoS 1/2 messages are acknowledged once every handler is done with them, not on receipt.
+    ack_after_handler: bool = False
 
     def __init__(self, **data: Any) -> None:
         try:
@@ -113,8 +140,20 @@ class MQTTClientConfig(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> MQTTClientConfig:
         parse_urls(self.url)
-        if not self.client_id or any(c in self.client_id for c in _FORBIDDEN_IN_ID):
-            raise ConfigError("MQTT_CLIENT_ID", _FIELDS["client_id"][1], self.client_id)
+        if (
+            not self.client_id
+            or any(c in self.client_id for c in _FORBIDDEN_IN_ID)
+            or text_problem(self.client_id) is not None
+        ):
+            raise ConfigError("MQTT_CLIENT_ID", _FIELDS["client_id"][1], _shown(self.client_id))
+        if self.health_name is not None and (
+            not self.health_name
+            or any(c in self.health_name for c in _FORBIDDEN_IN_ID)
+            or text_problem(self.health_name) is not None
+        ):
+            raise ConfigError(
+                "MQTT_HEALTH_NAME", _FIELDS["health_name"][1], _shown(self.health_name)
+            )
         if self.reconnect_min_delay > self.reconnect_max_delay:
             raise ConfigError(
                 "MQTT_RECONNECT_MIN_DELAY",
@@ -131,6 +170,16 @@ class MQTTClientConfig(BaseModel):
             value = getattr(self, name)
             if value is not None and not Path(value).is_file():
                 raise ConfigError(_FIELDS[name][0], _FIELDS[name][1], value)
+        path = self.offline_queue_path
+        if path is not None and (not path.strip() or path.endswith(("/", os.sep))):
+            raise ConfigError("MQTT_OFFLINE_QUEUE_PATH", _FIELDS["offline_queue_path"][1], path)
+        if self.tls_insecure and not any(self.uses_tls(p) for p in self.connections):
+            raise ConfigError(
+                "MQTT_TLS_INSECURE",
+                "needs TLS (an mqtts:// URL or MQTT_TLS_CA_FILE); with mqtt:// the link is "
+                "plaintext and there is no certificate to skip checking",
+                self.tls_insecure,
+            )
         if self.tls_key_file is not None and self.tls_cert_file is None:
             raise ConfigError(
                 "MQTT_TLS_KEY_FILE", "needs MQTT_TLS_CERT_FILE as well", self.tls_key_file
@@ -165,6 +214,11 @@ class MQTTClientConfig(BaseModel):
         """The envelope ``source``: ``source_name`` or else ``client_id``."""
         return self.source_name or self.client_id
 
+    @property
+    def effective_health_name(self) -> str:
+        """The last level of the health topic: ``health_name`` or else ``client_id``."""
+        return self.health_name if self.health_name is not None else self.client_id
+
     def __repr_args__(self) -> Any:
         for name, value in super().__repr_args__():
             yield name, (redact_url(value) if name == "url" and isinstance(value, str) else value)
@@ -181,8 +235,10 @@ class MQTTClientConfig(BaseModel):
         data: dict[str, Any] = {}
         for name, variable in ENV_VARIABLES.items():
             raw = env.get(variable)
-            if raw is not None and raw.strip() != "":
-                data[name] = raw.strip()
+            # ASCII whitespace only: str.strip() would also eat e.g. U+0085 and hide it.
+            value = raw.strip(_ASCII_SPACE) if raw is not None else ""
+            if value != "":
+                data[name] = value
         data.update(overrides)
         if "client_id" not in data:
             raise ConfigError("MQTT_CLIENT_ID", "is required", None)
@@ -212,6 +268,11 @@ def _config_error(exc: ValidationError) -> ConfigError:
     if error.get("type") == "extra_forbidden":
         return ConfigError(field, "is not a known setting", None)
     return ConfigError(field or "MQTTClientConfig", error.get("msg", "is invalid"), value)
+
+
+def _shown(value: str) -> str:
+    """A rejected value as shown in the error: a 70,000-character id is cut short."""
+    return value if len(value) <= 200 else f"{value[:200]}... ({len(value)} characters)"
 
 
 def _as_number(value: object) -> object:

@@ -40,12 +40,19 @@ class MessageDeduplicator:
 
     Every operation is O(1) amortized: keys are kept in insertion order, and since the TTL is the
     same for all, that is also expiry order, so expired keys are trimmed from the front.
+    With ``sliding=True`` a repeat restarts the key's TTL and makes it the newest entry (the
+    deployed py-tars deduplicator does this; order still equals expiry order).
     """
 
-    __slots__ = ("_clock", "_seen", "max_entries", "ttl")
+    __slots__ = ("_clock", "_seen", "max_entries", "sliding", "ttl")
 
     def __init__(
-        self, ttl: float, max_entries: int, *, clock: Callable[[], float] = time.monotonic
+        self,
+        ttl: float,
+        max_entries: int,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sliding: bool = False,
     ) -> None:
         if ttl <= 0:
             raise ValueError(f"ttl must be > 0, got {ttl!r}")
@@ -53,6 +60,7 @@ class MessageDeduplicator:
             raise ValueError(f"max_entries must be >= 1, got {max_entries!r}")
         self.ttl = ttl
         self.max_entries = max_entries
+        self.sliding = sliding
         self._clock = clock
         self._seen: OrderedDict[str, float] = OrderedDict()
 
@@ -72,6 +80,9 @@ class MessageDeduplicator:
                 break
             del seen[oldest]
         if key in seen:
+            if self.sliding:
+                seen.move_to_end(key)
+                seen[key] = now + self.ttl
             return True
         if len(seen) >= self.max_entries:
             seen.popitem(last=False)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from mqttwire.safe_log import shown
+
 
 class MQTTWireError(Exception):
     """Base class of every error raised by mqttwire."""
@@ -57,7 +59,7 @@ class PublishError(MQTTWireError):
         self.reason = reason
         self.qos = qos
         self.reason_code = reason_code
-        super().__init__(f"publish to {topic!r} (qos {qos}) failed: {reason}")
+        super().__init__(f"publish to {shown(topic)} (qos {qos}) failed: {reason}")
 
 
 class PublishTimeoutError(PublishError):
@@ -69,11 +71,43 @@ class PublishTimeoutError(PublishError):
 
 
 class OfflineQueueFullError(PublishError):
-    """The offline queue is full; the message was not accepted."""
+    """The offline queue is full; the message was not accepted.
 
-    def __init__(self, topic: str, capacity: int, *, qos: int = 0) -> None:
+    ``capacity`` is the bound in messages; ``max_bytes`` is set when the payload-bytes bound
+    (``offline_queue_bytes``) is the one that was reached.
+    """
+
+    def __init__(
+        self, topic: str, capacity: int, *, qos: int = 0, max_bytes: int | None = None
+    ) -> None:
         self.capacity = capacity
-        super().__init__(topic, f"offline queue full ({capacity} messages)", qos=qos)
+        self.max_bytes = max_bytes
+        bound = f"{capacity} messages" if max_bytes is None else f"{max_bytes} payload bytes"
+        super().__init__(topic, f"offline queue full ({bound})", qos=qos)
+
+
+class OutboxError(MQTTWireError):
+    """The durable offline queue file (``offline_queue_path``) cannot be used.
+
+    Raised when the client is built: the file cannot be opened or written, is another
+    program's SQLite database, or is in use by another process.
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"offline queue file {path!r}: {reason}")
+
+
+class OutboxCorruptError(OutboxError):
+    """The durable offline queue file was corrupt; it was renamed to ``moved_to`` (kept, not
+    emptied) and the client started with an empty queue. Logged, and left in
+    :attr:`~mqttwire.MQTTClient.last_error`; not raised.
+    """
+
+    def __init__(self, path: str, reason: str, *, moved_to: str) -> None:
+        self.moved_to = moved_to
+        super().__init__(path, f"corrupt ({reason}); moved aside to {moved_to!r}")
 
 
 class SubscribeError(MQTTWireError):
@@ -153,7 +187,7 @@ class InvalidTopicError(MQTTWireError, ValueError):
     def __init__(self, topic: str, reason: str) -> None:
         self.topic = topic
         self.reason = reason
-        super().__init__(f"invalid topic {topic!r}: {reason}")
+        super().__init__(f"invalid topic {shown(topic)}: {reason}")
 
 
 class TopicParameterError(MQTTWireError, ValueError):
@@ -163,7 +197,7 @@ class TopicParameterError(MQTTWireError, ValueError):
         self.parameter = parameter
         self.value = value
         self.reason = reason
-        super().__init__(f"topic parameter {parameter}={value!r}: {reason}")
+        super().__init__(f"topic parameter {parameter}={shown(value)}: {reason}")
 
 
 class PayloadValidationError(MQTTWireError, ValueError):

@@ -11,6 +11,8 @@ from mqttwire.envelope import encode_envelope, new_message_id
 
 __all__ = [
     "HEALTH_EVENT_TYPE",
+    "WILL_ERROR",
+    "WILL_EVENT",
     "HealthStatus",
     "HeartbeatPayload",
     "encode_health",
@@ -20,6 +22,10 @@ __all__ = [
 ]
 
 HEALTH_EVENT_TYPE = "health.status"
+# The last will's health data, ``{ok: false, event: WILL_EVENT, err: WILL_ERROR}``; the contract's
+# ``lastWill`` binding states the same text.
+WILL_EVENT = "offline"
+WILL_ERROR = "unexpected disconnect"
 
 
 def health_topic(client_id: str) -> str:

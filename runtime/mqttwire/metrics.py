@@ -14,13 +14,17 @@ class ClientMetrics:
     messages_received: int = 0
     messages_delivered: int = 0
     handler_errors: int = 0
+    dead_lettered: int = 0  # messages given up after the retries of their RetryPolicy
     queue_overflow: int = 0
+    queue_overflow_bytes: int = 0  # payload bytes of the messages counted in queue_overflow
     duplicates: int = 0
     dropped_qos0_offline: int = 0
     offline_queued: int = 0
     offline_flushed: int = 0
     publish_retries: int = 0
     publish_timeouts: int = 0
+    publish_failed: int = 0  # messages the MQTT library rejected outright (never sent)
+    publish_poisoned: int = 0  # queued messages dropped: the broker closed the link on each send
     publish_refused: int = 0  # MQTT 5: the broker refused a queued message (reason code)
     offline_expired: int = 0  # MQTT 5: message expiry interval passed while queued offline
     subscribe_failures: int = 0
@@ -30,6 +34,7 @@ class ClientMetrics:
     reconnects: int = 0
     connect_failures: int = 0
     watchdog_reconnects: int = 0
+    loop_stalls: int = 0  # the watchdog found the event loop blocked and re-armed
     heartbeats_sent: int = 0
 
     def snapshot(self) -> dict[str, int]:

@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -35,6 +35,8 @@ from mqttwire.dispatch import require_async
 from mqttwire.envelope import decode_envelope, new_message_id
 from mqttwire.errors import NeedsMQTT5Error, PayloadValidationError, RequestTimeoutError
 from mqttwire.meta import MessageMeta
+from mqttwire.observability.logs import log_fields
+from mqttwire.safe_log import shown
 from mqttwire.specs import ChannelSpec, InvalidPayload, RequestSpec, lookup
 from mqttwire.topic_filter import validate_topic_name
 from mqttwire.transport import MessageProperties
@@ -203,7 +205,16 @@ class ReplyRouter:
                 return
         owner.stats.late_replies[channel.name] += 1
         log.debug(
-            "dropped %s on %s: no request waits for it (keys %s)", channel.name, meta.topic, keys
+            "dropped %s on %s: no request waits for it (keys %s)",
+            channel.name,
+            shown(meta.topic),
+            shown(keys),
+            extra=log_fields(
+                topic=meta.topic,
+                channel=channel.name,
+                envelope_id=full.envelope_id,
+                correlation_id=full.correlation_id,
+            ),
         )
 
     async def _route_inbox(self, payload: bytes, meta: MessageMeta) -> None:
@@ -218,7 +229,15 @@ class ReplyRouter:
         waiter = next((w for k in keys if (w := self._waiters.get((_INBOX, k)))), None)
         if waiter is None:
             self._owner.stats.late_replies["response_topic"] += 1
-            log.debug("dropped a reply on %s: no request waits for it", meta.topic)
+            log.debug(
+                "dropped a reply on %s: no request waits for it",
+                shown(meta.topic),
+                extra=log_fields(
+                    topic=meta.topic,
+                    envelope_id=envelope.id if envelope is not None else None,
+                    correlation_id=keys[0] if keys else None,
+                ),
+            )
             return
         channel = waiter.spec.reply
         try:
@@ -303,6 +322,21 @@ class ReplyRouter:
         timeout: float,  # noqa: ASYNC109 - a deadline for the reply, part of the public API
     ) -> BaseModel:
         """Publish ``payload`` and wait for the correlated reply (stream items are skipped)."""
+        telemetry = self._owner._telemetry
+        if telemetry is None:
+            return await self._request(spec, payload, params, timeout)
+        topic = spec.request.topic.format(params)
+        return await telemetry.request(
+            spec.request, topic, lambda: self._request(spec, payload, params, timeout)
+        )
+
+    async def _request(
+        self,
+        spec: RequestSpec,
+        payload: BaseModel,
+        params: Mapping[str, str],
+        timeout: float,  # noqa: ASYNC109
+    ) -> BaseModel:
         waiter = await self._start(spec, payload, params, streaming=False)
         try:
             async with asyncio.timeout(timeout):
@@ -328,7 +362,33 @@ class ReplyRouter:
         timeout: float,  # noqa: ASYNC109 - overall deadline for the whole exchange
     ) -> AsyncIterator[BaseModel]:
         """Publish ``payload``; yield each streamed partial reply, then the final reply."""
-        waiter = await self._start(spec, payload, params, streaming=True)
+        telemetry = self._owner._telemetry
+        if telemetry is None:
+            waiter = await self._start(spec, payload, params, streaming=True)
+            async with contextlib.aclosing(self._stream(spec, params, waiter, timeout)) as items:
+                async for item in items:
+                    yield item
+            return
+        span = telemetry.request_span(spec.request, spec.request.topic.format(params))
+        try:
+            with span.current():
+                waiter = await self._start(spec, payload, params, streaming=True)
+            async with contextlib.aclosing(self._stream(spec, params, waiter, timeout)) as items:
+                async for item in items:
+                    yield item
+        except BaseException as exc:
+            span.fail(exc)
+            raise
+        finally:
+            span.end()
+
+    async def _stream(
+        self,
+        spec: RequestSpec,
+        params: Mapping[str, str],
+        waiter: _Waiter,
+        timeout: float,  # noqa: ASYNC109
+    ) -> AsyncGenerator[BaseModel, None]:
         deadline = asyncio.get_running_loop().time() + timeout
         try:
             while True:

@@ -8,6 +8,7 @@ the group, and the message's topic is matched against ``<filter>``.
 from __future__ import annotations
 
 from mqttwire.errors import InvalidTopicError
+from mqttwire.mqtt_text import MAX_STRING_BYTES, text_problem
 
 __all__ = [
     "SHARE_PREFIX",
@@ -20,17 +21,16 @@ __all__ = [
     "validate_topic_name",
 ]
 
-_MAX_TOPIC_BYTES = 65535
+_MAX_TOPIC_BYTES = MAX_STRING_BYTES
 SHARE_PREFIX = "$share/"
 
 
 def _check_common(topic: str) -> None:
     if not topic:
         raise InvalidTopicError(topic, "must not be empty")
-    if "\x00" in topic:
-        raise InvalidTopicError(topic, "must not contain NUL")
-    if len(topic) * 4 > _MAX_TOPIC_BYTES and len(topic.encode()) > _MAX_TOPIC_BYTES:
-        raise InvalidTopicError(topic, f"longer than {_MAX_TOPIC_BYTES} bytes (UTF-8)")
+    problem = text_problem(topic)
+    if problem is not None:
+        raise InvalidTopicError(topic, problem)
 
 
 def validate_topic_name(topic: str) -> None:

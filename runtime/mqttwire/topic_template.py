@@ -1,7 +1,8 @@
 """Topic templates (``home/{room}/temperature``): fill, build subscription filters, match back.
 
-Values put into a topic are validated: not empty, no ``/``, ``+``, ``#`` or NUL, and within the
-contract's enum when it declares one. Used by the generated clients through ``mqttwire.typed``.
+Values put into a topic are validated: not empty, no ``/``, ``+``, ``#``, MQTT's string rules
+(no NUL, control characters or non-characters, well-formed UTF-8, see :mod:`mqttwire.mqtt_text`),
+and within the contract's enum when it declares one. Used by the generated clients through ``mqttwire.typed``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from mqttwire.errors import InvalidTopicError, TopicParameterError
+from mqttwire.mqtt_text import text_problem
 
 __all__ = ["ParamSpec", "TopicTemplate", "validate_param_value"]
 
@@ -40,6 +42,9 @@ def validate_param_value(
         if ch in value:
             shown = "NUL" if ch == "\x00" else repr(ch)
             raise TopicParameterError(name, value, f"must not contain {shown}")
+    problem = text_problem(value)
+    if problem is not None:
+        raise TopicParameterError(name, value, problem)
     if enum is not None and value not in enum:
         raise TopicParameterError(name, value, f"must be one of {', '.join(enum)}")
     if pattern is not None and re.search(pattern, value) is None:

@@ -1,8 +1,8 @@
 """The seam between the client and an MQTT implementation.
 
-:class:`MQTTClient` drives one :class:`Transport`; the production one wraps aiomqtt
-(``mqttwire._aiomqtt_transport``, the only module that imports it) and an in-memory one serves
-tests. A transport is reusable: ``connect`` -> use -> ``disconnect`` -> ``connect`` ... Transport
+:class:`MQTTClient` drives one :class:`Transport`; the production one drives paho-mqtt
+through its public external-event-loop API (:mod:`mqttwire.paho_transport`, the only module
+that imports paho) and an in-memory one serves tests. A transport is reusable: ``connect`` -> use -> ``disconnect`` -> ``connect`` ... Transport
 errors stay inside the client, which turns them into :mod:`mqttwire.errors`.
 """
 
@@ -85,6 +85,8 @@ class ConnectOptions:
     tls: TLSOptions | None = None
     will: WillMessage | None = None
     timeout: float = 10.0
+    # QoS >= 1 messages are acknowledged by :meth:`Transport.ack`, not on receipt.
+    manual_ack: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +101,8 @@ class IncomingMessage:
     retain: bool = False
     properties: MessageProperties | None = None
     subscription_ids: tuple[int, ...] = ()
+    # Set on QoS >= 1 messages of a ``manual_ack`` link: pass the message to ``Transport.ack``.
+    ack_id: int | None = None
 
 
 class TransportError(Exception):
@@ -153,7 +157,7 @@ class Transport(Protocol):
 
     @property
     def native(self) -> object | None:
-        """The underlying library client while connected (``aiomqtt.Client``), else ``None``."""
+        """The underlying library client while connected (e.g. ``paho.mqtt.client.Client``), else ``None``."""
         ...
 
     async def connect(self, options: ConnectOptions) -> None:
@@ -195,6 +199,12 @@ class Transport(Protocol):
         ...
 
     async def unsubscribe(self, filters: Sequence[str], ack_timeout: float) -> None: ...
+
+    def ack(self, message: IncomingMessage) -> None:
+        """The message was handled (``manual_ack`` links): its PUBACK/PUBCOMP goes out once
+        every message received before it was acknowledged too (MQTT's order). A message
+        without ``ack_id``, or one of a link that is gone, is ignored."""
+        ...
 
     def messages(self) -> AsyncIterator[IncomingMessage]:
         """Incoming messages of the current link; the iterator ends when the link goes down."""

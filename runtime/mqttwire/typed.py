@@ -21,9 +21,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from types import TracebackType
@@ -39,13 +40,17 @@ from mqttwire.dispatch import Subscription, require_async
 from mqttwire.envelope import EnvelopeFields, decode_envelope_fields, new_message_id
 from mqttwire.errors import ConfigError, NeedsMQTT5Error, PayloadValidationError
 from mqttwire.meta import MessageMeta
+from mqttwire.observability import Telemetry
+from mqttwire.observability.logs import log_fields
 from mqttwire.requests import ReplyRouter
+from mqttwire.safe_log import RateLimitedLog, shown
 from mqttwire.specs import ChannelSpec, InvalidPayload, MessageSpec, RequestSpec
 from mqttwire.specs import outgoing_properties as _outgoing_properties
 from mqttwire.topic_template import ParamSpec, TopicTemplate
 from mqttwire.transport import MessageProperties
 
 if TYPE_CHECKING:
+    from mqttwire.observability.tracing import Instrumentation
     from mqttwire.testing.kit import TestKit
     from mqttwire.testing.memory import MemoryBroker
 
@@ -66,6 +71,7 @@ __all__ = [
 ]
 
 log = logging.getLogger("mqttwire.typed")
+_LIMITED = RateLimitedLog(log)
 
 M = TypeVar("M", bound=BaseModel)
 R = TypeVar("R", bound=BaseModel)
@@ -97,6 +103,28 @@ def _with_envelope(
         content_type=meta.content_type,
         message_expiry_interval=meta.message_expiry_interval,
     )
+
+
+def _non_finite(value: Any, path: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
+    """Where a validated model holds NaN or an infinity (``None`` if nowhere)."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else path
+    if isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            found = _non_finite(getattr(value, name, None), (*path, name))
+            if found is not None:
+                return found
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            found = _non_finite(item, (*path, index))
+            if found is not None:
+                return found
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            found = _non_finite(item, (*path, key))
+            if found is not None:
+                return found
+    return None
 
 
 def now_datetime() -> datetime:
@@ -156,6 +184,7 @@ class RawClient(Protocol):
         handler: Callable[[bytes, MessageMeta], Awaitable[None]],
         *,
         qos: int = 0,
+        order_group: str | None = None,
     ) -> Any: ...
 
     async def unsubscribe(self, subscription: Any) -> Any: ...
@@ -192,7 +221,9 @@ class TypedClient:
     or, for unit tests on an in-memory broker, :meth:`for_testing`.
 
     ``response_topic`` is where MQTT 5 responders send replies to this client's requests
-    (default ``mqttwire/reply/<client id>``).
+    (default ``mqttwire/reply/<client id>``). ``telemetry`` turns OpenTelemetry on for the
+    client made from ``config`` (see :mod:`mqttwire.observability`); with ``client=``, pass it
+    to that ``MQTTClient`` instead.
     """
 
     CHANNELS: Mapping[str, ChannelSpec] = {}
@@ -203,21 +234,28 @@ class TypedClient:
         *,
         client: RawClient | None = None,
         response_topic: str | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         if client is None:
-            client = MQTTClient(config if config is not None else MQTTClientConfig.from_env())
-        elif config is not None:
-            raise TypeError("pass either a config or a client, not both")
+            config = config if config is not None else MQTTClientConfig.from_env()
+            client = MQTTClient(config, telemetry=telemetry)
+        elif config is not None or telemetry is not None:
+            raise TypeError("pass either a config (and telemetry) or a client, not both")
         self._client: RawClient = client
         self._check_conventions()
         self.stats = TypedStats()
         self._replies = ReplyRouter(self, response_topic)
         self._deferred: list[Callable[[], Awaitable[Any]]] = []
         self._deferred_handlers: list[str] = []  # what on_* registered before any loop ran
+        self._order_group: str | None = None
         self._starting: set[asyncio.Task[Any]] = set()
         self._strict = False
         self._errors: list[BaseException] = []
         self._testing: TestKit | None = None
+        self._downgrades_logged: set[str] = set()
+        self._telemetry: Instrumentation | None = getattr(client, "telemetry", None)
+        if self._telemetry is not None:
+            self._telemetry.watch_typed(self, self.CHANNELS.values())
 
     def _check_conventions(self) -> None:
         """Health and heartbeat are the TARS conventions (enveloped ``health.status`` on
@@ -237,9 +275,11 @@ class TypedClient:
                 )
 
     @classmethod
-    def from_env(cls) -> Self:
-        """A client configured from the ``MQTT_*`` environment variables."""
-        return cls(MQTTClientConfig.from_env())
+    def from_env(cls, *, response_topic: str | None = None, **overrides: Any) -> Self:
+        """A client configured from the ``MQTT_*`` environment variables; keyword ``overrides``
+        (any :class:`MQTTClientConfig` field, e.g. ``client_id="tars-tts"``) win over them, so a
+        deployment may set only ``MQTT_URL``."""
+        return cls(MQTTClientConfig.from_env(**overrides), response_topic=response_topic)
 
     @classmethod
     def for_testing(
@@ -326,6 +366,24 @@ class TypedClient:
         with contextlib.suppress(Exception):  # a finalizer never raises (interpreter exit)
             self._report_unsubscribed()
 
+    @contextlib.contextmanager
+    def ordered(self, group: str) -> Iterator[None]:
+        """Subscriptions made inside (``subscribe_*`` calls and ``on_*`` decorators) share one
+        queue and worker: their messages are handled one at a time, in arrival order across
+        channels. Outside a group each subscription has its own queue (no order between them)."""
+        previous, self._order_group = self._order_group, group
+        try:
+            yield
+        finally:
+            self._order_group = previous
+
+    async def run_until_signal(self) -> int:
+        """Connect (unless connected), serve until SIGINT or SIGTERM, then :meth:`shutdown`;
+        returns the signal number (see :func:`mqttwire.signals.run_until_signal`)."""
+        from mqttwire.signals import run_until_signal
+
+        return int(await run_until_signal(self.connect, self.shutdown))
+
     async def __aenter__(self) -> Self:
         await self.connect()
         return self
@@ -361,17 +419,27 @@ class TypedClient:
         topic: str | None = None,
         extra: MessageProperties | None = None,
         headers: BaseModel | None = None,
+        qos: int | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish a model on its channel; returns the envelope id (``None`` for bare JSON).
 
         ``event_type`` picks one of several message names that share the payload's model;
         ``topic`` replaces the channel's (a response topic); ``extra`` adds MQTT 5 properties;
         ``headers`` (the message's declared headers) become MQTT 5 user properties.
+        ``qos`` / ``retain`` replace the contract's values for this call (``None``: the
+        contract's); a QoS below the contract's is allowed and logged once per channel.
         """
         if headers is not None:
             extra = self._with_headers(spec, headers, extra)
         if topic is None:
             topic = spec.topic.format(params)
+        if qos is None:
+            qos = spec.publish_qos
+        elif qos < spec.publish_qos:
+            self._note_downgrade(spec, qos)
+        if retain is None:
+            retain = spec.publish_retain
         message = spec.message_for(payload, event_type)
         if self._strict:
             mode = "json" if message.wire == "json" else "python"
@@ -385,16 +453,12 @@ class TypedClient:
                 message.event_type,
                 _encode(payload),
                 correlation_id=correlation_id,
-                qos=spec.publish_qos,
-                retain=spec.publish_retain,
+                qos=qos,
+                retain=retain,
                 **optional,
             )
         await self._client.publish(
-            topic,
-            encode_body(payload, message.wire),
-            qos=spec.publish_qos,
-            retain=spec.publish_retain,
-            **optional,
+            topic, encode_body(payload, message.wire), qos=qos, retain=retain, **optional
         )
         return None
 
@@ -416,6 +480,19 @@ class TypedClient:
         )
         base = extra if extra is not None else MessageProperties()
         return replace(base, user_properties=base.user_properties + pairs)
+
+    def _note_downgrade(self, spec: ChannelSpec, qos: int) -> None:
+        """Log (once per channel) that a publish asked for less than the contract's QoS."""
+        if spec.name in self._downgrades_logged:
+            return
+        self._downgrades_logged.add(spec.name)
+        log.warning(
+            "publishing on channel %s at QoS %d, below the contract's QoS %d "
+            "(logged once per channel)",
+            spec.name,
+            qos,
+            spec.publish_qos,
+        )
 
     @staticmethod
     def _check_outgoing(message: MessageSpec, data: Any, topic: str) -> None:
@@ -440,11 +517,19 @@ class TypedClient:
         data: Any
         envelope = decode_envelope_fields(payload) if spec.may_carry_envelopes else None
         if envelope is not None:
-            if len(candidates) > 1:  # one message: it is the candidate either way
-                typed = tuple(
-                    m for m in candidates if m.event_type == envelope.type and spec.enveloped(m)
+            typed = tuple(
+                m for m in candidates if m.event_type == envelope.type and spec.enveloped(m)
+            )
+            if not typed:
+                names = "/".join(c.model.__name__ for c in candidates)
+                expected = ", ".join(sorted({m.event_type for m in candidates}))
+                raise InvalidPayload(
+                    f"envelope type {shown(envelope.type, 80)} is not one of this channel's "
+                    f"({expected})",
+                    [],
+                    names,
                 )
-                candidates = typed or candidates
+            candidates = typed
             data = envelope.data
             meta = _with_envelope(meta, params, envelope)
         else:
@@ -465,9 +550,15 @@ class TypedClient:
                 if data is _UNDECODABLE:
                     continue
             try:
-                return candidate.model.model_validate(data), meta
+                model = candidate.model.model_validate(data)
             except ValidationError as exc:
                 errors.extend(exc.errors(include_url=False))
+                continue
+            bad_at = _non_finite(model)
+            if bad_at is None:
+                return model, meta
+            # JSON has no NaN or infinity; pydantic would take "nan"/"inf" strings for floats.
+            errors.append({"loc": bad_at, "msg": "number must be finite (JSON has no NaN/inf)"})
         names = "/".join(c.model.__name__ for c in candidates)
         if undecodable and not errors:
             raise InvalidPayload(undecodable, [], names)
@@ -479,7 +570,16 @@ class TypedClient:
 
     def _reject(self, spec: ChannelSpec, meta: MessageMeta, reason: str) -> None:
         self.stats.invalid[spec.name] += 1
-        log.warning("dropped invalid message on %s (channel %s): %s", meta.topic, spec.name, reason)
+        if self._telemetry is not None:
+            self._telemetry.annotate(spec.name, meta, invalid=reason)
+        _LIMITED.warning(
+            f"invalid {spec.name}",
+            "dropped invalid message on %s (channel %s): %s",
+            shown(meta.topic),
+            spec.name,
+            shown(reason),
+            extra=log_fields(topic=meta.topic, channel=spec.name),
+        )
 
     async def _subscribe(
         self,
@@ -488,6 +588,7 @@ class TypedClient:
         filters: Mapping[str, str | None] | None = None,
         *,
         share_group: str | None = None,
+        order_group: str | None = None,
     ) -> Any:
         """Subscribe a typed handler; only valid payloads reach it.
 
@@ -512,6 +613,8 @@ class TypedClient:
                     raise error from None
                 return
             self.stats.received[spec.name] += 1
+            if self._telemetry is not None:
+                self._telemetry.annotate(spec.name, full_meta)
             try:
                 await handler(model, full_meta)  # type: ignore[arg-type]  # model is one of M's
             except Exception as exc:
@@ -520,6 +623,11 @@ class TypedClient:
 
         # errors are logged under the user's handler, not this wrapper
         on_raw.__qualname__ = getattr(handler, "__qualname__", type(handler).__qualname__)
+        group = order_group or self._order_group
+        if group is not None:
+            return await self._client.subscribe(
+                topic_filter, on_raw, qos=spec.subscribe_qos, order_group=group
+            )
         return await self._client.subscribe(topic_filter, on_raw, qos=spec.subscribe_qos)
 
     def _on(
@@ -535,7 +643,8 @@ class TypedClient:
         ) -> Callable[[M, MessageMeta], Awaitable[None]]:
             require_async(handler, spec.name)
             label = f"{getattr(handler, '__qualname__', handler)} ({spec.name})"
-            self._spawn(lambda: self._subscribe(spec, handler, filters), label)
+            group = self._order_group  # the group in force where the decorator is applied
+            self._spawn(lambda: self._subscribe(spec, handler, filters, order_group=group), label)
             return handler
 
         return register

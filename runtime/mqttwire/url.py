@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
 from mqttwire.errors import ConfigError
+from mqttwire.mqtt_text import MAX_STRING_BYTES, text_problem
 
 __all__ = ["ConnectionParams", "parse_urls", "redact_url", "split_urls"]
 
@@ -120,6 +121,10 @@ class ConnectionParams:
             raise ConfigError(variable, "port must be between 1 and 65535", shown)
         username = unquote(parts.username) if parts.username is not None else None
         password = unquote(parts.password) if parts.password is not None else None
+        if username is not None and (problem := text_problem(username)) is not None:
+            raise ConfigError(variable, f"user name {problem}", shown)
+        if password is not None and len(password.encode()) > MAX_STRING_BYTES:
+            raise ConfigError(variable, f"password longer than {MAX_STRING_BYTES} bytes", shown)
         return cls(host, port, username or None, password, tls, scheme)
 
     def __str__(self) -> str:

@@ -307,7 +307,7 @@ def test_methods_follow_the_declared_operations(tmp_path: Path, whole_system: bo
         f"""
 asyncapi: 3.0.0
 info: {{title: Gates, version: '1'}}
-{"x-whole-system: true" if whole_system else ""}
+{"x-mqttwire: {whole-system: true}" if whole_system else ""}
 servers: {{b: {{host: localhost, protocol: mqtt}}}}
 channels:
   command: {{address: gate/command, messages: {{m: {{payload: {{type: object}}}}}}}}
@@ -372,3 +372,12 @@ operations:
     # "connect" is the client's own method: kept as publish_other, with a warning
     assert names["other"][0] == "publish_other"
     assert [d.rule for d in diags if "connect" in d.message] == ["method-name-fallback"]
+
+
+def test_reserved_method_names_cover_the_client_base_class() -> None:
+    """An operationId never names a method that shadows one of ``TypedClient``'s own."""
+    from mqttwire.typed import TypedClient
+    from mqttwire_codegen.build import _CLIENT_API
+
+    public = {name for name in dir(TypedClient) if not name.startswith("_")}
+    assert public <= _CLIENT_API

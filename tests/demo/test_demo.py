@@ -136,6 +136,32 @@ def test_demo_on_mosquitto_from_path() -> None:
     _assert_port_closed(done.stdout)
 
 
+def test_demo_with_watch_runs_mqttwire_watch_beside_the_services_and_the_bus_is_clean() -> None:
+    done = _run("--broker", "mosquitto", "--utterances", "1", "--watch")
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert_full_timeline(out, utterances=1)
+    assert "mqttwire watch runs beside the services as demo-watch" in out
+    # the watcher's summary comes after the services stopped, before the final line
+    summary = _line(out, r"^-- mqttwire watch: what the contract watcher saw on the bus")
+    assert _line(out, r"^stopped services") < summary < _line(out, r"^demo OK in")
+    watched = re.search(r"^watched (\d+) messages on (\d+) topics: 0 with findings$", out, re.M)
+    assert watched, out
+    # 3 ready + 2 utterances x 6 hops + will + ready again, before the goodbyes
+    assert int(watched.group(1)) >= 17
+    assert "no findings: the traffic matches the contract" in out
+    _assert_gone(_pids(out))
+
+
+def test_demo_watch_with_a_missing_contract_fails_before_starting_anything() -> None:
+    done = _run("--watch", "/nonexistent/contract.yaml")
+    assert done.returncode == 2
+    assert "demo FAILED: --watch needs the contract file; none at /nonexistent/contract.yaml" in (
+        done.stderr
+    )
+    assert "broker:" not in done.stdout
+
+
 def test_demo_falls_back_to_amqtt_without_mosquitto(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -12,6 +12,7 @@ import pytest
 
 import mqttwire
 from mqttwire import ENV_VARIABLES, MQTTClient
+from mqttwire.observability.logs import LOG_VARIABLES
 from tars_mqtt import TarsClient
 
 REPO = Path(__file__).resolve().parents[2]
@@ -21,6 +22,7 @@ OURS = [
     DOCS / "configuration.md",
     DOCS / "troubleshooting.md",
     DOCS / "migration.md",
+    DOCS / "guides" / "watch.md",
     REPO / "README.md",
 ]
 # Written by another change at the same time; linked before they exist.
@@ -75,7 +77,7 @@ def test_defaults_in_the_table_are_the_models() -> None:
 
 @pytest.mark.parametrize("doc", OURS, ids=lambda p: p.name)
 def test_no_invented_environment_variables(doc: Path) -> None:
-    known = set(ENV_VARIABLES.values())
+    known = set(ENV_VARIABLES.values()) | set(LOG_VARIABLES)
     mentioned = set(re.findall(r"\bMQTT_[A-Z0-9_]*[A-Z0-9]\b", doc.read_text(encoding="utf-8")))
     assert mentioned <= known, mentioned - known
 
@@ -100,6 +102,7 @@ def test_docs_index_links_every_guide() -> None:
         "guides/request-reply.md",
         "guides/testing.md",
         "guides/mqtt5.md",
+        "guides/watch.md",
         "topics.md",
     ):
         assert f"]({page})" in index, page
@@ -150,6 +153,8 @@ QUOTED = {
     "needs the generator's dependencies": "codegen/mqttwire_codegen",
     "mosquitto is not installed and could not be installed automatically": "noxfile.py",
     "the mqtt_broker fixture needs mosquitto": "runtime/mqttwire/testing",
+    "starting with an empty offline queue": "runtime/mqttwire/sqlite_outbox.py",
+    "in use by another process (one file per running client)": "runtime/mqttwire/sqlite_outbox.py",
     "no broker: set MQTT_URL, install mosquitto, or": "runtime/mqttwire/testing",
 }
 

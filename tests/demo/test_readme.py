@@ -84,8 +84,9 @@ def _env(broker: MosquittoBroker, client_id: str, **extra: str) -> dict[str, str
     return env
 
 
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 async def test_quick_start_service(
-    mqtt_broker: MosquittoBroker, tester: TarsClient, tmp_path: Path
+    mqtt_broker: MosquittoBroker, tester: TarsClient, tmp_path: Path, stop: signal.Signals
 ) -> None:
     script = tmp_path / "echo.py"
     script.write_text(readme_blocks()["service"])
@@ -113,10 +114,10 @@ async def test_quick_start_service(
         assert meta.envelope_id == utterance_id  # correlated with the transcript
         assert meta.source == "readme-echo" and meta.qos == 1
 
-        process.send_signal(signal.SIGINT)  # Ctrl-C
-        bye, _ = await health.next("health after Ctrl-C")
+        process.send_signal(stop)  # Ctrl-C, or a service manager stopping it
+        bye, _ = await health.next(f"health after {stop.name}")
         assert not bye.ok and bye.event == "shutdown"  # graceful: not the last will
-        await asyncio.wait_for(process.wait(), DEADLINE)
+        assert await asyncio.wait_for(process.wait(), DEADLINE) == 0
     finally:
         if process.returncode is None:
             process.kill()

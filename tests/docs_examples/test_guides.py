@@ -118,7 +118,7 @@ def test_your_own_contract_guide_typo_message_is_what_validate_says(
     assert main(["validate", str(broken)]) == 2
     err = capsys.readouterr().err
     guide = " ".join((GUIDES / "your-own-contract.md").read_text().split())
-    shown = "parking.yaml:14:/channels/gateOpen/adress: error [asyncapi-document-resolved] channel 'gateOpen' has an unknown property 'adress'"
+    shown = "parking.yaml:15:/channels/gateOpen/adress: error [asyncapi-document-resolved] channel 'gateOpen' has an unknown property 'adress'"
     assert shown in " ".join(err.split()) and shown in guide
     assert "did you mean 'address'?" in err
 

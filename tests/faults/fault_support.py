@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from mqttwire import ClientState, MessageMeta, MQTTClient
-from mqttwire._aiomqtt_transport import AiomqttTransport
+from mqttwire.paho_transport import PahoTransport
 from mqttwire.transport import ConnectOptions
 
 __all__ = [
@@ -58,7 +58,7 @@ def count_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
-class RecordingTransport(AiomqttTransport):
+class RecordingTransport(PahoTransport):
     """The production transport, recording connect attempts and broker acknowledgements."""
 
     def __init__(self) -> None:

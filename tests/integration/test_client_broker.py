@@ -365,7 +365,8 @@ def _has(binary: str) -> bool:
 async def test_tcp_nodelay_is_set_on_the_broker_socket(make_client: MakeClient) -> None:
     client = make_client("nodelay")
     await client.connect()
-    paho = client.client._client  # private, but the only way to reach the socket from a test
+    paho = client.client  # the paho client of the link (public ``socket()``)
+    assert paho is not None
     sock = paho.socket()
     assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
 

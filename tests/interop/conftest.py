@@ -3,7 +3,9 @@
 ``any_broker`` is parametrized over Mosquitto (as MQTT 3.1.1 and as MQTT 5), NATS (MQTT
 gateway), RabbitMQ (``rabbitmq_mqtt``) and amqtt. Each broker is started once per session on
 free loopback ports (RabbitMQ takes 10-30 s) and restarted by a test that stopped it. A broker
-that cannot start here makes *its* tests skip with the reason; the others still run.
+that cannot start here makes *its* tests skip with the reason; the others still run. A
+*required* broker that cannot start makes its tests fail instead: in CI (``CI`` set) Mosquitto is
+required, and ``MQTTWIRE_REQUIRED_BROKERS`` (comma-separated kinds, or ``all``) names others.
 
 Every test names the matrix row it fills with ``@pytest.mark.matrix(id, title)``; a passing test
 counts as "yes" unless it records a documented limitation with ``matrix.limited(...)``. At the
@@ -36,6 +38,24 @@ from mqttwire.testing.brokers import AmqttBroker, NatsMqttBroker, RabbitMqttBrok
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = Path(os.environ.get("MQTTWIRE_INTEROP_RESULTS", ROOT / ".cache" / "interop-results.json"))
 BROKER_KEYS = tuple(EXPECT)
+BROKER_KINDS = ("mosquitto", "nats", "rabbitmq", "amqtt")
+
+
+def required_brokers(environ: dict[str, str] | None = None) -> frozenset[str]:
+    """Broker kinds that must start: a skip would hide that nothing was checked."""
+    env = dict(os.environ) if environ is None else environ
+    named = {k.strip() for k in env.get("MQTTWIRE_REQUIRED_BROKERS", "").split(",") if k.strip()}
+    if "all" in named:
+        return frozenset(BROKER_KINDS)
+    if env.get("CI"):
+        named.add("mosquitto")
+    return frozenset(named)
+
+
+def _unavailable(kind: str, reason: str) -> None:
+    if kind in required_brokers():
+        pytest.fail(f"required broker {reason} (CI / MQTTWIRE_REQUIRED_BROKERS)", pytrace=False)
+    pytest.skip(reason)
 
 
 # ------------------------------------------------------------------------------ broker pool
@@ -52,7 +72,7 @@ class _Pool:
 
     def get(self, kind: str) -> Any:
         if kind in self.unavailable:
-            pytest.skip(self.unavailable[kind])
+            _unavailable(kind, self.unavailable[kind])
         if kind not in self.brokers:
             started = time.monotonic()
             broker: Any = None
@@ -68,7 +88,7 @@ class _Pool:
                     broker.close()
                 self.unavailable[kind] = f"{kind} could not start here: {exc} {log}".strip()
             if kind in self.unavailable:
-                pytest.skip(self.unavailable[kind])
+                _unavailable(kind, self.unavailable[kind])
             self.brokers[kind] = broker
             self.start_seconds[kind] = round(time.monotonic() - started, 2)
             self.versions[kind] = self._version(kind, broker)

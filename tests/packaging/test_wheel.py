@@ -23,7 +23,7 @@ pytestmark = pytest.mark.packaging
 REPO = Path(__file__).resolve().parents[2]
 SOURCES = ("pyproject.toml", "README.md", "runtime", "codegen", "generated", "demo")
 GOLDEN = REPO / "tests" / "golden" / "greenhouse_v3" / "contract.yaml"
-COMMANDS = ("generate", "check", "validate", "diff", "docs", "demo")
+COMMANDS = ("generate", "check", "validate", "diff", "docs", "demo", "watch")
 CODEGEN_ONLY = ("jinja2", "datamodel_code_generator", "yaml")
 
 

@@ -1,4 +1,4 @@
-"""One test suite, two brokers: the in-memory broker and a real Mosquitto (aiomqtt transport).
+"""One test suite, two brokers: the in-memory broker and a real Mosquitto (paho transport).
 
 ``Backend`` hides which one a test runs on: it makes clients, restarts the broker, crashes a
 client's link (so the broker sends its will) and denies topics (Mosquitto: the dynamic security
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from mqttwire import MQTTClient, MQTTClientConfig
-from mqttwire._aiomqtt_transport import AiomqttTransport
+from mqttwire.paho_transport import PahoTransport
 from mqttwire.state import ClientState
 from mqttwire.testing.acl import deny_topics_config
 from mqttwire.testing.broker import MosquittoBroker
@@ -30,7 +30,7 @@ class Backend:
     memory: MemoryBroker | None = None
     mosquitto: MosquittoBroker | None = None
     clients: list[MQTTClient] = field(default_factory=list)
-    transports: dict[str, AiomqttTransport | MemoryTransport] = field(default_factory=dict)
+    transports: dict[str, PahoTransport | MemoryTransport] = field(default_factory=dict)
 
     @classmethod
     def start(
@@ -55,12 +55,12 @@ class Backend:
         settings.setdefault("reconnect_max_delay", 0.5)
         settings.setdefault("shutdown_timeout", 2.0)
         settings.setdefault("protocol", self.protocol)
-        transport: AiomqttTransport | MemoryTransport
+        transport: PahoTransport | MemoryTransport
         if self.memory is not None:
             url, transport = MEMORY_URL, self.memory.transport()
         else:
             assert self.mosquitto is not None
-            url, transport = self.mosquitto.url, AiomqttTransport()
+            url, transport = self.mosquitto.url, PahoTransport()
         client = MQTTClient(
             MQTTClientConfig(url=url, client_id=client_id, **settings), transport=transport
         )

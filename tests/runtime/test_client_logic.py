@@ -132,7 +132,10 @@ async def test_ambiguous_publish_is_resent_with_the_same_bytes() -> None:
         message_id = await client.publish_event("t", "e.t", {"n": 1}, qos=1)
 
     task = asyncio.create_task(send())
-    await asyncio.sleep(0.05)
+    for _ in range(500):  # until the PUBLISH is written (scripted transport: no event)
+        if transport.published:
+            break
+        await asyncio.sleep(0.01)
     first_bytes = transport.published[-1][1]
     transport.hold_acks = False
     transport.drop()

@@ -49,6 +49,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "MQTT_DEDUPE_MAX_ENTRIES": "2048",
         "MQTT_RECONNECT_MIN_DELAY": "0.2",
         "MQTT_RECONNECT_MAX_DELAY": "8",
+        "MQTT_HEALTH_NAME": "tts",
         "MQTT_PROTOCOL": "5",
         "MQTT_CLEAN_SESSION": "false",
         "MQTT_SESSION_EXPIRY": "120",
@@ -57,12 +58,17 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "MQTT_TLS_KEY_FILE": str(key),
         "MQTT_TLS_INSECURE": "no",
         "MQTT_OFFLINE_QUEUE_SIZE": "50",
+        "MQTT_OFFLINE_QUEUE_BYTES": "65536",
+        "MQTT_OFFLINE_QUEUE_PATH": str(tmp_path / "outbox.db"),
         "MQTT_OFFLINE_QUEUE_QOS0": "on",
         "MQTT_PUBLISH_TIMEOUT": "3",
         "MQTT_CONNECT_TIMEOUT": "4",
         "MQTT_CONNECT_RETRY": "yes",
         "MQTT_HANDLER_QUEUE_SIZE": "10",
+        "MQTT_HANDLER_QUEUE_BYTES": "4096",
         "MQTT_SHUTDOWN_TIMEOUT": "1.5",
+        "MQTT_OTEL": "true",
+        "MQTT_ACK_AFTER_HANDLER": "true",
     }
     assert set(env) == set(ENV_VARIABLES.values())
     config = MQTTClientConfig.from_env(env)
@@ -72,6 +78,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
     assert config.tls is True
     assert config.client_id == "tts" and config.source_name == "tts-worker"
     assert config.effective_source == "tts-worker"
+    assert config.effective_health_name == "tts"
     assert config.keepalive == 15
     assert config.enable_health and config.enable_heartbeat
     assert config.heartbeat_interval == 2.5
@@ -86,9 +93,14 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
     )
     assert config.tls_insecure is False
     assert config.offline_queue_size == 50 and config.offline_queue_qos0 is True
+    assert config.offline_queue_bytes == 65536
+    assert config.offline_queue_path == str(tmp_path / "outbox.db")
     assert config.publish_timeout == 3 and config.connect_timeout == 4
     assert config.connect_retry is True
     assert config.handler_queue_size == 10 and config.shutdown_timeout == 1.5
+    assert config.otel is True
+    assert config.handler_queue_bytes == 4096
+    assert config.ack_after_handler is True
 
 
 def test_direct_construction_and_mqtt_url_alias() -> None:

@@ -40,6 +40,26 @@ def test_ttl_expiry() -> None:
     assert len(dedupe) == 1
 
 
+def test_sliding_ttl_restarts_on_a_repeat_and_makes_the_key_newest() -> None:
+    clock = Clock()
+    dedupe = MessageDeduplicator(10, 2, clock=clock, sliding=True)
+    assert not dedupe.seen("a")
+    for _ in range(3):
+        clock.now += 8  # beyond the first TTL, but each repeat restarts it
+        assert dedupe.seen("a")
+    assert not dedupe.seen("b")
+    assert dedupe.seen("a")  # "a" newest again: "c" evicts "b"
+    assert not dedupe.seen("c")
+    assert dedupe.seen("a")
+    assert not dedupe.seen("b")
+    fixed = MessageDeduplicator(10, 2, clock=clock)
+    assert not fixed.seen("a")
+    clock.now += 8
+    assert fixed.seen("a")
+    clock.now += 8
+    assert not fixed.seen("a")  # fixed TTL: the repeat did not extend it
+
+
 def test_bounded_by_max_entries_oldest_first() -> None:
     dedupe = MessageDeduplicator(3600, 3, clock=Clock())
     for key in "abcd":

@@ -45,6 +45,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="also show the services' own output"
     )
+    parser.add_argument(
+        "--watch",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="CONTRACT",
+        help="run `mqttwire watch` beside the services and print its summary at the end",
+    )
     parser.set_defaults(run=run)
 
 
@@ -65,4 +73,6 @@ def run(args: argparse.Namespace) -> int:
         argv.append("--keep-running")
     if args.verbose:
         argv.append("--verbose")
+    if args.watch is not None:
+        argv += ["--watch", args.watch] if args.watch else ["--watch"]
     return main(argv)

@@ -460,6 +460,9 @@ class MemoryTransport:
         await asyncio.sleep(0)
         self.broker._unsubscribe(self._require(), filters)
 
+    def ack(self, message: IncomingMessage) -> None:
+        """The in-memory broker delivers on receipt: nothing to acknowledge."""
+
     async def messages(self) -> AsyncIterator[IncomingMessage]:
         link = self._link
         if link is None:

@@ -4,7 +4,7 @@
 """The typed client of TARS."""
 
 from collections.abc import Awaitable, Callable
-from typing import cast
+from typing import Literal, cast
 
 from bare_reply_v3_client import channels, models
 from mqttwire.meta import MessageMeta
@@ -30,8 +30,13 @@ class TarsClient(TypedClient):
         payload: models.LLMRequest,
         *,
         correlation_id: str | None = None,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``llm/request`` (QoS 0, retain False, envelope type llm.request).
+
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
 
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
@@ -40,6 +45,8 @@ class TarsClient(TypedClient):
             payload,
             {},
             correlation_id=correlation_id,
+            qos=qos,
+            retain=retain,
         )
 
     # -- llm/response --------------------------------------------------------------------
@@ -49,8 +56,13 @@ class TarsClient(TypedClient):
         payload: models.LLMResponse,
         *,
         correlation_id: str | None = None,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``llm/response`` (QoS 0, retain False, envelope type llm.response).
+
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
 
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
@@ -59,6 +71,8 @@ class TarsClient(TypedClient):
             payload,
             {},
             correlation_id=correlation_id,
+            qos=qos,
+            retain=retain,
         )
 
     async def subscribe_llm_response(
@@ -93,8 +107,14 @@ class TarsClient(TypedClient):
     async def update_character(
         self,
         payload: models.CharacterTraitUpdate | models.CharacterResetTraits,
+        *,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``character/update`` (QoS 0, retain False, bare JSON).
+
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
 
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
@@ -102,6 +122,8 @@ class TarsClient(TypedClient):
             channels.CH_CHARACTER_UPDATE,
             payload,
             {},
+            qos=qos,
+            retain=retain,
         )
 
     # -- request/reply: llm/request -> llm/response -------------------------------------

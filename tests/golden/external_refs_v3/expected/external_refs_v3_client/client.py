@@ -31,8 +31,13 @@ class DoorSensorsClient(TypedClient):
         *,
         floor: Literal["0", "1", "2"],
         door: str,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``building/{floor}/doors/{door}`` (QoS 1, retain False, bare JSON).
+
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
 
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
@@ -43,6 +48,8 @@ class DoorSensorsClient(TypedClient):
                 "floor": floor,
                 "door": door,
             },
+            qos=qos,
+            retain=retain,
         )
 
     # -- building/battery-low ------------------------------------------------------------

@@ -34,10 +34,15 @@ class GreenhouseClient(TypedClient):
         zone: Literal["north", "south"] = "north",
         sensor_id: str,
         correlation_id: str | None = None,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``greenhouse/{zone}/sensors/{sensorId}`` (QoS 1, retain True, envelope type sensor.reading).
 
         Periodic sensor readings.
+
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
 
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
@@ -49,6 +54,8 @@ class GreenhouseClient(TypedClient):
                 "sensorId": sensor_id,
             },
             correlation_id=correlation_id,
+            qos=qos,
+            retain=retain,
         )
 
     async def clear_sensor_reading(
@@ -75,8 +82,13 @@ class GreenhouseClient(TypedClient):
         *,
         zone: Literal["north", "south"],
         correlation_id: str | None = None,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``greenhouse/{zone}/vent/set`` (QoS 2, retain False, envelope type vent.set).
+
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
 
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
@@ -87,6 +99,8 @@ class GreenhouseClient(TypedClient):
                 "zone": zone,
             },
             correlation_id=correlation_id,
+            qos=qos,
+            retain=retain,
         )
 
     # -- greenhouse/{zone}/vent/ack ------------------------------------------------------
@@ -97,8 +111,13 @@ class GreenhouseClient(TypedClient):
         *,
         zone: Literal["north", "south"],
         correlation_id: str | None = None,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``greenhouse/{zone}/vent/ack`` (QoS 0, retain False, envelope type vent.ack).
+
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
 
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
@@ -109,6 +128,8 @@ class GreenhouseClient(TypedClient):
                 "zone": zone,
             },
             correlation_id=correlation_id,
+            qos=qos,
+            retain=retain,
         )
 
     async def subscribe_vent_ack(

@@ -30,8 +30,13 @@ class SmartHomeClient(TypedClient):
         payload: models.AlarmState,
         *,
         room: Literal["kitchen", "hall"],
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``/home/{room}/alarm`` (QoS 1, retain False, bare JSON).
+
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
 
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
@@ -41,6 +46,8 @@ class SmartHomeClient(TypedClient):
             {
                 "room": room,
             },
+            qos=qos,
+            retain=retain,
         )
 
     async def subscribe_home_room_alarm(
@@ -83,8 +90,13 @@ class SmartHomeClient(TypedClient):
         payload: models.HomeRoomLightMessage,
         *,
         room: Literal["kitchen", "hall"],
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``/home/{room}/light`` (QoS 1, retain False, bare JSON).
+
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
 
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
@@ -94,6 +106,8 @@ class SmartHomeClient(TypedClient):
             {
                 "room": room,
             },
+            qos=qos,
+            retain=retain,
         )
 
     async def subscribe_home_room_light(
@@ -134,8 +148,14 @@ class SmartHomeClient(TypedClient):
     async def publish_home_door(
         self,
         payload: models.HomeDoorMessage,
+        *,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``/home/door`` (QoS 1, retain True, bare JSON).
+
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
 
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
@@ -143,6 +163,8 @@ class SmartHomeClient(TypedClient):
             channels.CH_HOME_DOOR,
             payload,
             {},
+            qos=qos,
+            retain=retain,
         )
 
     async def clear_home_door(
@@ -187,8 +209,14 @@ class SmartHomeClient(TypedClient):
     async def publish_home_display_text(
         self,
         payload: models.HomeDisplayTextMessage,
+        *,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``home/display/text`` (QoS 0, retain False, bare text/plain).
+
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
 
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
@@ -196,6 +224,8 @@ class SmartHomeClient(TypedClient):
             channels.CH_HOME_DISPLAY_TEXT,
             payload,
             {},
+            qos=qos,
+            retain=retain,
         )
 
     async def subscribe_home_display_text(
@@ -230,8 +260,14 @@ class SmartHomeClient(TypedClient):
     async def publish_home_camera_snapshot(
         self,
         payload: models.HomeCameraSnapshotMessage,
+        *,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``home/camera/snapshot`` (QoS 0, retain False, bare application/octet-stream).
+
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
 
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
@@ -239,6 +275,8 @@ class SmartHomeClient(TypedClient):
             channels.CH_HOME_CAMERA_SNAPSHOT,
             payload,
             {},
+            qos=qos,
+            retain=retain,
         )
 
     async def subscribe_home_camera_snapshot(
@@ -275,8 +313,13 @@ class SmartHomeClient(TypedClient):
         payload: models.TemperatureReading,
         *,
         sensor_id: str,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``home/sensor/{sensorId}/temperature`` (QoS 0, retain False, bare JSON).
+
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
 
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
@@ -286,6 +329,8 @@ class SmartHomeClient(TypedClient):
             {
                 "sensorId": sensor_id,
             },
+            qos=qos,
+            retain=retain,
         )
 
     async def subscribe_home_sensor_sensor_id_temperature(

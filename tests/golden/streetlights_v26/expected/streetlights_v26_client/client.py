@@ -31,11 +31,16 @@ class StreetlightsClient(TypedClient):
         *,
         streetlight_id: str,
         headers: models.LightMeasuredPayloadHeaders | None = None,
+        qos: Literal[0, 1, 2] | None = None,
+        retain: bool | None = None,
     ) -> str | None:
         """Publish on ``smartylighting/{streetlightId}/lighting/measured`` (QoS 1, retain False, bare JSON).
 
         ``headers`` (the contract's message headers) travel as MQTT 5 user properties; on an
         MQTT 3.1.1 connection passing them raises ``NeedsMQTT5Error``.
+
+        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
+        contract's is allowed and logged once per channel.
 
         Returns the envelope id (``None`` on a bare-JSON channel).
         """
@@ -46,6 +51,8 @@ class StreetlightsClient(TypedClient):
                 "streetlightId": streetlight_id,
             },
             headers=headers,
+            qos=qos,
+            retain=retain,
         )
 
     # -- smartylighting/{streetlightId}/turn/{state} -------------------------------------
