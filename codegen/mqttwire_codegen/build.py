@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mqttwire_codegen.diagnostics import ContractError, Diagnostic, Location, NotMQTTError
@@ -45,6 +45,14 @@ RESERVED_KWARGS = frozenset(
         "share_group",
     }
 )
+# attributes of the generated client's base class (mqttwire.typed.TypedClient)
+_CLIENT_API = frozenset(
+    {
+        "CHANNELS", "client", "connect", "disconnect", "for_testing", "from_env", "mqtt5",
+        "ordered", "requests_in_flight", "response_topic", "run_until_signal", "shutdown",
+        "stats", "take_errors", "testing", "wait_subscribed",
+    }
+)  # fmt: skip
 _SHARE_GROUP_FORBIDDEN = ("/", "+", "#", "\x00")
 
 
@@ -56,9 +64,14 @@ def reply_problem(request: Channel, reply: Channel, correlation: str) -> str | N
         if not (request.envelope and reply.envelope):
             return "envelope-id correlation needs enveloped request and reply channels (x-envelope)"
         return None
-    if correlation.startswith("$message.payload#/"):
+    if correlation.startswith(("$message.payload#/", "$message.header#/")):
         return None
-    return f"correlation {correlation!r} is not supported (use envelope-id or $message.payload#/<field>)"
+    if correlation == "correlation-data":
+        return None
+    return (
+        f"correlation {correlation!r} is not supported (use envelope-id, "
+        "$message.payload#/<field> or $message.header#/<name>)"
+    )
 
 
 def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -93,6 +106,7 @@ class _ChannelDraft:
 
 
 ENUM_STYLES = ("literal", "str-enum")
+ROOT_OPTIONS = ("enums", "whole-system")
 
 
 class Builder:
@@ -103,35 +117,57 @@ class Builder:
         self.major = major_version(self.doc)
         self.client_name_override = client_name
         self.diags: list[Diagnostic] = []
+        self.options = self.root_options()
         self.enums = self.enum_style()
+        self.whole_system = self.whole_system_option()
         self.bundle = SchemaBundle(resolver, named_enums=self.enums == "str-enum")
         self.root_envelope = bool(self.doc.get("x-envelope", False))
         self._message_cache: dict[Location, Message] = {}
 
-    def enum_style(self) -> str:
-        """Root ``x-mqttwire: {enums: literal | str-enum}`` (default ``literal``)."""
+    def root_options(self) -> dict[str, Any]:
+        """Root ``x-mqttwire`` mapping: ``enums`` and ``whole-system`` (unknown options fail)."""
         options = self.doc.get("x-mqttwire")
         if options is None:
-            return "literal"
+            return {}
         loc = self.root.child("x-mqttwire")
         if not isinstance(options, dict):
             self.fail(loc, "bad-extension", "x-mqttwire must be a mapping")
-            return "literal"
-        unknown = sorted(set(options) - {"enums"})
+            return {}
+        unknown = sorted(set(options) - set(ROOT_OPTIONS))
         if unknown:
             self.fail(
-                loc, "bad-extension", f"x-mqttwire has unknown options {unknown}", "known: enums"
+                loc,
+                "bad-extension",
+                f"x-mqttwire has unknown options {unknown}",
+                f"known: {', '.join(ROOT_OPTIONS)}",
             )
-        style = options.get("enums", "literal")
+        return options
+
+    def enum_style(self) -> str:
+        """``x-mqttwire: {enums: literal | str-enum}`` (default ``literal``)."""
+        style = self.options.get("enums", "literal")
         if style not in ENUM_STYLES:
             self.fail(
-                loc.child("enums"),
+                self.root.child("x-mqttwire").child("enums"),
                 "bad-extension",
                 f"x-mqttwire.enums is {style!r}",
                 f"use one of {', '.join(ENUM_STYLES)}",
             )
             return "literal"
         return str(style)
+
+    def whole_system_option(self) -> bool:
+        """``x-mqttwire: {whole-system: true}``: every channel in both directions."""
+        value = self.options.get("whole-system", False)
+        if not isinstance(value, bool):
+            self.fail(
+                self.root.child("x-mqttwire").child("whole-system"),
+                "bad-extension",
+                f"x-mqttwire.whole-system is {value!r}",
+                "use true or false",
+            )
+            return False
+        return value
 
     # -- generic ---------------------------------------------------------------------------
     def deref(self, node: Any, loc: Location) -> tuple[Any, Location]:
@@ -281,6 +317,7 @@ class Builder:
                     default=str(default) if default is not None else None,
                     examples=_strs(p.get("examples", spec.get("examples"))),
                     location=ploc,
+                    pattern=spec["pattern"] if isinstance(spec.get("pattern"), str) else None,
                 )
             )
         seen: dict[str, Parameter] = {}
@@ -296,20 +333,31 @@ class Builder:
         return tuple(params)
 
     # -- messages --------------------------------------------------------------------------
-    def message(self, raw: Any, loc: Location, key: str | None, envelope_default: bool) -> Message:
+    def message(
+        self,
+        raw: Any,
+        loc: Location,
+        key: str | None,
+        envelope_default: bool,
+        context: tuple[str, ...] = (),
+    ) -> Message:
+        """``context``: names (operationId, channel id) that name an untitled inline payload
+        when the message's own name is missing or already taken by another schema."""
         ref_loc = loc
         m, mloc = self.deref(raw, loc)
         cache_key = mloc
         if cache_key in self._message_cache and key is None:
             return self._message_cache[cache_key]
         m = self.apply_traits(m, mloc) if isinstance(m, dict) else {}
+        named = key is not None
         if key is None:
             key = (
                 m.get("messageId")
                 or m.get("name")
                 or (mloc.pointer.rsplit("/", 1)[-1] if "/messages/" in mloc.pointer else None)
-                or "message"
             )
+            named = key is not None
+            key = key or "message"
         key = str(key)
         name = str(m.get("name") or key)
         payload = m.get("payload")
@@ -322,12 +370,26 @@ class Builder:
         ):
             payload, ploc = payload["schema"], ploc.child("schema")
         override = m.get("x-python-name")
-        fallback = override if isinstance(override, str) else class_name_from(name)
-        class_name = self.bundle.add_payload(payload, ploc, fallback)
+        if isinstance(override, str):
+            candidates = [override]
+        else:
+            title = m.get("title")
+            own = [class_name_from(name)] if named else []
+            own += [class_name_from(title)] if isinstance(title, str) and not named else []
+            candidates = [
+                *own,
+                *(class_name_from(c) + ("" if named else "Message") for c in context),
+            ] or [class_name_from(name)]
+        class_name = self.bundle.add_payload(payload, ploc, candidates)
         headers = m.get("headers")
         headers_schema = (
             self.deref(headers, mloc.child("headers"))[0] if headers is not None else None
         )
+        headers_class = None
+        if isinstance(headers_schema, dict) and isinstance(headers_schema.get("properties"), dict):
+            headers_class = self.bundle.add_payload(
+                headers, mloc.child("headers"), [f"{class_name}Headers"]
+            )
         corr = m.get("correlationId")
         correlation = self.deref(corr, mloc.child("correlationId"))[0] if corr is not None else None
         envelope = bool(m["x-envelope"]) if "x-envelope" in m else envelope_default
@@ -346,6 +408,7 @@ class Builder:
             envelope=envelope,
             payload_location=ploc,
             location=ref_loc,
+            headers_class=headers_class,
         )
         self._message_cache[cache_key] = msg
         return msg
@@ -440,7 +503,9 @@ class Builder:
             draft.params = self.parameters(address, ch.get("parameters"), cloc)
             for mkey, mraw in (ch.get("messages") or {}).items():
                 draft.messages.append(
-                    self.message(mraw, cloc.child("messages", mkey), mkey, envelope)
+                    self.message(
+                        mraw, cloc.child("messages", mkey), mkey, envelope, (f"{cid} {mkey}",)
+                    )
                 )
             drafts[cid] = draft
         ops: list[Operation] = []
@@ -455,7 +520,9 @@ class Builder:
                 continue
             draft = drafts[cid]
             keys = self._message_keys(op.get("messages"), oloc.child("messages"), draft)
-            reply = self._reply(op.get("reply"), oloc.child("reply"), loc_to_id, drafts, op)
+            reply = self._reply(
+                op.get("reply"), oloc.child("reply"), loc_to_id, drafts, op, draft, keys
+            )
             stream = op.get("x-reply-stream")
             stream_id = (
                 self._channel_id(stream, oloc.child("x-reply-stream"), loc_to_id)
@@ -507,6 +574,8 @@ class Builder:
         loc_to_id: Mapping[Location, str],
         drafts: Mapping[str, _ChannelDraft],
         op: Mapping[str, Any],
+        request: _ChannelDraft,
+        request_keys: tuple[str, ...],
     ) -> Reply | None:
         if raw is None:
             return None
@@ -532,7 +601,12 @@ class Builder:
         if isinstance(address, dict):
             a, _ = self.deref(address, rloc.child("address"))
             addr_loc = a.get("location") if isinstance(a, dict) else None
-        corr = rep.get("x-correlation", op.get("x-correlation", "envelope-id"))
+        corr = rep.get("x-correlation", op.get("x-correlation"))
+        if corr is None:
+            requests = [m for m in request.messages if m.key in request_keys]
+            corr = self._standard_correlation(
+                [*requests, *(messages or draft.messages)], request, draft, op, rloc
+            )
         return Reply(
             channel_id=cid,
             messages=messages,
@@ -540,6 +614,35 @@ class Builder:
             address=addr_loc if isinstance(addr_loc, str) else None,
             location=rloc,
         )
+
+    def _standard_correlation(
+        self,
+        messages: list[Message],
+        request: _ChannelDraft,
+        reply: _ChannelDraft,
+        op: Mapping[str, Any],
+        loc: Location,
+    ) -> str:
+        """AsyncAPI's own ``correlationId`` of the request or reply messages; without one, the
+        envelope id on enveloped channels, else MQTT 5 correlation data (with a warning)."""
+        for message in messages:
+            location = (message.correlation_id or {}).get("location")
+            if isinstance(location, str):
+                return location
+        if request.envelope and reply.envelope:
+            return "envelope-id"
+        self.diags.append(
+            Diagnostic(
+                loc,
+                "correlation-undeclared",
+                "no correlationId on the request or reply messages: request_/serve_ correlate "
+                "with MQTT 5 correlation data, so they need an MQTT 5 connection",
+                "warning",
+                hint="declare `correlationId: {location: '$message.payload#/<field>'}` on the "
+                "messages to work on MQTT 3.1.1 too",
+            )
+        )
+        return "correlation-data"
 
     # -- 2.x -------------------------------------------------------------------------------
     def drafts_2(
@@ -556,13 +659,8 @@ class Builder:
                 continue
             envelope = bool(ch["x-envelope"]) if "x-envelope" in ch else self.root_envelope
             cid = address.strip("/") or address
-            draft = _ChannelDraft(
-                cid,
-                address.lstrip("/") if address.startswith("/") else address,
-                ch,
-                cloc0,
-                envelope=envelope,
-            )
+            # ``/a/b`` and ``a/b`` are different MQTT topics: the address is kept as written
+            draft = _ChannelDraft(cid, address, ch, cloc0, envelope=envelope)
             draft.params = self.parameters(address, ch.get("parameters"), cloc)
             for verb in ("subscribe", "publish"):  # 2.x subscribe = the application sends
                 if verb not in ch:
@@ -577,9 +675,16 @@ class Builder:
                         if isinstance(mraw, dict) and isinstance(mraw.get("oneOf"), list)
                         else [(op["message"], oloc.child("message"))]
                     )
+                    op_id = op.get("operationId")
+                    context = (cid, *([op_id] if isinstance(op_id, str) else []))
                     for item, iloc in items:
-                        msg = self.message(item, iloc, None, envelope)
-                        if not any(m.key == msg.key for m in draft.messages):
+                        msg = self.message(item, iloc, None, envelope, context)
+                        same_key = [m for m in draft.messages if m.key == msg.key]
+                        if same_key and same_key[0].class_name != msg.class_name:
+                            # unnamed oneOf items share the key "message": keep each of them
+                            msg = replace(msg, key=f"{msg.key}{len(draft.messages) + 1}")
+                            same_key = []
+                        if not same_key:
                             draft.messages.append(msg)
                         keys.append(msg.key)
                 action: Action = "send" if verb == "subscribe" else "receive"
@@ -594,6 +699,7 @@ class Builder:
                     description=op.get("description"),
                     bindings=self.resolved_bindings(op, oloc),
                     location=cloc0.child(verb),
+                    declared_id="operationId" in op,
                 )
                 draft.ops.append(operation)
                 ops.append(operation)
@@ -611,6 +717,7 @@ class Builder:
             drafts, ops = self.drafts_2(mqtt_servers, all_servers)
         channels = [self.channel(d) for d in drafts.values()]
         self.check_names(channels)
+        channels = self.method_names(channels)
         by_id = {ch.id: ch for ch in channels}
         for op in ops:
             if op.reply is None or op.channel_id not in by_id or op.reply.channel_id not in by_id:
@@ -625,6 +732,19 @@ class Builder:
                         "request-not-generated",
                         f"operation {op.id!r}: no request_/serve_ methods: {problem}",
                         "warning",
+                    )
+                )
+            elif by_id[op.reply.channel_id].publish_policy.declared_at is None:
+                self.diags.append(
+                    Diagnostic(
+                        op.reply.location or self.root,
+                        "reply-qos-undeclared",
+                        f"operation {op.id!r}: no MQTT binding gives the QoS of replies on "
+                        f"{op.reply.channel_id!r}: serve_ publishes them with QoS 0 (a lost "
+                        "reply is a request timeout)",
+                        "warning",
+                        hint="add an operation that sends on the reply channel with "
+                        "`bindings: {mqtt: {qos: 1}}`",
                     )
                 )
         info = self.doc.get("info") or {}
@@ -668,6 +788,7 @@ class Builder:
             if isinstance(info.get("description"), str)
             else None,
             default_content_type=self.doc.get("defaultContentType"),
+            whole_system=self.whole_system,
             enums=self.enums,
         )
 
@@ -677,6 +798,8 @@ class Builder:
         publish = next((o.delivery for o in sends if o.delivery.declared_at), None) or next(
             (o.delivery for o in d.ops if o.delivery.declared_at), DeliveryPolicy()
         )
+        if publish.declared_at is None:
+            publish = self._message_level_delivery(d) or publish
         subscribe = next((o.delivery for o in receives if o.delivery.declared_at), None) or publish
         share_group = next(
             (o.share_group for o in receives if o.share_group is not None),
@@ -684,6 +807,12 @@ class Builder:
         )
         override = d.raw.get("x-python-name")
         py = override if isinstance(override, str) else snake_case(d.id)
+        publish_method = next(
+            (safe_identifier(snake_case(o.id)) for o in sends if o.declared_id), ""
+        )
+        subscribe_method = next(
+            (safe_identifier(snake_case(o.id)) for o in receives if o.declared_id), ""
+        )
         by_class: dict[str, Message] = {}
         for m in d.messages:
             first = by_class.get(m.class_name)
@@ -716,7 +845,91 @@ class Builder:
             publishers=_strs(d.raw.get("x-publishers")),
             subscribers=_strs(d.raw.get("x-subscribers")),
             location=d.loc,
+            publish_method=publish_method,
+            subscribe_method=subscribe_method,
         )
+
+    def _message_level_delivery(self, d: _ChannelDraft) -> DeliveryPolicy | None:
+        """QoS/retain written in a message's MQTT binding (not where the spec puts them, but
+        real documents do it): honoured when no operation declares them, with a warning."""
+        for m in d.messages:
+            mqtt = m.bindings.get("mqtt")
+            if not isinstance(mqtt, dict) or not ({"qos", "retain"} & mqtt.keys()):
+                continue
+            qos, retain = mqtt.get("qos", 0), mqtt.get("retain", False)
+            loc = (m.location or d.loc).child("bindings", "mqtt")
+            if qos not in (0, 1, 2) or not isinstance(retain, bool):
+                self.diags.append(
+                    Diagnostic(
+                        loc,
+                        "message-binding-delivery",
+                        f"channel {d.id!r}: qos {qos!r} / retain {retain!r} in the message "
+                        "binding are not valid MQTT values; ignored",
+                        "warning",
+                    )
+                )
+                continue
+            self.diags.append(
+                Diagnostic(
+                    loc,
+                    "message-binding-delivery",
+                    f"channel {d.id!r}: qos {qos} and retain {retain} come from the message's "
+                    "MQTT binding; AsyncAPI puts them on the operation",
+                    "warning",
+                    hint="move them to the operation's `bindings.mqtt`",
+                )
+            )
+            return DeliveryPolicy(qos=qos, retain=retain, declared_at=loc)
+        return None
+
+    def method_names(self, channels: list[Channel]) -> list[Channel]:
+        """operationIds name the publish/subscribe methods; one that is not an identifier or
+        clashes with another generated name or the client's own API keeps the channel-based
+        name, with a warning."""
+        fixed = {
+            f"{prefix}{ch.py_name}"
+            for ch in channels
+            for prefix in ("on_", "request_", "serve_", "stream_", "clear_")
+        }
+        taken: dict[str, str] = {}
+        out: list[Channel] = []
+        for ch in channels:
+            names: dict[str, str] = {}
+            for attr, default in (
+                ("publish_method", f"publish_{ch.py_name}"),
+                ("subscribe_method", f"subscribe_{ch.py_name}"),
+            ):
+                name = getattr(ch, attr) or default
+                own = {f"{prefix}{ch.py_name}" for prefix in ("on_", "request_", "serve_")}
+                if name in own:
+                    name = default  # ``onThermostatSet``: the decorator's own name, no surprise
+                if name != default and (
+                    not is_identifier(name)
+                    or name in fixed
+                    or name in taken
+                    or name in _CLIENT_API
+                    or name.startswith("_")
+                ):
+                    self.diags.append(
+                        Diagnostic(
+                            ch.location or self.root,
+                            "method-name-fallback",
+                            f"channel {ch.id!r}: the operationId would name a method {name!r}, "
+                            f"which clashes or is not usable; the method is {default!r}",
+                            "warning",
+                        )
+                    )
+                    name = default
+                taken[name] = ch.id
+                names[attr] = name
+            out.append(
+                replace(
+                    ch,
+                    publish_method=names["publish_method"],
+                    subscribe_method=names["subscribe_method"],
+                )
+            )
+        return out
 
     def check_names(self, channels: Iterable[Channel]) -> None:
         seen: dict[str, Channel] = {}

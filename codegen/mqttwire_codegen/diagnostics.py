@@ -33,9 +33,13 @@ class Diagnostic:
     message: str
     severity: str = "error"
     hint: str = ""
+    line: int | None = None  # 1-based line in ``location.file``, where it is known
 
     def render(self) -> str:
-        text = f"{self.location.file}:{self.location.pointer or '/'}: {self.severity} [{self.rule}] {self.message}"
+        where = f"{self.location.file}:{self.line}" if self.line else str(self.location.file)
+        text = (
+            f"{where}:{self.location.pointer or '/'}: {self.severity} [{self.rule}] {self.message}"
+        )
         if self.hint:
             text += f"\n    hint: {self.hint}"
         return text

@@ -29,6 +29,7 @@ class Parameter:
     default: str | None = None
     examples: tuple[str, ...] = ()
     location: Location | None = None
+    pattern: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +76,7 @@ class Message:
     envelope: bool = False
     payload_location: Location | None = None
     location: Location | None = None
+    headers_class: str | None = None  # model of ``headers`` (sent as MQTT 5 user properties)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +106,7 @@ class Operation:
     description: str | None = None
     bindings: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
     location: Location | None = None
+    declared_id: bool = True  # False for a 2.x operation without operationId (id synthesized)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +127,16 @@ class Channel:
     publishers: tuple[str, ...] = ()
     subscribers: tuple[str, ...] = ()
     location: Location | None = None
+    publish_method: str = ""  # the send operation's operationId, else publish_<py_name>
+    subscribe_method: str = ""  # the receive operation's operationId, else subscribe_<py_name>
+
+    @property
+    def publish_name(self) -> str:
+        return self.publish_method or f"publish_{self.py_name}"
+
+    @property
+    def subscribe_name(self) -> str:
+        return self.subscribe_method or f"subscribe_{self.py_name}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +164,8 @@ class Contract:
     sha256: str
     description: str | None = None
     default_content_type: str | None = None
+    # Root ``x-mqttwire: {whole-system: true}``: every channel in both directions.
+    whole_system: bool = False
     # Root ``x-mqttwire: {enums: ...}``: "literal" (named string enums become ``Literal[...]``)
     # or "str-enum" (they become ``enum.StrEnum`` classes; inline enums stay ``Literal``).
     enums: str = "literal"
@@ -160,6 +175,15 @@ class Contract:
             if ch.id == channel_id:
                 return ch
         raise KeyError(channel_id)
+
+    def directions(self, channel_id: str) -> tuple[bool, bool]:
+        """(send, receive): which sides the generated client offers on a channel. They follow
+        the operations declared on it; a channel without any operation (a reply channel, a
+        channels-only document) or a whole-system contract gets both."""
+        actions = {op.action for op in self.operations if op.channel_id == channel_id}
+        if self.whole_system or not actions:
+            return True, True
+        return "send" in actions, "receive" in actions
 
     @property
     def requests(self) -> tuple[Operation, ...]:

@@ -9,6 +9,7 @@ import json
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import yaml
 
@@ -88,13 +89,52 @@ class Resolver:
             else:
                 doc = yaml.load(data, Loader=_YamlLoader)
         except (ValueError, yaml.YAMLError) as exc:
+            at = referrer if referrer.file != path else Location(path, "")
             raise ContractError(
-                [Diagnostic(Location(path, ""), "parse-error", f"not valid YAML/JSON: {exc}")]
+                [Diagnostic(at, "parse-error", f"{path.name} is not valid YAML/JSON: {exc}")]
             ) from None
+        if referrer.file != path and not isinstance(doc, dict | list):
+            raise ContractError(
+                [
+                    Diagnostic(
+                        referrer,
+                        "invalid-ref",
+                        f"$ref to {path.name}: not a YAML/JSON document (only YAML and JSON "
+                        "files can be referenced)",
+                        hint="convert the schema to JSON Schema in a .json or .yaml file",
+                    )
+                ]
+            )
         doc = _stringify_keys(doc)
         self._docs[path] = doc
         self._texts[path] = data
         return doc
+
+    def line_of(self, loc: Location) -> int | None:
+        """The 1-based line of the node at ``loc`` (its key, for a mapping entry), if known."""
+        data = self._texts.get(loc.file)
+        if data is None:
+            return None
+        try:
+            node = yaml.compose(data, Loader=yaml.SafeLoader)
+        except yaml.YAMLError:
+            return None
+        line = node.start_mark.line if node is not None else None
+        for raw in loc.pointer.lstrip("/").split("/") if loc.pointer else []:
+            token = _unescape(raw)
+            if isinstance(node, yaml.MappingNode):
+                match = next(((k, v) for k, v in node.value if k.value == token), None)
+                if match is None:
+                    return None
+                line, node = match[0].start_mark.line, match[1]
+            elif isinstance(node, yaml.SequenceNode) and token.isdigit():
+                if int(token) >= len(node.value):
+                    return None
+                node = node.value[int(token)]
+                line = node.start_mark.line
+            else:
+                return None
+        return None if line is None else line + 1
 
     def pointer_get(self, doc: Any, pointer: str, file: Path, referrer: Location) -> Any:
         node = doc
@@ -135,6 +175,9 @@ class Resolver:
                 ]
             )
         file_part, _, pointer = ref.partition("#")
+        # a $ref is a URI reference: its parts may be percent-encoded (FastStream writes
+        # ``#/components/schemas/Gate%43ommand``)
+        file_part, pointer = unquote(file_part), unquote(pointer)
         if pointer and not pointer.startswith("/"):
             raise ContractError(
                 [

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import keyword
 import re
+import unicodedata
 
-_WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z0-9]|$|[^A-Za-z0-9])|[A-Z]?[a-z0-9]+|[A-Z]+")
+_WORD = re.compile(r"[A-Z]+[0-9]*(?=[A-Z][a-z]|$|[^A-Za-z0-9])|[A-Z]?[a-z0-9]+|[A-Z]+[0-9]*")
+
+
+def ascii_text(text: str) -> str:
+    """Accented letters lose their accent (``Comunicación`` -> ``Comunicacion``, ``ß`` -> ``ss``);
+    other non-ASCII characters are dropped by the callers' word splitting."""
+    decomposed = unicodedata.normalize("NFKD", text.replace("ß", "ss"))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def words(text: str) -> list[str]:
     """Split ``lightTurnOn``, ``light-turn_on``, ``LightTurnON`` and ``a/b/{c}`` into words."""
     out: list[str] = []
-    for chunk in re.split(r"[^A-Za-z0-9]+", text):
+    for chunk in re.split(r"[^A-Za-z0-9]+", ascii_text(text)):
         out.extend(_WORD.findall(chunk))
     return [w for w in out if w]
 
@@ -57,8 +65,13 @@ def is_identifier(name: str) -> bool:
 
 
 def class_name_from(text: str) -> str:
-    """A model class name: an identifier keeps its spelling (``LLMRequest``, ``AudioFFTData``)
-    with the first letter upper-cased; anything else is PascalCased (``turn on/off`` -> ``TurnOnOff``)."""
-    if text.isidentifier() and not keyword.iskeyword(text) and text[0].isalpha():
-        return text[0].upper() + text[1:]
-    return pascal_case(text)
+    """A model class name, spelled the way datamodel-code-generator keeps it (ASCII letters and
+    digits, no underscore, upper-case first letter). Each chunk between separators keeps its
+    spelling with the first letter upper-cased, so acronyms survive: ``LLMRequest``,
+    ``alarm_state`` -> ``AlarmState``, ``RFD40 reader`` -> ``RFD40Reader``,
+    ``Comunicación`` -> ``Comunicacion``, ``turn on/off`` -> ``TurnOnOff``."""
+    chunks = [c for c in re.split(r"[^A-Za-z0-9]+", ascii_text(text).replace("_", " ")) if c]
+    name = "".join(c[0].upper() + c[1:] for c in chunks) or "Unnamed"
+    if name[0].isdigit():
+        name = "N" + name
+    return name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,10 +45,25 @@ def generate_package(
     report("rendering the client")
     sources = render_templates(context)
     report(f"generating {len(contract.schema_defs)} models")
+    # the model generator's own warnings (e.g. "format of 'int64' not understood") become
+    # our diagnostics instead of Python warnings printed with a path into site-packages
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        models = generate_models(contract.schema_defs, enums=contract.enums)
+    notes = [
+        Diagnostic(
+            contract.source_file,
+            "model-generator",
+            f"payload models: {text}",
+            "warning",
+            "the field gets the plain type (a format the model generator does not know)",
+        )
+        for text in dict.fromkeys(str(w.message) for w in caught)
+    ]
     sources["models.py"] = (
         head
         + f'"""Payload models of {context["title"]} (Pydantic v2, from the contract\'s JSON Schemas)."""\n\n'
-        + generate_models(contract.schema_defs, enums=contract.enums)
+        + models
     )
     first_party = ("mqttwire", package.split(".")[0])
     files: dict[str, str] = {}
@@ -55,4 +71,6 @@ def generate_package(
         report(f"formatting {name} ({index}/{len(sources)})")
         files[name] = format_python(src, name, first_party)
     files["py.typed"] = ""
-    return GeneratedPackage(contract, files, tuple(d for d in diagnostics if d.severity != "error"))
+    return GeneratedPackage(
+        contract, files, tuple(d for d in [*diagnostics, *notes] if d.severity != "error")
+    )

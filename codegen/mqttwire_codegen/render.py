@@ -33,6 +33,7 @@ def _param_view(p: Parameter) -> dict[str, Any]:
         "type": type_,
         "enum": p.enum,
         "default": p.default,
+        "pattern": p.pattern,
     }
 
 
@@ -44,7 +45,13 @@ def _union(names: list[str]) -> str:
 def _policy_doc(ch: Channel) -> str:
     pol = ch.publish_policy
     events = ", ".join(dict.fromkeys(m.name for m in ch.messages))
-    kind = f"envelope type {events}" if ch.envelope else "bare JSON"
+    formats = ", ".join(
+        dict.fromkeys(
+            "JSON" if m.content_type is None or "json" in m.content_type else m.content_type
+            for m in ch.messages
+        )
+    )
+    kind = f"envelope type {events}" if ch.envelope else f"bare {formats}"
     return f"QoS {pol.qos}, retain {pol.retain}, {kind}"
 
 
@@ -57,9 +64,19 @@ def _shared_event_types(ch: Channel) -> list[str]:
     return list(dict.fromkeys(m.name for m in ch.messages if counts[m.class_name] > 1))
 
 
-def _channel_view(ch: Channel) -> dict[str, Any]:
+def _header_name(location: str | None) -> str | None:
+    """``$message.header#/replyTo`` -> ``replyTo`` (a reply address read from a header)."""
+    prefix = "$message.header#/"
+    if location is None or not location.startswith(prefix):
+        return None
+    return location[len(prefix) :].replace("~1", "/").replace("~0", "~")
+
+
+def _channel_view(ch: Channel, sends: bool = True, receives: bool = True) -> dict[str, Any]:
     return {
         "name": ch.py_name,
+        "publish_method": ch.publish_name,
+        "subscribe_method": ch.subscribe_name,
         "const": ch.const_name,
         "address": ch.topic.address,
         "params": [_param_view(p) for p in ch.topic.parameters],
@@ -74,13 +91,17 @@ def _channel_view(ch: Channel) -> dict[str, Any]:
             for m in ch.messages
         ],
         "payload_type": _union([m.class_name for m in ch.messages]),
+        "headers_type": _union([m.headers_class for m in ch.messages if m.headers_class]),
         "envelope": ch.envelope,
+        # correlation_id= is offered only where an envelope can carry it
+        "carries_envelope": ch.envelope or any(m.envelope for m in ch.messages),
         "publish_qos": ch.publish_policy.qos,
         "publish_retain": ch.publish_policy.retain,
         "subscribe_qos": ch.subscribe_policy.qos,
         "expiry": ch.publish_policy.message_expiry_interval,
         "share_group": ch.share_group,
-        "publishable": not ch.topic.has_wildcards,
+        "publishable": sends and not ch.topic.has_wildcards,
+        "receivable": receives,
         "event_types": _shared_event_types(ch),
         "publish_doc": _policy_doc(ch),
         "description": ch.description,
@@ -123,7 +144,9 @@ def template_context(contract: Contract, package: str, contract_name: str) -> di
                 "payload_type": _union([m.class_name for m in req.messages]),
                 "reply_type": _union(reply_names),
                 "reply_type_str": _union(reply_names),
+                "serve": contract.directions(req.id)[1],
                 "correlation": op.reply.correlation,
+                "reply_to": _header_name(op.reply.address),
                 "timeout": DEFAULT_REQUEST_TIMEOUT,
             }
         )
@@ -138,7 +161,7 @@ def template_context(contract: Contract, package: str, contract_name: str) -> di
         "package": package,
         "client_name": contract.client_name,
         "runtime_api": RUNTIME_API,
-        "channels": [_channel_view(ch) for ch in channels],
+        "channels": [_channel_view(ch, *contract.directions(ch.id)) for ch in channels],
         "requests": requests,
     }
 

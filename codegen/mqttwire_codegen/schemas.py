@@ -8,6 +8,7 @@ titled string enums when the contract asks for enum classes (``x-mqttwire: {enum
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from mqttwire_codegen.diagnostics import ContractError, Diagnostic, Location
@@ -31,6 +32,10 @@ RESERVED_MODEL_NAMES = frozenset(
 _DROP = frozenset(
     {"$id", "$schema", "definitions", "$defs", "discriminator", "externalDocs", "$comment"}
 )
+
+
+def _same(a: Any, b: Any) -> bool:
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
 
 
 def named_string_enum(schema: Any) -> bool:
@@ -70,19 +75,30 @@ class SchemaBundle:
         self._origin: dict[str, Location] = {}
         self._active: set[Location] = set()
 
-    def add_payload(self, schema: Any, loc: Location, fallback_name: str) -> str:
-        """Register a message payload; returns its model class name."""
+    def add_payload(self, schema: Any, loc: Location, fallback_names: Sequence[str]) -> str:
+        """Register a message payload; returns its model class name. An untitled inline payload
+        takes the first of ``fallback_names`` that no other schema took (the last one is
+        reported if all are taken)."""
         if schema is None:
             schema, loc = {}, loc
         if isinstance(schema, dict) and "$ref" in schema:
             target, tloc = self.r.deref(schema, loc)
             return self._define(target, tloc, self._name_for(target, tloc))
-        name = (
-            class_name_from(str(schema.get("title")))
-            if isinstance(schema, dict) and isinstance(schema.get("title"), str)
-            else fallback_name
-        )
-        return self._define(schema, loc, name)
+        if isinstance(schema, dict) and isinstance(schema.get("title"), str):
+            return self._define(schema, loc, class_name_from(schema["title"]))
+        names = list(dict.fromkeys(fallback_names))
+        if loc in self._by_location:
+            return self._by_location[loc]
+        self._by_location[loc] = names[0]
+        try:
+            body = self._walk(schema, loc)
+        finally:
+            del self._by_location[loc]
+        # several untitled payloads of one channel (``oneOf``): the channel's name, numbered
+        names += [f"{names[0]}{n}" for n in range(2, 100)]
+        same = [n for n in names if n in self.defs and _same(self.defs[n], body)]
+        free = [n for n in names if n not in self.defs and n not in RESERVED_MODEL_NAMES]
+        return self._define(schema, loc, (same or free or names)[0])
 
     def _name_for(self, schema: Any, loc: Location) -> str:
         if isinstance(schema, dict):
@@ -118,7 +134,7 @@ class SchemaBundle:
                 ]
             )
         if name in self.defs:
-            if json.dumps(self.defs[name], sort_keys=True) == json.dumps(body, sort_keys=True):
+            if _same(self.defs[name], body):
                 self._by_location[loc] = name
                 return name
             first = self._origin[name]

@@ -8,6 +8,7 @@ one exists (``asyncapi3-channel-parameters``, ``asyncapi3-operation-messages-fro
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable
 from typing import Any
@@ -25,6 +26,21 @@ _MESSAGE_FIELDS_2X = frozenset(
         "messageId", "deprecated", "$ref",
     }
 )  # fmt: skip
+_CHANNEL_KEYS_3 = frozenset(
+    {
+        "address", "messages", "title", "summary", "description", "servers", "parameters",
+        "tags", "externalDocs", "bindings", "$ref",
+    }
+)  # fmt: skip
+_OPERATION_KEYS_3 = frozenset(
+    {
+        "action", "channel", "title", "summary", "description", "security", "tags",
+        "externalDocs", "bindings", "traits", "messages", "reply", "$ref",
+    }
+)  # fmt: skip
+_CHANNEL_KEYS_2 = frozenset(
+    {"$ref", "description", "servers", "subscribe", "publish", "parameters", "bindings"}
+)
 _SCHEMA_FORMAT_OK = ("application/vnd.aai.asyncapi", "application/schema+json")
 _SCHEMA_SUBSCHEMA_MAPS = (
     "properties",
@@ -505,11 +521,32 @@ class Validator:
                 "parameter 'default' must be a string",
             )
 
+    def check_keys(
+        self, node: dict[str, Any], loc: Location, allowed: frozenset[str], what: str
+    ) -> None:
+        """Unknown keywords are errors, as in the official schemas (``adress:`` is a typo,
+        not an extension: extensions start with ``x-``)."""
+        for key in node:
+            if key in allowed or key.startswith("x-"):
+                continue
+            close = difflib.get_close_matches(key, sorted(allowed), n=1)
+            self.diags.append(
+                Diagnostic(
+                    loc.child(key),
+                    "asyncapi-document-resolved",
+                    f"{what} has an unknown property {key!r}",
+                    "error",
+                    f"did you mean {close[0]!r}?" if close else "extensions must start with 'x-'",
+                    self.r.line_of(loc.child(key)),
+                )
+            )
+
     # -- 3.0 -------------------------------------------------------------------------------
     def check_channel_3(self, key: str, channel: Any, loc: Location) -> None:
         if not isinstance(channel, dict):
             self.error(loc, "asyncapi-document-resolved", "a channel must be an object")
             return
+        self.check_keys(channel, loc, _CHANNEL_KEYS_3, f"channel {key!r}")
         address = channel.get("address")
         if address is not None and not isinstance(address, str):
             self.error(
@@ -536,6 +573,7 @@ class Validator:
         if not isinstance(op, dict):
             self.error(loc, "asyncapi-document-resolved", "an operation must be an object")
             return
+        self.check_keys(op, loc, _OPERATION_KEYS_3, f"operation {key!r}")
         action = op.get("action")
         if "action" not in op:
             self.error(
@@ -620,6 +658,7 @@ class Validator:
         if not isinstance(channel, dict):
             self.error(loc, "asyncapi-document-resolved", "a channel item must be an object")
             return
+        self.check_keys(channel, loc, _CHANNEL_KEYS_2, f"channel {address!r}")
         self.check_address_params(
             address,
             channel.get("parameters"),

@@ -9,12 +9,21 @@ from collections.abc import Mapping
 from pathlib import Path
 
 
+def umask() -> int:
+    """The process umask (read by setting it, then restoring it at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_package(files: Mapping[str, str], target: Path) -> None:
     """Replace directory ``target`` with exactly ``files`` (relative path -> text)."""
     target = target.resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
+        # mkdtemp makes the folder 0700: give it the permissions a plain mkdir would have
+        staging.chmod(0o777 & ~umask())
         for rel, text in sorted(files.items()):
             path = staging / rel
             path.parent.mkdir(parents=True, exist_ok=True)

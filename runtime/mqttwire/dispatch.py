@@ -50,6 +50,7 @@ __all__ = [
     "PayloadHandler",
     "RetryPolicy",
     "Subscription",
+    "require_async",
 ]
 
 _LOG = logging.getLogger("mqttwire.dispatch")
@@ -633,3 +634,17 @@ class Dispatcher:
         subs, self._subscriptions = self._subscriptions, []
         # What is still queued stays unacknowledged: a persistent session gets it again.
         await asyncio.gather(*(sub.stop(release=False) for sub in subs))
+
+
+def require_async(handler: object, channel: str) -> None:
+    """A plain ``def`` handler is refused at once (its result could never be awaited)."""
+    function = handler if inspect.isfunction(handler) or inspect.ismethod(handler) else None
+    if (
+        function is not None
+        and not inspect.iscoroutinefunction(function)
+        and function.__name__ != "<lambda>"  # a lambda may return a coroutine
+    ):
+        raise TypeError(
+            f"handler {function.__qualname__} for channel {channel} must be an async function "
+            f"(async def {function.__name__}(payload, meta): ...)"
+        )

@@ -221,6 +221,19 @@ class RequestTimeoutError(MQTTWireError, TimeoutError):
         super().__init__(f"no reply to request on {topic!r} (id {correlation_id}) in {timeout:g}s")
 
 
+class NeedsMQTT5Error(MQTTWireError):
+    """What the contract declares for this call travels in MQTT 5 properties (headers, header or
+    correlation-data correlation) but the connection speaks MQTT 3.1.1."""
+
+    def __init__(self, channel: str, feature: str) -> None:
+        self.channel = channel
+        self.feature = feature
+        super().__init__(
+            f"{channel}: {feature} travels as MQTT 5 properties, but this connection is MQTT "
+            "3.1.1 (set MQTT_PROTOCOL=5, or declare it in the payload in the contract)"
+        )
+
+
 class ContractVersionError(MQTTWireError, ImportError):
     """Generated code needs a runtime API version that the installed mqttwire does not offer."""
 

@@ -31,8 +31,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
 
+from mqttwire.dispatch import require_async
 from mqttwire.envelope import decode_envelope, new_message_id
-from mqttwire.errors import PayloadValidationError, RequestTimeoutError
+from mqttwire.errors import NeedsMQTT5Error, PayloadValidationError, RequestTimeoutError
 from mqttwire.meta import MessageMeta
 from mqttwire.observability.logs import log_fields
 from mqttwire.safe_log import shown
@@ -81,6 +82,7 @@ class ReplyRouter:
         self._response_topic = response_topic
         self._waiters: dict[tuple[str, str], _Waiter] = {}
         self._pointers: dict[str, set[tuple[str, ...]]] = {}
+        self._headers: dict[str, set[str]] = {}  # user properties carrying correlation
         self._subs: dict[str, Any] = {}
         self._lock: asyncio.Lock | None = None
         self._routed: Counter[str] = Counter()  # messages routed per stream channel
@@ -117,10 +119,14 @@ class ReplyRouter:
             if name not in self._subs:
                 self._subs[name] = await self._owner.client.subscribe(topic_filter, route, qos=qos)
 
-    async def _ensure_channel(self, channel: ChannelSpec, pointer: tuple[str, ...] | None) -> None:
+    async def _ensure_channel(
+        self, channel: ChannelSpec, pointer: tuple[str, ...] | None, header: str | None = None
+    ) -> None:
         """One raw subscription per reply (or stream) channel, routing to the waiting requests."""
         if pointer is not None:
             self._pointers.setdefault(channel.name, set()).add(pointer)
+        if header is not None:
+            self._headers.setdefault(channel.name, set()).add(header)
         if channel.name in self._subs:
             return  # subscribed already (every request after the first): no lock, no closure
 
@@ -178,6 +184,12 @@ class ReplyRouter:
                 await self._hand_over(waiter, error, True, channel.name)
             return
         keys: list[str] = [full.envelope_id] if full.envelope_id else []
+        if meta.correlation_data is not None:
+            with contextlib.suppress(UnicodeDecodeError):
+                keys.append(meta.correlation_data.decode())
+        for header in sorted(self._headers.get(channel.name, ())):
+            if header in meta.user_properties:
+                keys.append(meta.user_properties[header])
         if self._pointers.get(channel.name):
             dumped = _encode(model)
             for pointer in sorted(self._pointers[channel.name]):
@@ -244,13 +256,20 @@ class ReplyRouter:
     ) -> _Waiter:
         owner = self._owner
         pointer = spec.payload_pointer
-        if pointer is None and not (spec.request.envelope and spec.reply.envelope):
+        header = spec.header_name
+        if spec.needs_mqtt5 and not owner.mqtt5:
+            raise NeedsMQTT5Error(spec.request.name, f"correlation {spec.correlation}")
+        if (
+            pointer is None
+            and not spec.needs_mqtt5
+            and not (spec.request.envelope and spec.reply.envelope)
+        ):
             raise TypeError(
                 f"{spec.request.name}: envelope-id correlation needs enveloped channels"
             )
-        await self._ensure_channel(spec.reply, pointer)
+        await self._ensure_channel(spec.reply, pointer, header)
         if spec.stream is not None:
-            await self._ensure_channel(spec.stream, pointer)
+            await self._ensure_channel(spec.stream, pointer, header)
         if pointer is None:
             key = new_message_id()
         else:
@@ -268,7 +287,12 @@ class ReplyRouter:
         if owner.mqtt5:
             topic = await self._ensure_inbox()
             waiter.slots.append((_INBOX, key))
-            extra = MessageProperties(response_topic=topic, correlation_data=key.encode())
+            headers = [(header, key)] if header is not None else []
+            if spec.reply_to is not None:
+                headers.append((spec.reply_to, topic))
+            extra = MessageProperties(
+                response_topic=topic, correlation_data=key.encode(), user_properties=tuple(headers)
+            )
         for slot in waiter.slots:
             self._waiters[slot] = waiter
         try:
@@ -276,7 +300,7 @@ class ReplyRouter:
                 spec.request,
                 payload,
                 params,
-                correlation_id=key if pointer is None else None,
+                correlation_id=key if spec.correlation == "envelope-id" else None,
                 extra=extra,
             )
         except BaseException:
@@ -397,21 +421,35 @@ class ReplyRouter:
         channel; the reply's envelope id is the request's (``envelope-id`` correlation), and for
         payload correlation the handler copies the field (e.g. ``call_id``) into its reply."""
         owner = self._owner
+        header = spec.header_name
+        require_async(handler, spec.request.name)
 
         async def answer(request: M, meta: MessageMeta) -> None:
             reply = await handler(request, meta)
             params = {
                 name: meta.params[name] for name in spec.reply.topic.params if name in meta.params
             }
+            echoed = (
+                ((header, meta.user_properties[header]),)
+                if header is not None and header in meta.user_properties
+                else ()
+            )
             extra = None
-            if meta.response_topic is not None:
-                extra = MessageProperties(correlation_data=meta.correlation_data)
+            if meta.correlation_data is not None or echoed:
+                extra = MessageProperties(
+                    correlation_data=meta.correlation_data, user_properties=echoed
+                )
+            topic = meta.response_topic
+            if topic is None and spec.reply_to is not None:
+                topic = meta.user_properties.get(spec.reply_to)
+                if topic is not None:
+                    validate_topic_name(topic)  # from the network: must be a plain topic
             await owner._publish(
                 spec.reply,
                 reply,
                 params,
                 correlation_id=meta.envelope_id,
-                topic=meta.response_topic,
+                topic=topic,
                 extra=extra,
             )
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from mqttwire.content import WireFormat, wire_format
 from mqttwire.topic_filter import share_filter
 from mqttwire.topic_template import TopicTemplate
 from mqttwire.transport import MessageProperties
@@ -48,6 +49,11 @@ class MessageSpec:
     model: type[BaseModel]
     envelope: bool | None = None
     content_type: str | None = None
+
+    @property
+    def wire(self) -> WireFormat:
+        """How the payload travels when not enveloped: JSON, plain text or raw bytes."""
+        return wire_format(self.content_type)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +118,20 @@ class RequestSpec:
     reply: ChannelSpec
     correlation: str = "envelope-id"
     stream: ChannelSpec | None = None
+    reply_to: str | None = None  # reply ``address`` ``$message.header#/<name>``: that header
+
+    @property
+    def header_name(self) -> str | None:
+        """For ``$message.header#/<name>``: the MQTT 5 user property carrying the correlation."""
+        prefix = "$message.header#/"
+        if not self.correlation.startswith(prefix):
+            return None
+        return self.correlation[len(prefix) :].replace("~1", "/").replace("~0", "~")
+
+    @property
+    def needs_mqtt5(self) -> bool:
+        """Correlation that only MQTT 5 properties can carry (a header, or correlation data)."""
+        return self.correlation == "correlation-data" or self.header_name is not None
 
     @property
     def payload_pointer(self) -> tuple[str, ...] | None:

@@ -27,9 +27,12 @@ class ParamSpec:
     name: str
     enum: tuple[str, ...] | None = None
     py_name: str | None = None
+    pattern: str | None = None  # JSON Schema ``pattern`` (unanchored regular expression)
 
 
-def validate_param_value(name: str, value: object, enum: tuple[str, ...] | None = None) -> str:
+def validate_param_value(
+    name: str, value: object, enum: tuple[str, ...] | None = None, pattern: str | None = None
+) -> str:
     """Return ``value`` if it may stand in one topic level; raise TopicParameterError otherwise."""
     if not isinstance(value, str):
         raise TopicParameterError(name, repr(value), f"must be a str, not {type(value).__name__}")
@@ -44,6 +47,8 @@ def validate_param_value(name: str, value: object, enum: tuple[str, ...] | None 
         raise TopicParameterError(name, value, problem)
     if enum is not None and value not in enum:
         raise TopicParameterError(name, value, f"must be one of {', '.join(enum)}")
+    if pattern is not None and re.search(pattern, value) is None:
+        raise TopicParameterError(name, value, f"must match the pattern {pattern!r}")
     return value
 
 
@@ -96,9 +101,7 @@ class TopicTemplate:
         if missing:
             raise TopicParameterError(missing[0], "", "is required")
         return _PLACEHOLDER.sub(
-            lambda m: validate_param_value(
-                m.group(1), values[m.group(1)], self.params[m.group(1)].enum
-            ),
+            lambda m: validate_param_value(m.group(1), values[m.group(1)], *self._rule(m.group(1))),
             self.address,
         )
 
@@ -116,12 +119,29 @@ class TopicTemplate:
                 levels.append(
                     _PLACEHOLDER.sub(
                         lambda m: validate_param_value(
-                            m.group(1), values[m.group(1)], self.params[m.group(1)].enum
+                            m.group(1), values[m.group(1)], *self._rule(m.group(1))
                         ),
                         level,
                     )
                 )
         return "/".join(levels)
+
+    def _rule(self, name: str) -> tuple[tuple[str, ...] | None, str | None]:
+        spec = self.params[name]
+        return spec.enum, spec.pattern
+
+    def check(self, values: Mapping[str, str]) -> str | None:
+        """Why parameters taken from a received topic break the contract's ``enum`` or
+        ``pattern`` (``None`` when they fit)."""
+        for name, value in values.items():
+            spec = self.params.get(name)
+            if spec is None or (spec.enum is None and spec.pattern is None):
+                continue
+            try:
+                validate_param_value(name, value, spec.enum, spec.pattern)
+            except TopicParameterError as exc:
+                return f"topic parameter {name}={value[:64]!r}: {exc.reason}"
+        return None
 
     def match(self, topic: str) -> dict[str, str] | None:
         """Parameters extracted from a concrete ``topic``, or ``None`` if it does not fit."""

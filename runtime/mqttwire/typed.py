@@ -35,9 +35,10 @@ from pydantic import BaseModel, ValidationError
 
 from mqttwire.client import MQTTClient
 from mqttwire.config import MQTTClientConfig
-from mqttwire.dispatch import Subscription
+from mqttwire.content import WireFormat, decode_body, encode_body
+from mqttwire.dispatch import Subscription, require_async
 from mqttwire.envelope import EnvelopeFields, decode_envelope_fields, new_message_id
-from mqttwire.errors import PayloadValidationError
+from mqttwire.errors import ConfigError, NeedsMQTT5Error, PayloadValidationError
 from mqttwire.meta import MessageMeta
 from mqttwire.observability import Telemetry
 from mqttwire.observability.logs import log_fields
@@ -66,6 +67,7 @@ __all__ = [
     "new_uuid4_hex",
     "now_datetime",
     "now_timestamp",
+    "omit_none",
 ]
 
 log = logging.getLogger("mqttwire.typed")
@@ -130,6 +132,12 @@ def now_datetime() -> datetime:
     return datetime.now(UTC)
 
 
+def omit_none(value: object) -> bool:
+    """``exclude_if`` of optional fields whose schema does not allow null: an unset field is
+    left out of the payload instead of going out as ``null``."""
+    return value is None
+
+
 def now_timestamp() -> float:
     """Default factory for ``x-default-factory: now`` fields (seconds since the epoch)."""
     return time.time()
@@ -189,10 +197,19 @@ class TypedStats:
     received: Counter[str] = field(default_factory=Counter)
     invalid: Counter[str] = field(default_factory=Counter)
     late_replies: Counter[str] = field(default_factory=Counter)
+    cleared: Counter[str] = field(default_factory=Counter)  # empty payloads on retained channels
 
     @property
     def invalid_total(self) -> int:
         return sum(self.invalid.values())
+
+
+_CONVENTIONS = (
+    ("enable_health", "MQTT_ENABLE_HEALTH", "system/health/{client_id}"),
+    ("enable_heartbeat", "MQTT_ENABLE_HEARTBEAT", "system/keepalive/{client_id}"),
+)
+_UNDECODABLE = object()
+_FORMAT_NAMES: Mapping[WireFormat, str] = {"json": "JSON", "text": "UTF-8 text", "bytes": "bytes"}
 
 
 def _encode(payload: BaseModel) -> Any:
@@ -225,9 +242,11 @@ class TypedClient:
         elif config is not None or telemetry is not None:
             raise TypeError("pass either a config (and telemetry) or a client, not both")
         self._client: RawClient = client
+        self._check_conventions()
         self.stats = TypedStats()
         self._replies = ReplyRouter(self, response_topic)
         self._deferred: list[Callable[[], Awaitable[Any]]] = []
+        self._deferred_handlers: list[str] = []  # what on_* registered before any loop ran
         self._order_group: str | None = None
         self._starting: set[asyncio.Task[Any]] = set()
         self._strict = False
@@ -237,6 +256,23 @@ class TypedClient:
         self._telemetry: Instrumentation | None = getattr(client, "telemetry", None)
         if self._telemetry is not None:
             self._telemetry.watch_typed(self, self.CHANNELS.values())
+
+    def _check_conventions(self) -> None:
+        """Health and heartbeat are the TARS conventions (enveloped ``health.status`` on
+        ``system/health/{client_id}``, ``system/keepalive/{client_id}``): a client whose contract
+        does not declare those channels refuses to publish them."""
+        config = getattr(self._client, "config", None)
+        if not self.CHANNELS or config is None:
+            return
+        addresses = {spec.topic.address for spec in self.CHANNELS.values()}
+        for flag, variable, address in _CONVENTIONS:
+            if getattr(config, flag, False) is True and address not in addresses:
+                raise ConfigError(
+                    variable,
+                    f"publishes on {address}, which the contract of {type(self).__name__} does "
+                    "not declare (add the channel, or leave it off)",
+                    True,
+                )
 
     @classmethod
     def from_env(cls, *, response_topic: str | None = None, **overrides: Any) -> Self:
@@ -293,6 +329,7 @@ class TypedClient:
     async def connect(self) -> None:
         """Connect; subscriptions started by decorators are in place when this returns."""
         deferred, self._deferred = self._deferred, []
+        self._deferred_handlers = []
         for start in deferred:
             await start()
         await self.wait_subscribed()
@@ -308,8 +345,26 @@ class TypedClient:
         await self._client.disconnect()
 
     async def shutdown(self) -> None:
+        self._report_unsubscribed()
         self._replies.cancel_all()
         await self._client.shutdown()
+
+    def _report_unsubscribed(self) -> None:
+        """Handlers registered with ``on_*`` on a client that never connected never ran: say so
+        (typically the decorators were applied to another client than the one connected)."""
+        if self._deferred_handlers:
+            names, self._deferred_handlers = self._deferred_handlers, []
+            log.warning(
+                "%s never connected: %d handler(s) registered with on_* never received "
+                "anything: %s",
+                type(self).__name__,
+                len(names),
+                ", ".join(names),
+            )
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):  # a finalizer never raises (interpreter exit)
+            self._report_unsubscribed()
 
     @contextlib.contextmanager
     def ordered(self, group: str) -> Iterator[None]:
@@ -363,16 +418,20 @@ class TypedClient:
         event_type: str | None = None,
         topic: str | None = None,
         extra: MessageProperties | None = None,
+        headers: BaseModel | None = None,
         qos: int | None = None,
         retain: bool | None = None,
     ) -> str | None:
         """Publish a model on its channel; returns the envelope id (``None`` for bare JSON).
 
         ``event_type`` picks one of several message names that share the payload's model;
-        ``topic`` replaces the channel's (a response topic); ``extra`` adds MQTT 5 properties.
+        ``topic`` replaces the channel's (a response topic); ``extra`` adds MQTT 5 properties;
+        ``headers`` (the message's declared headers) become MQTT 5 user properties.
         ``qos`` / ``retain`` replace the contract's values for this call (``None``: the
         contract's); a QoS below the contract's is allowed and logged once per channel.
         """
+        if headers is not None:
+            extra = self._with_headers(spec, headers, extra)
         if topic is None:
             topic = spec.topic.format(params)
         if qos is None:
@@ -383,23 +442,44 @@ class TypedClient:
             retain = spec.publish_retain
         message = spec.message_for(payload, event_type)
         if self._strict:
-            checked = payload.model_dump(mode="json", by_alias=True, warnings=False)
+            mode = "json" if message.wire == "json" else "python"
+            checked = payload.model_dump(mode=mode, by_alias=True, warnings=False)
             self._check_outgoing(message, checked, topic)
-        data = _encode(payload)
         properties = _outgoing_properties(spec, message, extra) if self.mqtt5 else None
         optional: dict[str, Any] = {"properties": properties} if properties else {}
         if spec.enveloped(message):
             return await self._client.publish_event(
                 topic,
                 message.event_type,
-                data,
+                _encode(payload),
                 correlation_id=correlation_id,
                 qos=qos,
                 retain=retain,
                 **optional,
             )
-        await self._client.publish(topic, orjson.dumps(data), qos=qos, retain=retain, **optional)
+        await self._client.publish(
+            topic, encode_body(payload, message.wire), qos=qos, retain=retain, **optional
+        )
         return None
+
+    async def _clear(self, spec: ChannelSpec, params: Mapping[str, str]) -> None:
+        """Clear the retained message of a retained channel: an empty retained payload."""
+        await self._client.publish(
+            spec.topic.format(params), b"", qos=spec.publish_qos, retain=True
+        )
+
+    def _with_headers(
+        self, spec: ChannelSpec, headers: BaseModel, extra: MessageProperties | None
+    ) -> MessageProperties:
+        if not self.mqtt5:
+            raise NeedsMQTT5Error(spec.name, "message headers")
+        values = headers.model_dump(mode="json", by_alias=True, exclude_none=True)
+        pairs = tuple(
+            (str(k), v if isinstance(v, str) else orjson.dumps(v).decode())
+            for k, v in values.items()
+        )
+        base = extra if extra is not None else MessageProperties()
+        return replace(base, user_properties=base.user_properties + pairs)
 
     def _note_downgrade(self, spec: ChannelSpec, qos: int) -> None:
         """Log (once per channel) that a publish asked for less than the contract's QoS."""
@@ -430,6 +510,9 @@ class TypedClient:
         self, spec: ChannelSpec, payload: bytes, meta: MessageMeta
     ) -> tuple[BaseModel, MessageMeta]:
         params = spec.topic.match(meta.topic) or {}
+        problem = spec.topic.check(params) if params else None
+        if problem is not None:
+            raise InvalidPayload(problem, [], "/".join(m.model.__name__ for m in spec.messages))
         candidates = spec.messages
         data: Any
         envelope = decode_envelope_fields(payload) if spec.may_carry_envelopes else None
@@ -450,14 +533,22 @@ class TypedClient:
             data = envelope.data
             meta = _with_envelope(meta, params, envelope)
         else:
-            names = "/".join(c.model.__name__ for c in candidates)
-            try:
-                data = orjson.loads(payload)
-            except orjson.JSONDecodeError as exc:
-                raise InvalidPayload(f"not JSON: {exc}", [], names) from None
             meta = replace(meta, params=params)
+        decoded: dict[WireFormat, Any] = {}
         errors: list[Any] = []
+        undecodable = ""
         for candidate in candidates:
+            if envelope is None:
+                fmt = candidate.wire
+                if fmt not in decoded:
+                    try:
+                        decoded[fmt] = decode_body(payload, fmt)
+                    except ValueError as exc:
+                        decoded[fmt] = _UNDECODABLE
+                        undecodable = undecodable or f"not {_FORMAT_NAMES[fmt]}: {exc}"
+                data = decoded[fmt]
+                if data is _UNDECODABLE:
+                    continue
             try:
                 model = candidate.model.model_validate(data)
             except ValidationError as exc:
@@ -469,6 +560,8 @@ class TypedClient:
             # JSON has no NaN or infinity; pydantic would take "nan"/"inf" strings for floats.
             errors.append({"loc": bad_at, "msg": "number must be finite (JSON has no NaN/inf)"})
         names = "/".join(c.model.__name__ for c in candidates)
+        if undecodable and not errors:
+            raise InvalidPayload(undecodable, [], names)
         first = errors[0] if errors else {}
         where = ".".join(str(p) for p in first.get("loc", ())) or "payload"
         raise InvalidPayload(
@@ -503,9 +596,13 @@ class TypedClient:
         the broker gives each message to one member of the group. Returns once the broker
         acknowledged the subscription when connected (else it is made on connect).
         """
+        require_async(handler, spec.name)
         topic_filter = spec.subscription_filter(filters, share_group)
 
         async def on_raw(payload: bytes, meta: MessageMeta) -> None:
+            if not payload and (meta.retain or spec.publish_retain):
+                self.stats.cleared[spec.name] += 1  # clears the retained topic: not a message
+                return
             try:
                 model, full_meta = self._decode(spec, payload, meta)
             except InvalidPayload as exc:
@@ -524,6 +621,8 @@ class TypedClient:
                 self._fail(exc)
                 raise
 
+        # errors are logged under the user's handler, not this wrapper
+        on_raw.__qualname__ = getattr(handler, "__qualname__", type(handler).__qualname__)
         group = order_group or self._order_group
         if group is not None:
             return await self._client.subscribe(
@@ -542,18 +641,21 @@ class TypedClient:
         def register(
             handler: Callable[[M, MessageMeta], Awaitable[None]],
         ) -> Callable[[M, MessageMeta], Awaitable[None]]:
+            require_async(handler, spec.name)
+            label = f"{getattr(handler, '__qualname__', handler)} ({spec.name})"
             group = self._order_group  # the group in force where the decorator is applied
-            self._spawn(lambda: self._subscribe(spec, handler, filters, order_group=group))
+            self._spawn(lambda: self._subscribe(spec, handler, filters, order_group=group), label)
             return handler
 
         return register
 
-    def _spawn(self, start: Callable[[], Awaitable[Any]]) -> None:
+    def _spawn(self, start: Callable[[], Awaitable[Any]], label: str = "") -> None:
         """Run ``start`` now (in the background) or, without a running loop, at ``connect()``."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             self._deferred.append(start)
+            self._deferred_handlers.append(label)
             return
 
         async def run() -> Any:

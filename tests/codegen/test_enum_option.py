@@ -110,6 +110,7 @@ def test_str_enum_option_generates_one_enum_class(tmp_path: Path) -> None:
         ("x-mqttwire: {enums: python-enum}", "x-mqttwire.enums is 'python-enum'"),
         ("x-mqttwire: {enum: str-enum}", "unknown options ['enum']"),
         ("x-mqttwire: str-enum", "x-mqttwire must be a mapping"),
+        ("x-mqttwire: {whole-system: 'yes'}", "x-mqttwire.whole-system is 'yes'"),
     ],
 )
 def test_bad_option_is_a_diagnostic(tmp_path: Path, option: str, message: str) -> None:

@@ -75,9 +75,6 @@ EXPECTED = {
         "/components/messages/testMessage/schemaFormat",
     ),
     "parser-js/parser/test/sample_browser/main/asyncapi.yaml": ("invalid-ref", None),
-    # accepted by parser 3.6.6 only because it does not check examples against payloads; we
-    # generate from payloads, and this one names a payload "Any" (clashes with typing.Any).
-    "parser-js-v1-fixtures/good/zbos_mqtt-all-asyncapi.json": ("model-name-collision", None),
 }
 
 
@@ -114,3 +111,11 @@ def test_accepted_i12_wildcard_address_is_subscribe_only(corpus: Path) -> None:
         corpus / "constructed/invalid/accepted-i12-mqtt-wildcard-address.yaml"
     )
     assert contract.channel("thermostatSet").topic.has_wildcards
+
+
+def test_zbos_message_named_like_a_typing_name_is_named_from_its_channel(corpus: Path) -> None:
+    """Parser 3.6.6 rejects this v1 fixture only for its examples; we generate from payloads.
+    Its message ``Any`` would clash with ``typing.Any``: the payload takes the channel's name."""
+    contract, _ = load_contract(corpus / "parser-js-v1-fixtures/good/zbos_mqtt-all-asyncapi.json")
+    [message] = contract.channel("zbos/domotica/response/{key}").messages
+    assert message.name == "Any" and message.class_name == "ZbosDomoticaResponseKey"

@@ -7,6 +7,7 @@ in memory.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -91,3 +92,79 @@ def test_every_guide_points_to_examples_that_exist_and_every_example_is_used() -
     }
     examples = {p.name for p in EXAMPLES.glob("*.py")}
     assert referenced == examples
+
+
+PARKING = EXAMPLES / "parking"
+
+
+def test_your_own_contract_guide_shows_the_example_files() -> None:
+    guide = (GUIDES / "your-own-contract.md").read_text()
+    blocks = re.findall(r"<!-- guide-file: (\S+) -->\n```\w+\n(.*?)```", guide, re.DOTALL)
+    assert [name for name, _ in blocks] == ["parking.yaml", "gate_service.py", "app.py"]
+    for name, text in blocks:
+        assert text == (PARKING / name).read_text(), name
+
+
+def test_your_own_contract_guide_typo_message_is_what_validate_says(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mqttwire_codegen.cli import main
+
+    broken = tmp_path / "parking.yaml"
+    text = (PARKING / "parking.yaml").read_text()
+    broken.write_text(
+        text.replace("    address: parking/{lot}/gate/open", "    adress: parking/{lot}/gate/open")
+    )
+    assert main(["validate", str(broken)]) == 2
+    err = capsys.readouterr().err
+    guide = " ".join((GUIDES / "your-own-contract.md").read_text().split())
+    shown = "parking.yaml:15:/channels/gateOpen/adress: error [asyncapi-document-resolved] channel 'gateOpen' has an unknown property 'adress'"
+    assert shown in " ".join(err.split()) and shown in guide
+    assert "did you mean 'address'?" in err
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("protocol", ["3.1.1", "5"])
+def test_your_own_contract_two_services(
+    mqtt_broker: MosquittoBroker, protocol: str, tmp_path: Path
+) -> None:
+    from mqttwire_codegen.cli import main
+
+    contract = PARKING / "parking.yaml"
+    assert (
+        main(
+            ["generate", str(contract), "--package", "parking_client", "--out", str(tmp_path), "-q"]
+        )
+        == 0
+    )
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    gate = subprocess.Popen(
+        [sys.executable, str(PARKING / "gate_service.py"), mqtt_broker.url, protocol],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert gate.stdout is not None
+        assert gate.stdout.readline().strip() == "gate ready"  # serving and spaces published
+        app = subprocess.run(
+            [sys.executable, str(PARKING / "app.py"), mqtt_broker.url, protocol],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+            check=False,
+        )
+    finally:
+        gate.terminate()
+        gate.wait(30)
+    assert app.returncode == 0, app.stderr
+    assert app.stdout.splitlines() == [
+        "free spaces: 12",
+        "AB-123: opened (r-1)",
+        "XX-666: refused (r-2)",
+        "free spaces: 11",
+    ]
+    guide = (GUIDES / "your-own-contract.md").read_text()
+    assert "\n".join(app.stdout.splitlines()) in guide

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from generated_support import Factory, MQTTVersion
+from wire_contract import CapturingTransport, default_transport, tars_wire
 
 from mqttwire import MQTTClient, MQTTClientConfig
 from mqttwire.testing.broker import MosquittoBroker
@@ -25,9 +26,13 @@ def protocol(request: pytest.FixtureRequest) -> MQTTVersion:
 
 
 @pytest.fixture
-async def tars(mqtt_broker: MosquittoBroker, protocol: MQTTVersion) -> AsyncIterator[Factory]:
+async def tars(
+    mqtt_broker: MosquittoBroker, protocol: MQTTVersion, request: pytest.FixtureRequest
+) -> AsyncIterator[Factory]:
     """Factory of TarsClients on the test broker (MQTT version of the ``protocol`` parameter
-    unless given); all shut down after the test."""
+    unless given); all shut down after the test. Everything they published must validate
+    against the contract's JSON Schemas (tests that publish invalid payloads on purpose say so
+    with ``@pytest.mark.publishes_invalid``)."""
     made: list[TarsClient] = []
 
     def make(name: str, *, protocol: MQTTVersion | None = None, **settings: Any) -> TarsClient:
@@ -41,11 +46,58 @@ async def tars(mqtt_broker: MosquittoBroker, protocol: MQTTVersion) -> AsyncIter
             protocol=protocol or default,
             **settings,
         )
-        client = TarsClient(client=MQTTClient(config))
+        capture = CapturingTransport(default_transport())
+        captures.append(capture)
+        client = TarsClient(client=MQTTClient(config, transport=capture))
         made.append(client)
         return client
 
     default = protocol
+    captures: list[CapturingTransport] = []
     yield make
     for client in made:
         await client.shutdown()
+    if request.node.get_closest_marker("publishes_invalid") is None:
+        wire = tars_wire()
+        broken = [
+            (topic, payload, errors)
+            for capture in captures
+            for topic, payload in capture.published
+            if (errors := wire.errors(topic, payload))
+        ]
+        assert not broken, f"published payloads that break the contract: {broken[:3]}"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "publishes_invalid: the test publishes payloads that break the contract on purpose",
+    )
+
+
+@pytest.fixture(autouse=True)
+def in_memory_publishes_follow_the_contract(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Any:
+    """What every ``TarsClient.for_testing()`` client published in a test (not what the test
+    itself delivered) must validate against the contract's JSON Schemas, as on a real broker."""
+    made: list[TarsClient] = []
+    original = TarsClient.for_testing.__func__  # type: ignore[attr-defined]
+
+    def recording(cls: type[TarsClient], **kwargs: Any) -> TarsClient:
+        client: TarsClient = original(cls, **kwargs)
+        made.append(client)
+        return client
+
+    monkeypatch.setattr(TarsClient, "for_testing", classmethod(recording))
+    yield
+    if request.node.get_closest_marker("publishes_invalid") is not None:
+        return
+    wire = tars_wire()
+    broken = [
+        (message.topic, message.payload, errors)
+        for broker in {id(c.testing.broker): c.testing.broker for c in made}.values()
+        for message in broker.log
+        if message.sender is not None and (errors := wire.errors(message.topic, message.payload))
+    ]
+    assert not broken, f"published payloads that break the contract: {broken[:3]}"

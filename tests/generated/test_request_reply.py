@@ -79,6 +79,7 @@ async def test_stream_keeps_deltas_before_the_final_reply_under_load(tars: Facto
 
 
 @pytest.mark.parametrize("protocol", ["5"])
+@pytest.mark.publishes_invalid  # a raw b"marker" on llm/response, on purpose
 async def test_mqtt5_replies_go_to_the_response_topic_with_correlation_data(
     tars: Factory,
 ) -> None:

@@ -86,6 +86,7 @@ async def test_topic_parameters_are_validated(tars: Factory) -> None:
             await client.publish_system_health(HealthPing(ok=True), client_id=bad)
 
 
+@pytest.mark.publishes_invalid  # on purpose: the receiver's side is tested
 async def test_invalid_payload_is_counted_and_not_delivered(tars: Factory) -> None:
     pub, sub = tars("router"), tars("tts-worker")
     inbox: Inbox[TtsSay] = Inbox()
@@ -103,6 +104,7 @@ async def test_invalid_payload_is_counted_and_not_delivered(tars: Factory) -> No
     assert inbox.queue.empty()
 
 
+@pytest.mark.publishes_invalid  # on purpose: the receiver's side is tested
 async def test_bare_json_channel_and_envelope_fallback(tars: Factory) -> None:
     pub, sub = tars("esp32"), tars("router")
     inbox: Inbox[MovementStatusUpdate] = Inbox()

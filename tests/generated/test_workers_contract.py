@@ -62,16 +62,16 @@ async def test_expiry_content_type_and_share_groups_come_from_the_contract(
         async def nothing(msg: Any, meta: MessageMeta) -> None:
             return None
 
-        await client.subscribe_jobs(nothing)
-        await client.subscribe_notes(nothing)
-        await client.subscribe_notes(nothing, share_group="editors")
+        await client.work_on_jobs(nothing)
+        await client.read_notes(nothing)
+        await client.read_notes(nothing, share_group="editors")
         assert set(client.testing.broker.subscriptions("test-client")) == {
             "$share/workers/jobs/+",
             "$share/scribes/notes",
             "$share/editors/notes",
         }
-        await client.publish_jobs(models.Job(job_id="1"), kind="resize")
-        await client.publish_notes(models.Note(text="n"))
+        await client.submit_job(models.Job(job_id="1"), kind="resize")
+        await client.write_note(models.Note(text="n"))
         job, note = client.testing.published()
         assert job.meta.message_expiry_interval == 60
         assert job.meta.content_type == "application/json"
@@ -107,13 +107,13 @@ async def test_two_workers_split_the_contracts_shared_stream(
     a, b, producer = on_broker("a", protocol), on_broker("b", protocol), on_broker("p", protocol)
     for client, name in ((a, "a"), (b, "b")):
         await client.connect()
-        await client.subscribe_jobs(job_handler(name))  # $share/workers/... from the contract
+        await client.work_on_jobs(job_handler(name))  # $share/workers/... from the contract
         await client.subscribe_resize_result(marker_handler(name))  # not shared: both get it
     await producer.connect()
     for i in range(40):
-        await producer.publish_jobs(models.Job(job_id=str(i)), kind=("resize", "crop")[i % 2])
+        await producer.submit_job(models.Job(job_id=str(i)), kind=("resize", "crop")[i % 2])
     # Sent after the jobs on the same connection: whoever sees it was sent all its jobs.
-    await producer.publish_resize_result(models.ResizeResult(request_id="end", ok=True))
+    await producer.send_result(models.ResizeResult(request_id="end", ok=True))
 
     async def all_in() -> None:
         while markers != {"a", "b"} or len(got["a"]) + len(got["b"]) < 40:
@@ -136,9 +136,9 @@ async def test_message_expiry_reaches_mqtt5_subscribers(
         await metas.put(meta)
 
     await sub.connect()
-    await sub.subscribe_jobs(handle, share_group="solo")
+    await sub.work_on_jobs(handle, share_group="solo")
     await pub.connect()
-    await pub.publish_jobs(workers.models.Job(job_id="e"), kind="x")
+    await pub.submit_job(workers.models.Job(job_id="e"), kind="x")
     meta = await asyncio.wait_for(metas.get(), 5)
     assert meta.message_expiry_interval is not None and 55 <= meta.message_expiry_interval <= 60
     assert meta.content_type == "application/json"

@@ -43,11 +43,29 @@ class ContractDiff:
     def __init__(self, old: Contract, new: Contract) -> None:
         self.old = old
         self.new = new
+        self._channel_of: dict[int, str] = {}  # id(change of a message) -> its channel's address
 
     def changes(self) -> list[Change]:
+        self._channel_of = {}
         found = [*self._info(), *self._channels(), *self._operations()]
+        # a message shared by several channels is compared once per channel: each change is
+        # reported once, naming the channels it affects
+        merged: dict[tuple[Any, ...], list[str]] = {}
+        for change in found:
+            places = merged.setdefault(
+                (change.rule, change.old_pointer, change.new_pointer, change.detail), []
+            )
+            channel = self._channel_of.get(id(change))
+            if channel is not None and channel not in places:
+                places.append(channel)
+        unique = [
+            Change(rule, old, new, f"{detail} (on {', '.join(places)})")
+            if len(places) > 1
+            else Change(rule, old, new, detail)
+            for (rule, old, new, detail), places in merged.items()
+        ]
         return sorted(
-            found, key=lambda c: (c.old_pointer or c.new_pointer or "", c.rule.id, c.detail)
+            unique, key=lambda c: (c.old_pointer or c.new_pointer or "", c.rule.id, c.detail)
         )
 
     # -- helpers ---------------------------------------------------------------------------
@@ -196,7 +214,9 @@ class ContractDiff:
                 f"message {m.name} added to {new_ch.topic.address}",
             )
         for old, new in paired:
-            yield from self._message(old, new)
+            for change in self._message(old, new):
+                self._channel_of[id(change)] = new_ch.topic.address
+                yield change
 
     def _message(self, old: Message, new: Message) -> Iterator[Change]:
         old_ct = old.content_type or self.old.default_content_type

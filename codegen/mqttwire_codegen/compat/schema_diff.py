@@ -121,6 +121,8 @@ class SchemaDiff:
             if before == after or _is_bool(before) or _is_bool(after):
                 continue
             lower = keyword in _LOWER_BOUNDS
+            if after is None and _closed_set_within(new.schema, keyword, before):
+                continue  # the bound gave way to an enum/const inside it: enum-added says it
             if before is None:
                 tightened = True
             elif after is None:
@@ -250,6 +252,32 @@ _MISSING: Any = object()
 
 def _show(value: object) -> str:
     return "(none)" if value is _MISSING else repr(value)
+
+
+def _closed_set_within(schema: Schema, keyword: str, bound: Any) -> bool:
+    """Whether every value of ``schema``'s ``enum``/``const`` satisfies ``keyword: bound``
+    (a removed ``minimum`` is no loosening when only values above it are left)."""
+    values = schema.get("enum") if "enum" in schema else None
+    if values is None and "const" in schema:
+        values = [schema["const"]]
+    if not isinstance(values, list) or not values or _is_bool(bound):
+        return False
+    checks: dict[str, Any] = {
+        "minimum": lambda v: v >= bound,
+        "exclusiveMinimum": lambda v: v > bound,
+        "maximum": lambda v: v <= bound,
+        "exclusiveMaximum": lambda v: v < bound,
+        "minLength": lambda v: len(v) >= bound,
+        "maxLength": lambda v: len(v) <= bound,
+        "minItems": lambda v: len(v) >= bound,
+        "maxItems": lambda v: len(v) <= bound,
+        "minProperties": lambda v: len(v) >= bound,
+        "maxProperties": lambda v: len(v) <= bound,
+    }
+    try:
+        return all(checks[keyword](v) for v in values if v is not None)
+    except TypeError:  # a value of another type than the bound speaks of
+        return False
 
 
 def _is_bool(value: object) -> bool:

@@ -106,8 +106,8 @@ def reply_text(ctx: DocContext, channel: Channel) -> list[str]:
 
 def python_methods(ctx: DocContext, node: TopicNode) -> str:
     ch = node.channel
-    methods = [] if ch.topic.has_wildcards else [f"publish_{ch.py_name}"]
-    methods += [f"subscribe_{ch.py_name}", f"@on_{ch.py_name}"]
+    methods = [] if ch.topic.has_wildcards else [ch.publish_name]
+    methods += [ch.subscribe_name, f"@on_{ch.py_name}"]
     if any(op.reply is not None for op in node.operations):
         methods.append(f"request_{ch.py_name}")
     return f"{ctx.contract.client_name}: " + ", ".join(code(m) for m in methods)

@@ -21,11 +21,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
-import orjson
 from pydantic import BaseModel
 
 from mqttwire.client import MQTTClient
 from mqttwire.config import MQTTClientConfig
+from mqttwire.content import encode_body
 from mqttwire.envelope import encode_envelope
 from mqttwire.errors import PayloadValidationError
 from mqttwire.meta import MessageMeta
@@ -192,14 +192,14 @@ class TestKit:
         spec = self._channel(channel)
         topic = spec.topic.format(_by_contract_name(spec, params))
         message = spec.message_for(payload, event_type)
-        data = payload.model_dump(mode="json", by_alias=True)
         envelope_id: str | None = None
         if spec.enveloped(message):
+            data = payload.model_dump(mode="json", by_alias=True)
             envelope_id, body = encode_envelope(
                 message.event_type, data, source=source, correlation_id=correlation_id
             )
         else:
-            body = orjson.dumps(data)
+            body = encode_body(payload, message.wire)
         props = None
         if self._client.mqtt5:
             props = outgoing_properties(spec, message, properties)

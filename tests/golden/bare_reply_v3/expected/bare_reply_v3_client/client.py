@@ -25,7 +25,7 @@ class TarsClient(TypedClient):
 
     # -- llm/request ---------------------------------------------------------------------
 
-    async def publish_llm_request(
+    async def ask_llm(
         self,
         payload: models.LLMRequest,
         *,
@@ -48,33 +48,6 @@ class TarsClient(TypedClient):
             qos=qos,
             retain=retain,
         )
-
-    async def subscribe_llm_request(
-        self,
-        handler: Callable[[models.LLMRequest, MessageMeta], Awaitable[None]],
-        *,
-        share_group: str | None = None,
-    ) -> Subscription:
-        """Receive validated messages from ``llm/request`` (QoS 0).
-
-        ``share_group`` shares the subscription (``$share/<group>/...``): each message goes to
-        one member of the group.
-        """
-        return cast(
-            Subscription,
-            await self._subscribe(
-                channels.CH_LLM_REQUEST,
-                handler,
-                {},
-                share_group=share_group,
-            ),
-        )
-
-    def on_llm_request(
-        self, handler: Callable[[models.LLMRequest, MessageMeta], Awaitable[None]]
-    ) -> Callable[[models.LLMRequest, MessageMeta], Awaitable[None]]:
-        """Decorator form of :meth:`subscribe_llm_request` (all topic parameters)."""
-        return self._on(channels.CH_LLM_REQUEST)(handler)
 
     # -- llm/response --------------------------------------------------------------------
 
@@ -131,11 +104,10 @@ class TarsClient(TypedClient):
 
     # -- character/update ----------------------------------------------------------------
 
-    async def publish_character_update(
+    async def update_character(
         self,
         payload: models.CharacterTraitUpdate | models.CharacterResetTraits,
         *,
-        correlation_id: str | None = None,
         qos: Literal[0, 1, 2] | None = None,
         retain: bool | None = None,
     ) -> str | None:
@@ -150,46 +122,9 @@ class TarsClient(TypedClient):
             channels.CH_CHARACTER_UPDATE,
             payload,
             {},
-            correlation_id=correlation_id,
             qos=qos,
             retain=retain,
         )
-
-    async def subscribe_character_update(
-        self,
-        handler: Callable[
-            [models.CharacterTraitUpdate | models.CharacterResetTraits, MessageMeta],
-            Awaitable[None],
-        ],
-        *,
-        share_group: str | None = None,
-    ) -> Subscription:
-        """Receive validated messages from ``character/update`` (QoS 0).
-
-        ``share_group`` shares the subscription (``$share/<group>/...``): each message goes to
-        one member of the group.
-        """
-        return cast(
-            Subscription,
-            await self._subscribe(
-                channels.CH_CHARACTER_UPDATE,
-                handler,
-                {},
-                share_group=share_group,
-            ),
-        )
-
-    def on_character_update(
-        self,
-        handler: Callable[
-            [models.CharacterTraitUpdate | models.CharacterResetTraits, MessageMeta],
-            Awaitable[None],
-        ],
-    ) -> Callable[
-        [models.CharacterTraitUpdate | models.CharacterResetTraits, MessageMeta], Awaitable[None]
-    ]:
-        """Decorator form of :meth:`subscribe_character_update` (all topic parameters)."""
-        return self._on(channels.CH_CHARACTER_UPDATE)(handler)
 
     # -- request/reply: llm/request -> llm/response -------------------------------------
 
@@ -210,23 +145,3 @@ class TarsClient(TypedClient):
             timeout=timeout,
         )
         return cast("models.LLMResponse", reply)
-
-    async def serve_llm_request(
-        self,
-        handler: Callable[[models.LLMRequest, MessageMeta], Awaitable[models.LLMResponse]],
-        *,
-        share_group: str | None = None,
-    ) -> Subscription:
-        """Answer requests on ``llm/request``: the handler's reply is published on
-        ``llm/response`` with the request's envelope id, or on the
-        request's MQTT 5 response topic when it has one. ``share_group`` spreads the requests
-        over the members of a share group."""
-        return cast(
-            Subscription,
-            await self._serve(
-                channels.RQ_LLM_REQUEST,
-                handler,
-                {},
-                share_group=share_group,
-            ),
-        )

@@ -31,7 +31,6 @@ class DoorSensorsClient(TypedClient):
         *,
         floor: Literal["0", "1", "2"],
         door: str,
-        correlation_id: str | None = None,
         qos: Literal[0, 1, 2] | None = None,
         retain: bool | None = None,
     ) -> str | None:
@@ -49,73 +48,13 @@ class DoorSensorsClient(TypedClient):
                 "floor": floor,
                 "door": door,
             },
-            correlation_id=correlation_id,
             qos=qos,
             retain=retain,
         )
-
-    async def subscribe_door_event(
-        self,
-        handler: Callable[[models.DoorEvent, MessageMeta], Awaitable[None]],
-        *,
-        floor: Literal["0", "1", "2"] | None = None,
-        door: str | None = None,
-        share_group: str | None = None,
-    ) -> Subscription:
-        """Receive validated messages from ``building/{floor}/doors/{door}`` (QoS 1).
-
-        Topic parameters left ``None`` match any value (``+``); the actual values are in
-        ``meta.params``.
-
-        ``share_group`` shares the subscription (``$share/<group>/...``): each message goes to
-        one member of the group.
-        """
-        return cast(
-            Subscription,
-            await self._subscribe(
-                channels.CH_DOOR_EVENT,
-                handler,
-                {
-                    "floor": floor,
-                    "door": door,
-                },
-                share_group=share_group,
-            ),
-        )
-
-    def on_door_event(
-        self, handler: Callable[[models.DoorEvent, MessageMeta], Awaitable[None]]
-    ) -> Callable[[models.DoorEvent, MessageMeta], Awaitable[None]]:
-        """Decorator form of :meth:`subscribe_door_event` (all topic parameters)."""
-        return self._on(channels.CH_DOOR_EVENT)(handler)
 
     # -- building/battery-low ------------------------------------------------------------
 
-    async def publish_battery_low(
-        self,
-        payload: models.BatteryLow,
-        *,
-        correlation_id: str | None = None,
-        qos: Literal[0, 1, 2] | None = None,
-        retain: bool | None = None,
-    ) -> str | None:
-        """Publish on ``building/battery-low`` (QoS 0, retain False, bare JSON).
-
-        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
-        contract's is allowed and logged once per channel.
-
-        Returns the envelope id (``None`` on a bare-JSON channel).
-        """
-        return await self._publish(
-            channels.CH_BATTERY_LOW,
-            payload,
-            {},
-            correlation_id=correlation_id,
-            qos=qos,
-            retain=retain,
-        )
-
-    async def subscribe_battery_low(
+    async def receive_battery_low(
         self,
         handler: Callable[[models.BatteryLow, MessageMeta], Awaitable[None]],
         *,
@@ -139,5 +78,5 @@ class DoorSensorsClient(TypedClient):
     def on_battery_low(
         self, handler: Callable[[models.BatteryLow, MessageMeta], Awaitable[None]]
     ) -> Callable[[models.BatteryLow, MessageMeta], Awaitable[None]]:
-        """Decorator form of :meth:`subscribe_battery_low` (all topic parameters)."""
+        """Decorator form of :meth:`receive_battery_low` (all topic parameters)."""
         return self._on(channels.CH_BATTERY_LOW)(handler)

@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mqttwire.typed import omit_none
+
 
 class BatteryLow(BaseModel):
     device: Device
@@ -17,7 +19,7 @@ class BatteryLow(BaseModel):
 
 class Device(BaseModel):
     serial: Annotated[str, Field(pattern="^[A-Z0-9]{8}$")]
-    firmware: str | None = None
+    firmware: Annotated[str | None, Field(exclude_if=omit_none)] = None
 
 
 class DoorEvent(BaseModel):

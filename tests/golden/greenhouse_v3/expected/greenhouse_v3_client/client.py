@@ -27,7 +27,7 @@ class GreenhouseClient(TypedClient):
 
     # -- greenhouse/{zone}/sensors/{sensorId} --------------------------------------------
 
-    async def publish_sensor_reading(
+    async def publish_reading(
         self,
         payload: models.Reading,
         *,
@@ -58,44 +58,25 @@ class GreenhouseClient(TypedClient):
             retain=retain,
         )
 
-    async def subscribe_sensor_reading(
+    async def clear_sensor_reading(
         self,
-        handler: Callable[[models.Reading, MessageMeta], Awaitable[None]],
         *,
-        zone: Literal["north", "south"] | None = None,
-        sensor_id: str | None = None,
-        share_group: str | None = None,
-    ) -> Subscription:
-        """Receive validated messages from ``greenhouse/{zone}/sensors/{sensorId}`` (QoS 1).
-
-        Topic parameters left ``None`` match any value (``+``); the actual values are in
-        ``meta.params``.
-
-        ``share_group`` shares the subscription (``$share/<group>/...``): each message goes to
-        one member of the group.
-        """
-        return cast(
-            Subscription,
-            await self._subscribe(
-                channels.CH_SENSOR_READING,
-                handler,
-                {
-                    "zone": zone,
-                    "sensorId": sensor_id,
-                },
-                share_group=share_group,
-            ),
+        zone: Literal["north", "south"] = "north",
+        sensor_id: str,
+    ) -> None:
+        """Clear the retained message of ``greenhouse/{zone}/sensors/{sensorId}`` (an empty retained payload):
+        new subscribers get nothing until the next publish."""
+        await self._clear(
+            channels.CH_SENSOR_READING,
+            {
+                "zone": zone,
+                "sensorId": sensor_id,
+            },
         )
-
-    def on_sensor_reading(
-        self, handler: Callable[[models.Reading, MessageMeta], Awaitable[None]]
-    ) -> Callable[[models.Reading, MessageMeta], Awaitable[None]]:
-        """Decorator form of :meth:`subscribe_sensor_reading` (all topic parameters)."""
-        return self._on(channels.CH_SENSOR_READING)(handler)
 
     # -- greenhouse/{zone}/vent/set ------------------------------------------------------
 
-    async def publish_vent_command(
+    async def set_vent(
         self,
         payload: models.VentCommand,
         *,
@@ -121,39 +102,6 @@ class GreenhouseClient(TypedClient):
             qos=qos,
             retain=retain,
         )
-
-    async def subscribe_vent_command(
-        self,
-        handler: Callable[[models.VentCommand, MessageMeta], Awaitable[None]],
-        *,
-        zone: Literal["north", "south"] | None = None,
-        share_group: str | None = None,
-    ) -> Subscription:
-        """Receive validated messages from ``greenhouse/{zone}/vent/set`` (QoS 2).
-
-        Topic parameters left ``None`` match any value (``+``); the actual values are in
-        ``meta.params``.
-
-        ``share_group`` shares the subscription (``$share/<group>/...``): each message goes to
-        one member of the group.
-        """
-        return cast(
-            Subscription,
-            await self._subscribe(
-                channels.CH_VENT_COMMAND,
-                handler,
-                {
-                    "zone": zone,
-                },
-                share_group=share_group,
-            ),
-        )
-
-    def on_vent_command(
-        self, handler: Callable[[models.VentCommand, MessageMeta], Awaitable[None]]
-    ) -> Callable[[models.VentCommand, MessageMeta], Awaitable[None]]:
-        """Decorator form of :meth:`subscribe_vent_command` (all topic parameters)."""
-        return self._on(channels.CH_VENT_COMMAND)(handler)
 
     # -- greenhouse/{zone}/vent/ack ------------------------------------------------------
 
@@ -239,26 +187,3 @@ class GreenhouseClient(TypedClient):
             timeout=timeout,
         )
         return cast("models.VentAck", reply)
-
-    async def serve_vent_command(
-        self,
-        handler: Callable[[models.VentCommand, MessageMeta], Awaitable[models.VentAck]],
-        *,
-        zone: Literal["north", "south"] | None = None,
-        share_group: str | None = None,
-    ) -> Subscription:
-        """Answer requests on ``greenhouse/{zone}/vent/set``: the handler's reply is published on
-        ``greenhouse/{zone}/vent/ack`` with the request's envelope id, or on the
-        request's MQTT 5 response topic when it has one. ``share_group`` spreads the requests
-        over the members of a share group."""
-        return cast(
-            Subscription,
-            await self._serve(
-                channels.RQ_VENT_COMMAND,
-                handler,
-                {
-                    "zone": zone,
-                },
-                share_group=share_group,
-            ),
-        )

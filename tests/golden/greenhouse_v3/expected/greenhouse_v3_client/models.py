@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mqttwire.typed import new_uuid4_hex, now_timestamp
+from mqttwire.typed import new_uuid4_hex, now_timestamp, omit_none
 
 
 class Location(BaseModel):
@@ -36,12 +36,12 @@ class Reading(BaseModel):
     celsius: Annotated[float, Field(ge=-40.0, le=85.0)]
     humidity: Annotated[float, Field(ge=0.0, le=100.0)]
     battery: Annotated[int | None, Field(ge=0, le=100)] = None
-    location: Location | None = None
+    location: Annotated[Location | None, Field(exclude_if=omit_none)] = None
 
 
 class VentAck(BaseModel):
     ok: bool
-    open_percent: int | None = None
+    open_percent: Annotated[int | None, Field(exclude_if=omit_none)] = None
 
 
 class VentCommand(BaseModel):
@@ -49,5 +49,5 @@ class VentCommand(BaseModel):
         extra="forbid",
     )
     open_percent: Annotated[int, Field(ge=0, le=100)]
-    reason: Annotated[str | None, Field(max_length=80)] = None
-    location: Location | None = None
+    reason: Annotated[str | None, Field(exclude_if=omit_none, max_length=80)] = None
+    location: Annotated[Location | None, Field(exclude_if=omit_none)] = None

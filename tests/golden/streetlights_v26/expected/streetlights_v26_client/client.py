@@ -25,16 +25,19 @@ class StreetlightsClient(TypedClient):
 
     # -- smartylighting/{streetlightId}/lighting/measured --------------------------------
 
-    async def publish_smartylighting_streetlight_id_lighting_measured(
+    async def send_light_measured(
         self,
         payload: models.LightMeasuredPayload,
         *,
         streetlight_id: str,
-        correlation_id: str | None = None,
+        headers: models.LightMeasuredPayloadHeaders | None = None,
         qos: Literal[0, 1, 2] | None = None,
         retain: bool | None = None,
     ) -> str | None:
         """Publish on ``smartylighting/{streetlightId}/lighting/measured`` (QoS 1, retain False, bare JSON).
+
+        ``headers`` (the contract's message headers) travel as MQTT 5 user properties; on an
+        MQTT 3.1.1 connection passing them raises ``NeedsMQTT5Error``.
 
         ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
         contract's is allowed and logged once per channel.
@@ -47,76 +50,14 @@ class StreetlightsClient(TypedClient):
             {
                 "streetlightId": streetlight_id,
             },
-            correlation_id=correlation_id,
+            headers=headers,
             qos=qos,
             retain=retain,
         )
-
-    async def subscribe_smartylighting_streetlight_id_lighting_measured(
-        self,
-        handler: Callable[[models.LightMeasuredPayload, MessageMeta], Awaitable[None]],
-        *,
-        streetlight_id: str | None = None,
-        share_group: str | None = None,
-    ) -> Subscription:
-        """Receive validated messages from ``smartylighting/{streetlightId}/lighting/measured`` (QoS 1).
-
-        Topic parameters left ``None`` match any value (``+``); the actual values are in
-        ``meta.params``.
-
-        ``share_group`` shares the subscription (``$share/<group>/...``): each message goes to
-        one member of the group.
-        """
-        return cast(
-            Subscription,
-            await self._subscribe(
-                channels.CH_SMARTYLIGHTING_STREETLIGHT_ID_LIGHTING_MEASURED,
-                handler,
-                {
-                    "streetlightId": streetlight_id,
-                },
-                share_group=share_group,
-            ),
-        )
-
-    def on_smartylighting_streetlight_id_lighting_measured(
-        self, handler: Callable[[models.LightMeasuredPayload, MessageMeta], Awaitable[None]]
-    ) -> Callable[[models.LightMeasuredPayload, MessageMeta], Awaitable[None]]:
-        """Decorator form of :meth:`subscribe_smartylighting_streetlight_id_lighting_measured` (all topic parameters)."""
-        return self._on(channels.CH_SMARTYLIGHTING_STREETLIGHT_ID_LIGHTING_MEASURED)(handler)
 
     # -- smartylighting/{streetlightId}/turn/{state} -------------------------------------
 
-    async def publish_smartylighting_streetlight_id_turn_state(
-        self,
-        payload: models.TurnOnOffPayload,
-        *,
-        streetlight_id: str,
-        state: Literal["on", "off"],
-        correlation_id: str | None = None,
-        qos: Literal[0, 1, 2] | None = None,
-        retain: bool | None = None,
-    ) -> str | None:
-        """Publish on ``smartylighting/{streetlightId}/turn/{state}`` (QoS 2, retain False, bare JSON).
-
-        ``qos`` / ``retain`` override the contract's values for this call; a QoS below the
-        contract's is allowed and logged once per channel.
-
-        Returns the envelope id (``None`` on a bare-JSON channel).
-        """
-        return await self._publish(
-            channels.CH_SMARTYLIGHTING_STREETLIGHT_ID_TURN_STATE,
-            payload,
-            {
-                "streetlightId": streetlight_id,
-                "state": state,
-            },
-            correlation_id=correlation_id,
-            qos=qos,
-            retain=retain,
-        )
-
-    async def subscribe_smartylighting_streetlight_id_turn_state(
+    async def receive_turn(
         self,
         handler: Callable[[models.TurnOnOffPayload, MessageMeta], Awaitable[None]],
         *,
@@ -148,5 +89,5 @@ class StreetlightsClient(TypedClient):
     def on_smartylighting_streetlight_id_turn_state(
         self, handler: Callable[[models.TurnOnOffPayload, MessageMeta], Awaitable[None]]
     ) -> Callable[[models.TurnOnOffPayload, MessageMeta], Awaitable[None]]:
-        """Decorator form of :meth:`subscribe_smartylighting_streetlight_id_turn_state` (all topic parameters)."""
+        """Decorator form of :meth:`receive_turn` (all topic parameters)."""
         return self._on(channels.CH_SMARTYLIGHTING_STREETLIGHT_ID_TURN_STATE)(handler)

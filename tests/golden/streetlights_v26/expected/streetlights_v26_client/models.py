@@ -10,15 +10,21 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
+from mqttwire.typed import omit_none
+
 
 class LightMeasuredPayload(BaseModel):
-    lumens: Annotated[int | None, Field(ge=0)] = None
+    lumens: Annotated[int | None, Field(ge=0, exclude_if=omit_none)] = None
     """
     Light intensity measured in lumens.
     """
-    sentAt: datetime | None = None
+    sentAt: Annotated[datetime | None, Field(exclude_if=omit_none)] = None
+
+
+class LightMeasuredPayloadHeaders(BaseModel):
+    my_app_header: Annotated[int | None, Field(alias="my-app-header", exclude_if=omit_none)] = None
 
 
 class TurnOnOffPayload(BaseModel):
-    command: Literal["on", "off"] | None = None
-    sentAt: datetime | None = None
+    command: Annotated[Literal["on", "off"] | None, Field(exclude_if=omit_none)] = None
+    sentAt: Annotated[datetime | None, Field(exclude_if=omit_none)] = None
