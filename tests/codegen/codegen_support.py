@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from shared_data import CORPUS as SHARED_CORPUS
@@ -21,3 +23,15 @@ def corpus_rows() -> dict[str, list[str]]:
             cells = [c.strip() for c in line.strip().strip("|").split("|")]
             rows[cells[0]] = cells[1:]
     return rows
+
+
+def mypy_strict(generated: Path, config_dir: Path) -> subprocess.CompletedProcess[str]:
+    """One ``mypy --strict`` run (pydantic plugin) over every package found in ``generated``."""
+    ini = config_dir / "mypy.ini"
+    ini.write_text("[mypy]\nstrict = True\nplugins = pydantic.mypy\n")
+    packages = sorted(p.name for p in generated.iterdir() if (p / "__init__.py").exists())
+    args = [sys.executable, "-m", "mypy", "--config-file", str(ini), "--no-incremental"]
+    for pkg in packages:
+        args += ["-p", pkg]
+    env = {"MYPYPATH": f"{generated}:{REPO / 'runtime'}", "PATH": "/usr/bin:/bin"}
+    return subprocess.run(args, capture_output=True, text=True, env=env, cwd=generated, check=False)

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import importlib
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from codegen_support import CORPUS, REPO, corpus_rows
+from codegen_support import CORPUS, corpus_rows, mypy_strict
 
 from mqttwire_codegen.api import load_contract
 from mqttwire_codegen.cli import main
@@ -68,14 +67,7 @@ def test_generated_package_imports(generated: Path, rel: str) -> None:
 
 
 def test_all_generated_packages_pass_mypy_strict(generated: Path, tmp_path: Path) -> None:
-    ini = tmp_path / "mypy.ini"
-    ini.write_text("[mypy]\nstrict = True\nplugins = pydantic.mypy\n")
-    packages = sorted(p.name for p in generated.iterdir() if (p / "__init__.py").exists())
-    args = [sys.executable, "-m", "mypy", "--config-file", str(ini), "--no-incremental"]
-    for pkg in packages:
-        args += ["-p", pkg]
-    env = {"MYPYPATH": f"{generated}:{REPO / 'runtime'}", "PATH": "/usr/bin:/bin"}
-    proc = subprocess.run(args, capture_output=True, text=True, env=env, cwd=generated, check=False)
+    proc = mypy_strict(generated, tmp_path)
     assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-2000:]
 
 
