@@ -54,14 +54,6 @@ _KINDS = {
 _MAX_VALUE_CHARS = 60
 
 
-def schema_version(declared: str) -> str | None:
-    """The shipped schema for an ``asyncapi`` version: exact, else the newest of its major."""
-    if declared in SHIPPED:
-        return declared
-    same_major = [v for v in SHIPPED if v[0] == declared[:1]]
-    return same_major[-1] if same_major else None
-
-
 @functools.cache
 def _validator(version: str) -> Draft7Validator:
     """Compiled once per version: the bundled schema and every ``$id`` inside it, no network."""
@@ -243,8 +235,9 @@ def _findings(
         return
     if validator == "required":
         missing = [k for k in expected if isinstance(instance, dict) and k not in instance]
-        for key in missing[:1] or expected[:1]:
-            yield path, f"{_what(path)} must have required property {key!r}", ""
+        names = ", ".join(repr(k) for k in missing or expected)
+        plural = "properties" if len(missing) > 1 else "property"
+        yield path, f"{_what(path)} must have required {plural} {names}", ""
         return
     if validator == "enum":
         choices = ", ".join(_short(v) for v in expected)
@@ -291,21 +284,19 @@ def _findings(
 
 def schema_diagnostics(resolver: Resolver) -> list[Diagnostic]:
     """Errors of the document against the official schema of its ``asyncapi`` version."""
-    declared = str(resolver.root.get("asyncapi"))
-    version = schema_version(declared)
-    root = resolver.root_location
-    if version is None:
-        return []
-    out: list[Diagnostic] = []
-    if version != declared:
-        out.append(
+    version = str(resolver.root.get("asyncapi"))
+    if version not in SHIPPED:
+        return [
             Diagnostic(
-                root.child("asyncapi"),
+                resolver.root_location.child("asyncapi"),
                 "asyncapi-version",
-                f"no official schema for AsyncAPI {declared} here: checked against {version}",
-                "warning",
+                f"no official AsyncAPI schema for version {version!r}",
+                "error",
+                f"this generator reads AsyncAPI {', '.join(SHIPPED)}",
+                resolver.line_of(resolver.root_location.child("asyncapi")),
             )
-        )
+        ]
+    out: list[Diagnostic] = []
     for top in _validator(version).iter_errors(resolved_view(resolver)):
         for leaf in _leaves(top):
             for path, message, hint in _findings(leaf, list(leaf.absolute_path)):
@@ -313,6 +304,8 @@ def schema_diagnostics(resolver: Resolver) -> list[Diagnostic]:
                 rule = _rule(path, leaf, version)
                 out.append(Diagnostic(loc, rule, message, "error", hint, resolver.line_of(loc)))
     unique: dict[tuple[Location, str], Diagnostic] = {}
-    for d in out:
-        unique.setdefault((d.location, d.message), d)
+    for (
+        d
+    ) in out:  # one finding per node and rule: a string qos is a type error, not also an enum one
+        unique.setdefault((d.location, d.rule), d)
     return sorted(unique.values(), key=lambda d: (str(d.location.file), d.line or 0))
