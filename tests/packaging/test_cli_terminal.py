@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import pty
@@ -142,6 +143,8 @@ def test_colored_rendering_carries_the_same_text() -> None:
     assert colored != d.render()
     assert ANSI.sub("", colored) == d.render()
     assert "\x1b[1;33mwarning" in colored
+    with_line = dataclasses.replace(d, line=7)  # the line is shown with and without color
+    assert ANSI.sub("", _common.render_diagnostic(with_line, color=True)) == with_line.render()
 
 
 class _FakeTTY(io.StringIO):
