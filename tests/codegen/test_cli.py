@@ -67,7 +67,8 @@ def test_invalid_contract_exit_2_and_nothing_written(
     bad = CORPUS / "constructed" / "invalid" / "i01-qos-out-of-range.yaml"
     assert main(["generate", str(bad), "--package", "home", "--out", str(out)]) == 2
     err = capsys.readouterr().err
-    assert "i01-qos-out-of-range.yaml:/operations/publishTemperature/bindings/mqtt/qos" in err
+    # file:line:pointer (the line comes from the YAML source)
+    assert "i01-qos-out-of-range.yaml:46:/operations/publishTemperature/bindings/mqtt/qos" in err
     assert "[mqtt-binding-qos]" in err
     assert sorted(p.name for p in existing.iterdir()) == ["keep.txt"]
     assert sorted(p.name for p in out.iterdir()) == ["home"]

@@ -47,8 +47,9 @@ def render_diagnostic(d: Diagnostic, color: bool) -> str:
     if not color:
         return d.render()
     severity = _SEVERITY.get(d.severity, _BOLD)
+    where = f"{d.location.file}:{d.line}" if d.line else str(d.location.file)
     text = (
-        f"{_BOLD}{d.location.file}:{d.location.pointer or '/'}{_RESET}: "
+        f"{_BOLD}{where}:{d.location.pointer or '/'}{_RESET}: "
         f"{severity}{d.severity}{_RESET} {_DIM}[{d.rule}]{_RESET} {d.message}"
     )
     if d.hint:
