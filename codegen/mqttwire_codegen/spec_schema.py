@@ -156,6 +156,18 @@ def _is_reference_alternative(error: ValidationError) -> bool:
     return bool(error.validator == "required" and error.validator_value == ["$ref"])
 
 
+def _kept_reference_matches_both(error: ValidationError) -> bool:
+    """A local ``$ref`` left unresolved matches both alternatives of a ``oneOf`` whose object
+    may itself carry ``$ref`` (the 2.x Parameter Object): the parser, which resolves it first,
+    sees no error, and neither do we (its target is checked where it is written)."""
+    return (
+        error.validator == "oneOf"
+        and not error.context
+        and isinstance(error.instance, dict)
+        and "$ref" in error.instance
+    )
+
+
 def _key(error: ValidationError) -> Any:
     # the "is it a Reference Object?" alternative of a oneOf is almost never what the author meant
     return (_is_reference_alternative(error), relevance(error))
@@ -299,6 +311,8 @@ def schema_diagnostics(resolver: Resolver) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     for top in _validator(version).iter_errors(resolved_view(resolver)):
         for leaf in _leaves(top):
+            if _kept_reference_matches_both(leaf):
+                continue
             for path, message, hint in _findings(leaf, list(leaf.absolute_path)):
                 loc = origin(resolver, path)
                 rule = _rule(path, leaf, version)

@@ -171,3 +171,27 @@ def test_the_tars_contract_is_valid_and_the_validator_is_compiled_once() -> None
     compiled = spec_schema._validator.cache_info().misses
     assert spec_schema.schema_diagnostics(resolver) == []
     assert spec_schema._validator.cache_info().misses == compiled
+
+
+@pytest.mark.parametrize("version", ["2.0.0", "2.4.0", "2.6.0"])
+def test_a_parameter_given_by_local_ref_is_valid(tmp_path: Path, version: str) -> None:
+    """A 2.x Parameter Object may itself hold ``$ref``, so a kept local reference matches both
+    alternatives of the schema's ``oneOf``; the parser resolves it first and accepts it."""
+    path = tmp_path / "contract.yaml"
+    path.write_text(
+        f"""asyncapi: {version}
+info: {{title: Gateway, version: '1'}}
+channels:
+  gw/{{mac}}/scan:
+    parameters:
+      mac: {{$ref: '#/components/parameters/mac'}}
+    publish:
+      message: {{payload: {{type: object}}}}
+components:
+  parameters:
+    mac: {{schema: {{type: string}}}}
+"""
+    )
+    contract, diagnostics = load_contract(path)
+    assert [d for d in diagnostics if d.severity == "error"] == []
+    assert [ch.topic.address for ch in contract.channels] == ["gw/{mac}/scan"]
