@@ -63,20 +63,9 @@ KNOWN_INVALID_ACCEPTED: dict[str, str] = {
     "fraserdickson36__4thYearMicrocontrollersWebpageUI/asyncapi.yml": "asyncapi2-schema-default",
 }
 # Valid documents whose generated package fails `mypy --strict`: file -> mypy error codes.
-KNOWN_MYPY_FAILURES: dict[str, str] = {
-    # `default` next to `oneOf` is copied into every branch (`list[...] = "#FFFFFF"`), and a
-    # string default on an enum-typed field stays a bare string (`StaleBehavior = "hide"`)
-    "nicolas-codemate__esp32-pixelcast/docs/api/asyncapi.yaml": "assignment",
-}
+KNOWN_MYPY_FAILURES: dict[str, str] = {}
 # Topics on which the generated client publishes payloads its contract forbids: file -> topics.
-KNOWN_WIRE_FAILURES: dict[str, set[str]] = {
-    # `required: [blockSequenceCounter]` without that property under `properties`: the model
-    # drops the key, so no payload the client can publish there is valid (the response channel
-    # has no send operation, so the client does not publish there)
-    "eclipse-canought__can-translator/docs/asyncapi.yml": {
-        "diagstack/request/requesttransferexit",
-    },
-}
+KNOWN_WIRE_FAILURES: dict[str, set[str]] = {}
 # What a generated client of these publishes on a real broker is checked against the contract.
 WIRE_SAMPLE = [
     "Kamuyin__schachroboter/asyncapi.yaml",
