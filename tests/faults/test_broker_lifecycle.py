@@ -131,6 +131,7 @@ async def test_broker_absent_at_startup_client_backs_off_then_connects(
     await asyncio.sleep(2.0)  # the broker is away for 2 s
     assert not connecting.done() and client.state is ClientState.CONNECTING
     attempts = list(_attempts(client))
+    failures_seen = client.metrics.connect_failures  # read with the attempts, before any await
     await asyncio.to_thread(broker.start)
     await asyncio.wait_for(connecting, 10)
     assert client.connected
@@ -140,7 +141,7 @@ async def test_broker_absent_at_startup_client_backs_off_then_connects(
     assert 4 <= len(attempts) <= 20, f"{len(attempts)} attempts in 2 s"
     assert all(gap >= 0.05 - 0.01 for gap in gaps), gaps
     assert max(gaps) >= 0.25 and max(gaps) <= 0.5 + 0.3, gaps
-    assert client.metrics.connect_failures == len(attempts)
+    assert failures_seen == len(attempts)
 
     publisher = make_client("late-publisher", broker.url)
     await publisher.connect()
