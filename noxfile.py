@@ -72,7 +72,7 @@ def demo(session: nox.Session) -> None:
     ``nox -s demo -- --broker amqtt`` forces one; ``-- --help`` lists the options.
     """
     _install(session)
-    session.run("python", "-m", "tars_demo", *session.posargs)
+    session.run("tars-demo", *session.posargs)
 
 
 @nox.session

@@ -19,10 +19,10 @@ import orjson
 import pytest
 from failover_scenario import run_failover_round
 from interop_support import Inbox, Matrix
+from support.brokers import NatsCluster, find_nats_server
 
 from mqttwire import MQTTClient, MQTTClientConfig
 from mqttwire.testing.broker import MosquittoBroker, find_mosquitto
-from mqttwire.testing.brokers import NatsCluster, find_nats_server
 
 pytestmark = [pytest.mark.integration]
 

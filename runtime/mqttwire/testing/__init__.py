@@ -2,13 +2,11 @@
 
 * :mod:`mqttwire.testing.memory`: an in-memory broker and transport with MQTT semantics.
 * :mod:`mqttwire.testing.kit`: ``Client.for_testing()`` and its ``testing`` accessors.
-* :mod:`mqttwire.testing.broker`: a real Mosquitto on a free port; :mod:`~.acl` makes it
-  refuse topics.
+* :mod:`mqttwire.testing.broker`: a real Mosquitto on a free port (the ``mqtt_broker`` fixture).
 * :mod:`mqttwire.testing.pytest_plugin`: the ``mqtt_broker``, ``mqtt_memory_broker`` and
   ``mqtt_memory_client`` fixtures (registered automatically as a pytest plugin).
 """
 
-from mqttwire.testing.acl import deny_topics_config
 from mqttwire.testing.broker import (
     BrokerNotAvailableError,
     MosquittoBroker,
@@ -27,7 +25,6 @@ __all__ = [
     "MosquittoBroker",
     "Published",
     "TestKit",
-    "deny_topics_config",
     "find_mosquitto",
     "free_port",
 ]
