@@ -53,6 +53,10 @@ def _ensure_mosquitto(session: nox.Session) -> None:
 
 
 def _install(session: nox.Session, extras: str = "dev") -> None:
+    """The developer workspace (root pyproject.toml, ``mqttwire-workspace``), editable."""
+    # A venv reused from before the split into four distributions still has the workspace
+    # installed as ``mqttwire``: remove it so that one editable install maps the packages.
+    session.run("python", "-m", "pip", "uninstall", "-y", "-q", "mqttwire", silent=True)
     session.install("-e", f".[{extras}]")
 
 
