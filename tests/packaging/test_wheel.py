@@ -324,3 +324,18 @@ def test_demo_alone(demo_venv: Venv) -> None:
     watched = demo_venv.run(str(demo_venv.script("tars-demo")), "--watch", str(CONTRACT))
     assert watched.returncode == 2
     assert "--watch needs the generator: pip install mqttwire-codegen" in watched.stderr
+
+
+def test_the_generator_wheel_reproduces_the_committed_tars_package(codegen_venv: Venv) -> None:
+    """The wheel with its pinned dependencies generates generated/tars_mqtt byte for byte."""
+    checked = codegen_venv.run(
+        str(codegen_venv.script("mqttwire")),
+        "check",
+        str(CONTRACT),
+        "--package",
+        "tars_mqtt",
+        "--out",
+        str(REPO / "generated"),
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "up to date" in checked.stdout
