@@ -17,6 +17,7 @@ import difflib
 import inspect
 import json
 import sys
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,25 @@ PIN = Path(__file__).resolve().parents[1] / "tests" / "structure" / "public_api.
 
 def _signature(obj: Any) -> str:
     try:
-        return str(inspect.signature(obj, eval_str=True))
+        signature = inspect.signature(obj, eval_str=True)
     except (NameError, TypeError):  # an annotation only importable under TYPE_CHECKING
         return str(inspect.signature(obj))
+    return str(_expand_unpack(signature))
+
+
+def _expand_unpack(signature: inspect.Signature) -> inspect.Signature:
+    """``**options: Unpack[SomeTypedDict]`` shown as the keyword arguments it accepts."""
+    params: list[inspect.Parameter] = []
+    for param in signature.parameters.values():
+        if param.kind is param.VAR_KEYWORD and typing.get_origin(param.annotation) is typing.Unpack:
+            (typed_dict,) = typing.get_args(param.annotation)
+            params += [
+                inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=hint)
+                for name, hint in typing.get_type_hints(typed_dict).items()
+            ]
+        else:
+            params.append(param)
+    return signature.replace(parameters=params)
 
 
 def _members(cls: type) -> dict[str, str]:
