@@ -25,6 +25,13 @@ def _doc(value: object) -> str:
     return text.rstrip('"') if text.endswith('"') else text
 
 
+def _summary(text: str) -> str:
+    """The first sentence of a description's first paragraph, on one line."""
+    paragraph = " ".join(str(text).strip().split("\n\n")[0].split())
+    end = paragraph.find(". ")
+    return paragraph if end < 0 else paragraph[: end + 1]
+
+
 def _param_view(p: Parameter) -> dict[str, Any]:
     type_ = "Literal[" + ", ".join(repr(v) for v in p.enum) + "]" if p.enum else "str"
     return {
@@ -122,9 +129,10 @@ def template_context(contract: Contract, package: str, contract_name: str) -> di
         if reply_problem(req, rep, op.reply.correlation) is not None:
             continue
         seen.add(req.py_name)
-        reply_names = [m.class_name for m in op.reply.messages] or [
-            m.class_name for m in rep.messages
-        ]
+        reply_names = [m.class_name for m in op.reply.messages]
+        if not {m.class_name for m in rep.messages} <= set(reply_names):
+            # any message of the reply channel is handed over as the reply: type it so
+            reply_names = [m.class_name for m in rep.messages]
         stream = by_id.get(op.reply_stream_channel_id or "")
         requests.append(
             {
@@ -135,6 +143,9 @@ def template_context(contract: Contract, package: str, contract_name: str) -> di
                 "stream_const": stream.const_name if stream else None,
                 "stream_address": stream.topic.address if stream else None,
                 "stream_type": _union([m.class_name for m in stream.messages] + reply_names)
+                if stream
+                else None,
+                "stream_only_type": _union([m.class_name for m in stream.messages])
                 if stream
                 else None,
                 "address": req.topic.address,
@@ -180,6 +191,7 @@ def render_templates(context: dict[str, Any]) -> dict[str, str]:
     )
     env.filters["py"] = _py
     env.filters["doc"] = _doc
+    env.filters["summary"] = _summary
     return {
         "__init__.py": env.get_template("init.py.j2").render(context),
         "channels.py": env.get_template("channels.py.j2").render(context),

@@ -37,7 +37,8 @@ from mqttwire.errors import NeedsMQTT5Error, PayloadValidationError, RequestTime
 from mqttwire.meta import MessageMeta
 from mqttwire.observability.logs import log_fields
 from mqttwire.safe_log import shown
-from mqttwire.specs import ChannelSpec, InvalidPayload, RequestSpec, lookup
+from mqttwire.dispatch import Subscription
+from mqttwire.specs import ChannelSpec, InvalidPayload, RequestSpec, StreamingRequestSpec, lookup
 from mqttwire.topic_filter import validate_topic_name
 from mqttwire.transport import MessageProperties
 
@@ -48,8 +49,9 @@ __all__ = ["RESPONSE_TOPIC_PREFIX", "ReplyRouter"]
 
 log = logging.getLogger("mqttwire.typed")
 
-M = TypeVar("M", bound=BaseModel)
+Q = TypeVar("Q", bound=BaseModel)
 R = TypeVar("R", bound=BaseModel)
+S = TypeVar("S", bound=BaseModel)
 
 RESPONSE_TOPIC_PREFIX = "mqttwire/reply"
 _INBOX = "<response topic>"  # waiter slot of replies that arrive on our MQTT 5 response topic
@@ -59,7 +61,7 @@ _INBOX = "<response topic>"  # waiter slot of replies that arrive on our MQTT 5 
 class _Waiter:
     """One request in flight: receives stream items and the final reply (or an error)."""
 
-    spec: RequestSpec
+    spec: RequestSpec[BaseModel, BaseModel]
     key: str
     streaming: bool
     queue: asyncio.Queue[tuple[BaseModel | BaseException, bool]] = field(
@@ -120,7 +122,7 @@ class ReplyRouter:
                 self._subs[name] = await self._owner.client.subscribe(topic_filter, route, qos=qos)
 
     async def _ensure_channel(
-        self, channel: ChannelSpec, pointer: tuple[str, ...] | None, header: str | None = None
+        self, channel: ChannelSpec[BaseModel], pointer: tuple[str, ...] | None, header: str | None = None
     ) -> None:
         """One raw subscription per reply (or stream) channel, routing to the waiting requests."""
         if pointer is not None:
@@ -153,7 +155,7 @@ class ReplyRouter:
         if event is not None:
             event.set()
 
-    async def _stream_caught_up(self, stream: ChannelSpec, final_channel: str) -> None:
+    async def _stream_caught_up(self, stream: ChannelSpec[BaseModel], final_channel: str) -> None:
         """Wait until the stream subscription has routed what it had queued right now."""
         sub = self._subs.get(stream.name)
         if sub is None or stream.name == final_channel:
@@ -171,7 +173,7 @@ class ReplyRouter:
             await self._stream_caught_up(waiter.spec.stream, via)
         waiter.queue.put_nowait((item, final))
 
-    async def _route(self, channel: ChannelSpec, payload: bytes, meta: MessageMeta) -> None:
+    async def _route(self, channel: ChannelSpec[BaseModel], payload: bytes, meta: MessageMeta) -> None:
         owner = self._owner
         try:
             model, full = owner._decode(channel, payload, meta)
@@ -252,7 +254,7 @@ class ReplyRouter:
 
     # -- requester ----------------------------------------------------------------------------
     async def _start(
-        self, spec: RequestSpec, payload: BaseModel, params: Mapping[str, str], *, streaming: bool
+        self, spec: RequestSpec[BaseModel, BaseModel], payload: BaseModel, params: Mapping[str, str], *, streaming: bool
     ) -> _Waiter:
         owner = self._owner
         pointer = spec.payload_pointer
@@ -315,12 +317,12 @@ class ReplyRouter:
 
     async def request(
         self,
-        spec: RequestSpec,
-        payload: BaseModel,
+        spec: RequestSpec[Q, R],
+        payload: Q,
         params: Mapping[str, str],
         *,
         timeout: float,  # noqa: ASYNC109 - a deadline for the reply, part of the public API
-    ) -> BaseModel:
+    ) -> R:
         """Publish ``payload`` and wait for the correlated reply (stream items are skipped)."""
         telemetry = self._owner._telemetry
         if telemetry is None:
@@ -332,11 +334,11 @@ class ReplyRouter:
 
     async def _request(
         self,
-        spec: RequestSpec,
-        payload: BaseModel,
+        spec: RequestSpec[Q, R],
+        payload: Q,
         params: Mapping[str, str],
         timeout: float,  # noqa: ASYNC109
-    ) -> BaseModel:
+    ) -> R:
         waiter = await self._start(spec, payload, params, streaming=False)
         try:
             async with asyncio.timeout(timeout):
@@ -345,7 +347,7 @@ class ReplyRouter:
                     if isinstance(item, BaseException):
                         raise item
                     if final:
-                        return item
+                        return item  # type: ignore[return-value]  # decoded by spec.reply: an R
         except TimeoutError:
             raise RequestTimeoutError(
                 spec.request.topic.format(params), waiter.key, timeout
@@ -355,12 +357,12 @@ class ReplyRouter:
 
     async def stream(
         self,
-        spec: RequestSpec,
-        payload: BaseModel,
+        spec: StreamingRequestSpec[Q, R, S],
+        payload: Q,
         params: Mapping[str, str],
         *,
         timeout: float,  # noqa: ASYNC109 - overall deadline for the whole exchange
-    ) -> AsyncIterator[BaseModel]:
+    ) -> AsyncIterator[R | S]:
         """Publish ``payload``; yield each streamed partial reply, then the final reply."""
         telemetry = self._owner._telemetry
         if telemetry is None:
@@ -384,11 +386,11 @@ class ReplyRouter:
 
     async def _stream(
         self,
-        spec: RequestSpec,
+        spec: StreamingRequestSpec[Q, R, S],
         params: Mapping[str, str],
         waiter: _Waiter,
         timeout: float,  # noqa: ASYNC109
-    ) -> AsyncGenerator[BaseModel, None]:
+    ) -> AsyncGenerator[R | S, None]:
         deadline = asyncio.get_running_loop().time() + timeout
         try:
             while True:
@@ -401,7 +403,7 @@ class ReplyRouter:
                     ) from None
                 if isinstance(item, BaseException):
                     raise item
-                yield item
+                yield item  # type: ignore[misc]  # decoded by spec.stream or spec.reply
                 if final:
                     return
         finally:
@@ -410,12 +412,12 @@ class ReplyRouter:
     # -- responder ----------------------------------------------------------------------------
     async def serve(
         self,
-        spec: RequestSpec,
-        handler: Callable[[M, MessageMeta], Awaitable[R]],
+        spec: RequestSpec[Q, R],
+        handler: Callable[[Q, MessageMeta], Awaitable[R]],
         filters: Mapping[str, str | None] | None = None,
         *,
         share_group: str | None = None,
-    ) -> Any:
+    ) -> Subscription:
         """Answer requests with the handler's return value: on the request's MQTT 5 response
         topic when it has one (echoing its correlation data), else on the contract's reply
         channel; the reply's envelope id is the request's (``envelope-id`` correlation), and for
@@ -424,7 +426,7 @@ class ReplyRouter:
         header = spec.header_name
         require_async(handler, spec.request.name)
 
-        async def answer(request: M, meta: MessageMeta) -> None:
+        async def answer(request: Q, meta: MessageMeta) -> None:
             reply = await handler(request, meta)
             params = {
                 name: meta.params[name] for name in spec.reply.topic.params if name in meta.params

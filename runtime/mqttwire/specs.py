@@ -7,8 +7,8 @@ with a declared reply as a :class:`RequestSpec`; :mod:`mqttwire.typed` does the 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
@@ -22,9 +22,18 @@ __all__ = [
     "InvalidPayload",
     "MessageSpec",
     "RequestSpec",
+    "StreamingRequestSpec",
     "lookup",
     "outgoing_properties",
 ]
+
+# The payload type of a message or channel (a union for a channel of several messages), of a
+# request (Q), its reply (R) and its streamed partial replies (S). Specs are frozen data, so a
+# ``ChannelSpec[FinalTranscript]`` is a ``ChannelSpec[BaseModel]`` (covariant).
+M = TypeVar("M", bound=BaseModel, covariant=True)
+Q = TypeVar("Q", bound=BaseModel, covariant=True)
+R = TypeVar("R", bound=BaseModel, covariant=True)
+S = TypeVar("S", bound=BaseModel, covariant=True)
 
 
 class InvalidPayload(Exception):
@@ -38,15 +47,15 @@ class InvalidPayload(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class MessageSpec:
-    """One message of a channel: its event type (envelope ``type``) and payload model.
+class MessageSpec(Generic[M]):
+    """One message of a channel: its event type (envelope ``type``) and payload model ``M``.
 
     ``envelope`` overrides the channel's envelope rule for this message (``None`` inherits it).
     ``content_type`` is the message's ``contentType`` (sent as an MQTT 5 property).
     """
 
     event_type: str
-    model: type[BaseModel]
+    model: type[M]
     envelope: bool | None = None
     content_type: str | None = None
 
@@ -57,8 +66,9 @@ class MessageSpec:
 
 
 @dataclass(frozen=True, slots=True)
-class ChannelSpec:
-    """A channel as generated from the contract (pure data).
+class ChannelSpec(Generic[M]):
+    """A channel as generated from the contract (pure data); ``M`` is its payload type (the
+    union of its messages' models).
 
     ``message_expiry_interval`` comes from the send operation's MQTT binding and
     ``share_group`` from ``x-share-group`` on the receive operation (or the channel): when set,
@@ -67,7 +77,7 @@ class ChannelSpec:
 
     name: str
     topic: TopicTemplate
-    messages: tuple[MessageSpec, ...]
+    messages: tuple[MessageSpec[M], ...]
     envelope: bool = False
     publish_qos: int = 0
     publish_retain: bool = False
@@ -75,14 +85,14 @@ class ChannelSpec:
     message_expiry_interval: int | None = None
     share_group: str | None = None
 
-    def enveloped(self, message: MessageSpec) -> bool:
+    def enveloped(self, message: MessageSpec[BaseModel]) -> bool:
         return self.envelope if message.envelope is None else message.envelope
 
     @property
     def may_carry_envelopes(self) -> bool:
         return any(self.enveloped(m) for m in self.messages)
 
-    def message_for(self, payload: BaseModel, event_type: str | None = None) -> MessageSpec:
+    def message_for(self, payload: BaseModel, event_type: str | None = None) -> MessageSpec[M]:
         """The message a payload is published as (exact model first, then subclasses)."""
         candidates = [m for m in self.messages if event_type is None or m.event_type == event_type]
         for spec in candidates:
@@ -111,14 +121,18 @@ class ChannelSpec:
 
 
 @dataclass(frozen=True, slots=True)
-class RequestSpec:
-    """A request channel with its declared reply (AsyncAPI 3 ``reply``)."""
+class RequestSpec(Generic[Q, R]):
+    """A request channel (payload ``Q``) with its declared reply (``R``, AsyncAPI 3 ``reply``)."""
 
-    request: ChannelSpec
-    reply: ChannelSpec
+    request: ChannelSpec[Q]
+    reply: ChannelSpec[R]
     correlation: str = "envelope-id"
-    stream: ChannelSpec | None = None
     reply_to: str | None = None  # reply ``address`` ``$message.header#/<name>``: that header
+
+    @property
+    def stream(self) -> ChannelSpec[BaseModel] | None:
+        """The channel of streamed partial replies (see :class:`StreamingRequestSpec`)."""
+        return None
 
     @property
     def header_name(self) -> str | None:
@@ -146,6 +160,14 @@ class RequestSpec:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class StreamingRequestSpec(RequestSpec[Q, R], Generic[Q, R, S]):
+    """A request whose partial replies (``S``) stream on their own channel before the final
+    reply (``x-reply-stream``)."""
+
+    stream: ChannelSpec[S] = field(kw_only=True)
+
+
 def lookup(data: Any, path: tuple[str, ...]) -> str | None:
     """The scalar at ``path`` in decoded JSON, as a string (``None`` when absent)."""
     for token in path:
@@ -164,7 +186,7 @@ _TEXT_TYPES = ("text/", "application/json", "application/yaml", "application/xml
 
 
 def outgoing_properties(
-    channel: ChannelSpec, message: MessageSpec, extra: MessageProperties | None = None
+    channel: ChannelSpec[BaseModel], message: MessageSpec[BaseModel], extra: MessageProperties | None = None
 ) -> MessageProperties:
     """MQTT 5 properties from the contract: content type, payload format indicator (1 for
     text and JSON content), message expiry; ``extra`` adds response topic, correlation data and

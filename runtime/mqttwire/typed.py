@@ -28,7 +28,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, Protocol, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Protocol, Self, TypedDict, TypeVar, Unpack
 
 import orjson
 from pydantic import BaseModel, ValidationError
@@ -44,7 +44,13 @@ from mqttwire.observability import Telemetry
 from mqttwire.observability.logs import log_fields
 from mqttwire.requests import ReplyRouter
 from mqttwire.safe_log import RateLimitedLog, shown
-from mqttwire.specs import ChannelSpec, InvalidPayload, MessageSpec, RequestSpec
+from mqttwire.specs import (
+    ChannelSpec,
+    InvalidPayload,
+    MessageSpec,
+    RequestSpec,
+    StreamingRequestSpec,
+)
 from mqttwire.specs import outgoing_properties as _outgoing_properties
 from mqttwire.topic_template import ParamSpec, TopicTemplate
 from mqttwire.transport import MessageProperties
@@ -56,10 +62,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ChannelSpec",
+    "EnvelopePublishOptions",
+    "Handler",
     "MessageSpec",
     "ParamSpec",
+    "PublishOptions",
     "RawClient",
     "RequestSpec",
+    "StreamingRequestSpec",
     "Subscription",
     "TopicTemplate",
     "TypedClient",
@@ -74,7 +84,30 @@ log = logging.getLogger("mqttwire.typed")
 _LIMITED = RateLimitedLog(log)
 
 M = TypeVar("M", bound=BaseModel)
+Q = TypeVar("Q", bound=BaseModel)
 R = TypeVar("R", bound=BaseModel)
+S = TypeVar("S", bound=BaseModel)
+
+Handler = Callable[[M, MessageMeta], Awaitable[None]]
+"""A typed handler: ``async def handler(payload: M, meta: MessageMeta) -> None``."""
+
+
+class PublishOptions(TypedDict, total=False):
+    """Keyword options of every generated ``publish_*`` method.
+
+    ``qos`` / ``retain`` replace the contract's values for this call (``None`` or absent: the
+    contract's); a QoS below the contract's is allowed and logged once per channel.
+    """
+
+    qos: Literal[0, 1, 2] | None
+    retain: bool | None
+
+
+class EnvelopePublishOptions(PublishOptions, total=False):
+    """:class:`PublishOptions` of a channel whose messages travel in the envelope:
+    ``correlation_id`` is set in the envelope (default: none)."""
+
+    correlation_id: str | None
 
 
 # Default factory for ``x-default-factory: uuid4`` fields: 32 hex characters of a valid random
@@ -185,9 +218,9 @@ class RawClient(Protocol):
         *,
         qos: int = 0,
         order_group: str | None = None,
-    ) -> Any: ...
+    ) -> Subscription: ...
 
-    async def unsubscribe(self, subscription: Any) -> Any: ...
+    async def unsubscribe(self, subscription: Subscription) -> None: ...
 
 
 @dataclass(slots=True)
@@ -218,15 +251,50 @@ def _encode(payload: BaseModel) -> Any:
 
 class TypedClient:
     """Base class of generated clients. Construct with a config, ``from_env()``, ``client=``
-    or, for unit tests on an in-memory broker, :meth:`for_testing`.
+    or, for unit tests on an in-memory broker, ``mqttwire.testing.for_testing(Client)``.
 
     ``response_topic`` is where MQTT 5 responders send replies to this client's requests
     (default ``mqttwire/reply/<client id>``). ``telemetry`` turns OpenTelemetry on for the
     client made from ``config`` (see :mod:`mqttwire.observability`); with ``client=``, pass it
     to that ``MQTTClient`` instead.
+
+    What every generated method shares (each method's docstring gives its topic, QoS and what
+    the contract says about it):
+
+    * ``publish_<channel>(payload, *, <topic parameters>, **options)`` publishes a model on
+      its channel with the contract's QoS, retain flag, envelope type and MQTT 5 properties, and
+      returns the envelope id (``None`` on a bare channel). Topic parameters are keyword
+      arguments, validated (no ``/``, ``+``, ``#``, NUL, empty). ``options``
+      (:class:`PublishOptions`): ``qos`` / ``retain`` override the contract's values for this
+      call (a QoS below the contract's is allowed and logged once per channel); on enveloped
+      channels ``correlation_id`` goes into the envelope. Where several messages share a
+      payload model, ``event_type`` picks the envelope type (default: the first message of that
+      model). ``headers`` (the contract's message headers) travel as MQTT 5 user properties; on
+      an MQTT 3.1.1 connection passing them raises ``NeedsMQTT5Error``.
+    * ``clear_<channel>(*, <topic parameters>)`` (retained channels) publishes an empty retained
+      payload: new subscribers get nothing until the next publish.
+    * ``subscribe_<channel>(handler, *, <topic parameters>, share_group=None)`` delivers
+      validated messages to ``async def handler(payload, meta)``; invalid ones are counted in
+      :attr:`stats` and logged, never handed over. Topic parameters left ``None`` match any value
+      (``+``); the actual values are in ``meta.params``. ``share_group`` (else the contract's
+      ``x-share-group``) shares the subscription (``$share/<group>/...``): each message goes to
+      one member of the group. Returns once the broker acknowledged the subscription when
+      connected (else it is made on connect).
+    * ``on_<channel>`` is the decorator form of ``subscribe_<channel>`` (all topic parameters);
+      the subscription starts in the background (``connect`` and :meth:`wait_subscribed` wait
+      for it).
+    * ``request_<channel>(payload, *, timeout=30.0, <topic parameters>)`` publishes a request
+      and returns the correlated reply declared in the contract (correlation by envelope id, a
+      payload field or an MQTT 5 header; on MQTT 5 the reply may also come on this client's
+      response topic); raises ``RequestTimeoutError`` after ``timeout`` seconds.
+      ``stream_<channel>`` yields the streamed partial replies first and the final reply last;
+      ``timeout`` bounds the whole exchange.
+    * ``serve_<channel>(handler, *, <topic parameters>, share_group=None)`` answers requests
+      with the handler's return value: on the request's MQTT 5 response topic when it has one,
+      else on the contract's reply channel, carrying the request's correlation.
     """
 
-    CHANNELS: Mapping[str, ChannelSpec] = {}
+    CHANNELS: Mapping[str, ChannelSpec[BaseModel]] = {}
 
     def __init__(
         self,
@@ -410,8 +478,8 @@ class TypedClient:
     # -- publish -----------------------------------------------------------------------------
     async def _publish(
         self,
-        spec: ChannelSpec,
-        payload: BaseModel,
+        spec: ChannelSpec[M],
+        payload: M,
         params: Mapping[str, str],
         *,
         correlation_id: str | None = None,
@@ -462,14 +530,14 @@ class TypedClient:
         )
         return None
 
-    async def _clear(self, spec: ChannelSpec, params: Mapping[str, str]) -> None:
+    async def _clear(self, spec: ChannelSpec[BaseModel], params: Mapping[str, str]) -> None:
         """Clear the retained message of a retained channel: an empty retained payload."""
         await self._client.publish(
             spec.topic.format(params), b"", qos=spec.publish_qos, retain=True
         )
 
     def _with_headers(
-        self, spec: ChannelSpec, headers: BaseModel, extra: MessageProperties | None
+        self, spec: ChannelSpec[BaseModel], headers: BaseModel, extra: MessageProperties | None
     ) -> MessageProperties:
         if not self.mqtt5:
             raise NeedsMQTT5Error(spec.name, "message headers")
@@ -481,7 +549,7 @@ class TypedClient:
         base = extra if extra is not None else MessageProperties()
         return replace(base, user_properties=base.user_properties + pairs)
 
-    def _note_downgrade(self, spec: ChannelSpec, qos: int) -> None:
+    def _note_downgrade(self, spec: ChannelSpec[BaseModel], qos: int) -> None:
         """Log (once per channel) that a publish asked for less than the contract's QoS."""
         if spec.name in self._downgrades_logged:
             return
@@ -495,7 +563,7 @@ class TypedClient:
         )
 
     @staticmethod
-    def _check_outgoing(message: MessageSpec, data: Any, topic: str) -> None:
+    def _check_outgoing(message: MessageSpec[BaseModel], data: Any, topic: str) -> None:
         """Strict mode: what goes out must validate (catches ``model_construct`` and mutation)."""
         try:
             message.model.model_validate(data)
@@ -507,8 +575,8 @@ class TypedClient:
 
     # -- receive -----------------------------------------------------------------------------
     def _decode(
-        self, spec: ChannelSpec, payload: bytes, meta: MessageMeta
-    ) -> tuple[BaseModel, MessageMeta]:
+        self, spec: ChannelSpec[M], payload: bytes, meta: MessageMeta
+    ) -> tuple[M, MessageMeta]:
         params = spec.topic.match(meta.topic) or {}
         problem = spec.topic.check(params) if params else None
         if problem is not None:
@@ -568,7 +636,7 @@ class TypedClient:
             f"not a valid {names}: {where}: {first.get('msg', 'invalid')}", errors, names
         )
 
-    def _reject(self, spec: ChannelSpec, meta: MessageMeta, reason: str) -> None:
+    def _reject(self, spec: ChannelSpec[BaseModel], meta: MessageMeta, reason: str) -> None:
         self.stats.invalid[spec.name] += 1
         if self._telemetry is not None:
             self._telemetry.annotate(spec.name, meta, invalid=reason)
@@ -583,13 +651,13 @@ class TypedClient:
 
     async def _subscribe(
         self,
-        spec: ChannelSpec,
-        handler: Callable[[M, MessageMeta], Awaitable[None]],
+        spec: ChannelSpec[M],
+        handler: Handler[M],
         filters: Mapping[str, str | None] | None = None,
         *,
         share_group: str | None = None,
         order_group: str | None = None,
-    ) -> Any:
+    ) -> Subscription:
         """Subscribe a typed handler; only valid payloads reach it.
 
         ``share_group`` (else the contract's ``x-share-group``) makes it a shared subscription:
@@ -616,7 +684,7 @@ class TypedClient:
             if self._telemetry is not None:
                 self._telemetry.annotate(spec.name, full_meta)
             try:
-                await handler(model, full_meta)  # type: ignore[arg-type]  # model is one of M's
+                await handler(model, full_meta)
             except Exception as exc:
                 self._fail(exc)
                 raise
@@ -631,16 +699,12 @@ class TypedClient:
         return await self._client.subscribe(topic_filter, on_raw, qos=spec.subscribe_qos)
 
     def _on(
-        self, spec: ChannelSpec, filters: Mapping[str, str | None] | None = None
-    ) -> Callable[
-        [Callable[[M, MessageMeta], Awaitable[None]]], Callable[[M, MessageMeta], Awaitable[None]]
-    ]:
+        self, spec: ChannelSpec[M], filters: Mapping[str, str | None] | None = None
+    ) -> Callable[[Handler[M]], Handler[M]]:
         """Decorator form of :meth:`_subscribe`; the subscription starts in the background
         (``connect`` and :meth:`wait_subscribed` wait for it)."""
 
-        def register(
-            handler: Callable[[M, MessageMeta], Awaitable[None]],
-        ) -> Callable[[M, MessageMeta], Awaitable[None]]:
+        def register(handler: Handler[M]) -> Handler[M]:
             require_async(handler, spec.name)
             label = f"{getattr(handler, '__qualname__', handler)} ({spec.name})"
             group = self._order_group  # the group in force where the decorator is applied
@@ -665,39 +729,39 @@ class TypedClient:
         self._starting.add(task)
         task.add_done_callback(self._starting.discard)
 
-    async def _unsubscribe(self, subscription: Any) -> None:
+    async def _unsubscribe(self, subscription: Subscription) -> None:
         await self._client.unsubscribe(subscription)
 
     # -- request / reply (see mqttwire.requests) ----------------------------------------------
     async def _request(
         self,
-        spec: RequestSpec,
-        payload: BaseModel,
+        spec: RequestSpec[Q, R],
+        payload: Q,
         params: Mapping[str, str],
         *,
         timeout: float,  # noqa: ASYNC109 - a deadline for the reply, part of the public API
-    ) -> BaseModel:
+    ) -> R:
         """Publish ``payload`` and wait for the correlated reply (stream items are skipped)."""
         return await self._replies.request(spec, payload, params, timeout=timeout)
 
     def _request_stream(
         self,
-        spec: RequestSpec,
-        payload: BaseModel,
+        spec: StreamingRequestSpec[Q, R, S],
+        payload: Q,
         params: Mapping[str, str],
         *,
         timeout: float,
-    ) -> AsyncIterator[BaseModel]:
+    ) -> AsyncIterator[R | S]:
         """Publish ``payload``; yield each streamed partial reply, then the final reply."""
         return self._replies.stream(spec, payload, params, timeout=timeout)
 
     async def _serve(
         self,
-        spec: RequestSpec,
-        handler: Callable[[M, MessageMeta], Awaitable[R]],
+        spec: RequestSpec[Q, R],
+        handler: Callable[[Q, MessageMeta], Awaitable[R]],
         filters: Mapping[str, str | None] | None = None,
         *,
         share_group: str | None = None,
-    ) -> Any:
+    ) -> Subscription:
         """Answer requests with the handler's reply (see :meth:`ReplyRouter.serve`)."""
         return await self._replies.serve(spec, handler, filters, share_group=share_group)

@@ -89,7 +89,7 @@ def _meta(message: BrokerMessage) -> MessageMeta:
     )
 
 
-def _by_contract_name(spec: ChannelSpec, params: Mapping[str, str]) -> dict[str, str]:
+def _by_contract_name(spec: ChannelSpec[BaseModel], params: Mapping[str, str]) -> dict[str, str]:
     """Topic parameters given by Python name (as in generated methods) or contract name."""
     names = {p.py_name or p.name: p.name for p in spec.topic.params.values()}
     out: dict[str, str] = {}
@@ -112,7 +112,7 @@ class TestKit:
         self.broker = broker
         self._since = 0
 
-    def _channel(self, channel: str | ChannelSpec) -> ChannelSpec:
+    def _channel(self, channel: str | ChannelSpec[BaseModel]) -> ChannelSpec[BaseModel]:
         if isinstance(channel, ChannelSpec):
             return channel
         try:
@@ -128,17 +128,17 @@ class TestKit:
 
     @overload
     def published(
-        self, channel: str | ChannelSpec | None = None, model: None = None, **params: str
+        self, channel: str | ChannelSpec[BaseModel] | None = None, model: None = None, **params: str
     ) -> list[Published[BaseModel]]: ...
 
     @overload
     def published(
-        self, channel: str | ChannelSpec | None, model: type[M], **params: str
+        self, channel: str | ChannelSpec[BaseModel] | None, model: type[M], **params: str
     ) -> list[Published[M]]: ...
 
     def published(
         self,
-        channel: str | ChannelSpec | None = None,
+        channel: str | ChannelSpec[BaseModel] | None = None,
         model: type[BaseModel] | None = None,
         **params: str,
     ) -> list[Published[Any]]:
@@ -176,7 +176,7 @@ class TestKit:
     # -- what comes in -------------------------------------------------------------------------
     async def deliver(
         self,
-        channel: str | ChannelSpec,
+        channel: str | ChannelSpec[BaseModel],
         payload: BaseModel,
         *,
         event_type: str | None = None,
