@@ -31,13 +31,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
 
-from mqttwire.dispatch import require_async
+from mqttwire.dispatch import Subscription, require_async
 from mqttwire.envelope import decode_envelope, new_message_id
 from mqttwire.errors import NeedsMQTT5Error, PayloadValidationError, RequestTimeoutError
 from mqttwire.meta import MessageMeta
 from mqttwire.observability.logs import log_fields
 from mqttwire.safe_log import shown
-from mqttwire.dispatch import Subscription
 from mqttwire.specs import ChannelSpec, InvalidPayload, RequestSpec, StreamingRequestSpec, lookup
 from mqttwire.topic_filter import validate_topic_name
 from mqttwire.transport import MessageProperties
@@ -122,7 +121,10 @@ class ReplyRouter:
                 self._subs[name] = await self._owner.client.subscribe(topic_filter, route, qos=qos)
 
     async def _ensure_channel(
-        self, channel: ChannelSpec[BaseModel], pointer: tuple[str, ...] | None, header: str | None = None
+        self,
+        channel: ChannelSpec[BaseModel],
+        pointer: tuple[str, ...] | None,
+        header: str | None = None,
     ) -> None:
         """One raw subscription per reply (or stream) channel, routing to the waiting requests."""
         if pointer is not None:
@@ -173,7 +175,9 @@ class ReplyRouter:
             await self._stream_caught_up(waiter.spec.stream, via)
         waiter.queue.put_nowait((item, final))
 
-    async def _route(self, channel: ChannelSpec[BaseModel], payload: bytes, meta: MessageMeta) -> None:
+    async def _route(
+        self, channel: ChannelSpec[BaseModel], payload: bytes, meta: MessageMeta
+    ) -> None:
         owner = self._owner
         try:
             model, full = owner._decode(channel, payload, meta)
@@ -254,7 +258,12 @@ class ReplyRouter:
 
     # -- requester ----------------------------------------------------------------------------
     async def _start(
-        self, spec: RequestSpec[BaseModel, BaseModel], payload: BaseModel, params: Mapping[str, str], *, streaming: bool
+        self,
+        spec: RequestSpec[BaseModel, BaseModel],
+        payload: BaseModel,
+        params: Mapping[str, str],
+        *,
+        streaming: bool,
     ) -> _Waiter:
         owner = self._owner
         pointer = spec.payload_pointer

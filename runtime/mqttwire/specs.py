@@ -186,7 +186,9 @@ _TEXT_TYPES = ("text/", "application/json", "application/yaml", "application/xml
 
 
 def outgoing_properties(
-    channel: ChannelSpec[BaseModel], message: MessageSpec[BaseModel], extra: MessageProperties | None = None
+    channel: ChannelSpec[BaseModel],
+    message: MessageSpec[BaseModel],
+    extra: MessageProperties | None = None,
 ) -> MessageProperties:
     """MQTT 5 properties from the contract: content type, payload format indicator (1 for
     text and JSON content), message expiry; ``extra`` adds response topic, correlation data and
