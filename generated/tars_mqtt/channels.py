@@ -7,8 +7,6 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from pydantic import BaseModel
-
 from mqttwire.typed import (
     ChannelSpec,
     MessageSpec,
@@ -630,7 +628,7 @@ CH_SYSTEM_CONFIG: Final[ChannelSpec[models.ConfigUpdatePayload]] = ChannelSpec(
     share_group=None,
 )
 
-CHANNELS: Final[Mapping[str, ChannelSpec[BaseModel]]] = MappingProxyType(
+CHANNELS: Final[Mapping[str, ChannelSpec[object]]] = MappingProxyType(
     {
         "stt_final": CH_STT_FINAL,
         "stt_partial": CH_STT_PARTIAL,

@@ -7,8 +7,9 @@ One :class:`Codec` serves a typed client, its request router and (in tests) its 
   envelope; what does not fit raises :class:`~mqttwire.specs.InvalidPayload`.
 * :meth:`Codec.reject` counts, logs (rate-limited) and reports an invalid payload, and returns
   the :class:`PayloadValidationError` for the caller to keep, hand on or raise.
-* :meth:`Codec.outgoing` picks the message a payload is published as and, when strict, checks
-  that it validates; :meth:`Codec.envelope_data` / :meth:`Codec.body` encode it.
+* :meth:`Codec.outgoing` picks the message a payload is published as, wraps a ``str`` /
+  ``bytes`` payload of a plain-text or binary message in its model and, when strict, checks that
+  the payload validates; :meth:`Codec.envelope_data` / :meth:`Codec.body` encode it.
 * :attr:`Codec.stats` counts per channel. A *strict* codec (``Codec(strict=True)``, what
   ``mqttwire.testing.for_testing`` uses) raises on invalid payloads in and out, and keeps
   handler errors for the test (:meth:`Codec.take_errors`).
@@ -21,7 +22,7 @@ import math
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
 
@@ -31,7 +32,7 @@ from mqttwire.errors import PayloadValidationError
 from mqttwire.meta import MessageMeta
 from mqttwire.observability.logs import log_fields
 from mqttwire.safe_log import RateLimitedLog, shown
-from mqttwire.specs import ChannelSpec, InvalidPayload, MessageSpec
+from mqttwire.specs import AnyMessageSpec, ChannelSpec, InvalidPayload, RawMessageSpec
 
 if TYPE_CHECKING:
     from mqttwire.observability.tracing import Instrumentation
@@ -41,7 +42,7 @@ __all__ = ["Codec", "TypedStats"]
 log = logging.getLogger("mqttwire.typed")  # the typed layer's logger (names in docs and alerts)
 _LIMITED = RateLimitedLog(log)
 
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M")
 
 _UNDECODABLE = object()
 _FORMAT_NAMES: Mapping[WireFormat, str] = {"json": "JSON", "text": "UTF-8 text", "bytes": "bytes"}
@@ -81,6 +82,15 @@ def _with_envelope(
         correlation_data=meta.correlation_data,
         content_type=meta.content_type,
         message_expiry_interval=meta.message_expiry_interval,
+    )
+
+
+def _outgoing_error(
+    topic: str, message: AnyMessageSpec, exc: ValidationError
+) -> PayloadValidationError:
+    errors = exc.errors(include_url=False)
+    return PayloadValidationError(
+        topic, message.model.__name__, errors, f"outgoing: {errors[0]['msg']}"
     )
 
 
@@ -147,31 +157,44 @@ class Codec:
 
     # -- out ----------------------------------------------------------------------------------
     def outgoing(
-        self, spec: ChannelSpec[M], payload: BaseModel, event_type: str | None, topic: str
-    ) -> MessageSpec[M]:
+        self, spec: ChannelSpec[object], payload: object, event_type: str | None, topic: str
+    ) -> tuple[AnyMessageSpec, BaseModel]:
         """The message ``payload`` is published as on ``spec`` (``event_type`` picks one of
-        several that share its model); strict: it must validate (catches ``model_construct``
-        and mutation after construction)."""
+        several that share its model) and the model to encode; strict: it must validate
+        (catches ``model_construct`` and mutation after construction)."""
         message = spec.message_for(payload, event_type)
-        if self._strict:
+        model = self.wrap(message, payload, topic)
+        if self._strict and model is payload:
             mode = "json" if message.wire == "json" else "python"
-            data = payload.model_dump(mode=mode, by_alias=True, warnings=False)
+            data = model.model_dump(mode=mode, by_alias=True, warnings=False)
             try:
-                message.model.model_validate(data)
+                message.validator.model_validate(data)
             except ValidationError as exc:
-                errors = exc.errors(include_url=False)
-                raise PayloadValidationError(
-                    topic, message.model.__name__, errors, f"outgoing: {errors[0]['msg']}"
-                ) from None
-        return message
+                raise _outgoing_error(topic, message, exc) from None
+        return message, model
 
     @staticmethod
-    def envelope_data(payload: BaseModel) -> Any:
+    def wrap(message: AnyMessageSpec, payload: object, topic: str) -> BaseModel:
+        """The model of ``payload``: itself, or for a plain-text or binary message the ``str`` /
+        ``bytes`` validated by the message's model (:class:`PayloadValidationError` if not)."""
+        if isinstance(message, RawMessageSpec) and not isinstance(payload, message.model):
+            try:
+                return message.model.model_validate(payload)
+            except ValidationError as exc:
+                raise _outgoing_error(topic, message, exc) from None
+        if not isinstance(payload, BaseModel):
+            raise TypeError(f"{topic}: a {message.model.__name__} is published, not {payload!r}")
+        return payload
+
+    @staticmethod
+    def envelope_data(payload: object) -> Any:
         """What goes into an envelope's ``data``: the payload as JSON-ready values (aliases)."""
-        return payload.model_dump(mode="json", by_alias=True)
+        if isinstance(payload, BaseModel):
+            return payload.model_dump(mode="json", by_alias=True)
+        return payload
 
     @staticmethod
-    def body(message: MessageSpec[BaseModel], payload: BaseModel) -> bytes:
+    def body(message: AnyMessageSpec, payload: BaseModel) -> bytes:
         """The bytes of a payload sent without envelope (JSON, text or raw bytes)."""
         return encode_body(payload, message.wire)
 
@@ -221,13 +244,15 @@ class Codec:
                 if data is _UNDECODABLE:
                     continue
             try:
-                model = candidate.model.model_validate(data)
+                if isinstance(candidate, RawMessageSpec):
+                    return candidate.model.model_validate(data).root, meta
+                model = candidate.validator.model_validate(data)
             except ValidationError as exc:
                 errors.extend(exc.errors(include_url=False))
                 continue
             bad_at = _non_finite(model)
             if bad_at is None:
-                return model, meta
+                return cast(M, model), meta  # validated by a model of ``spec``: an M
             # JSON has no NaN or infinity; pydantic would take "nan"/"inf" strings for floats.
             errors.append({"loc": bad_at, "msg": "number must be finite (JSON has no NaN/inf)"})
         names = "/".join(c.model.__name__ for c in candidates)
@@ -240,7 +265,7 @@ class Codec:
         )
 
     def reject(
-        self, spec: ChannelSpec[BaseModel], meta: MessageMeta, problem: InvalidPayload
+        self, spec: ChannelSpec[object], meta: MessageMeta, problem: InvalidPayload
     ) -> PayloadValidationError:
         """Count, log and report an invalid payload; returns the error to raise, keep (see
         :meth:`keep`) or hand on."""

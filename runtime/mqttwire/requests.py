@@ -29,8 +29,6 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from pydantic import BaseModel
-
 from mqttwire.codec import Codec
 from mqttwire.dispatch import Subscription, require_async
 from mqttwire.envelope import decode_envelope, new_message_id
@@ -49,10 +47,10 @@ __all__ = ["RESPONSE_TOPIC_PREFIX", "Publish", "ReplyRouter", "Subscribe"]
 
 log = logging.getLogger("mqttwire.typed")
 
-M = TypeVar("M", bound=BaseModel)
-Q = TypeVar("Q", bound=BaseModel)
-R = TypeVar("R", bound=BaseModel)
-S = TypeVar("S", bound=BaseModel)
+M = TypeVar("M")
+Q = TypeVar("Q")
+R = TypeVar("R")
+S = TypeVar("S")
 
 
 class _Client(Protocol):
@@ -106,10 +104,10 @@ _INBOX = "<response topic>"  # waiter slot of replies that arrive on our MQTT 5 
 class _Waiter:
     """One request in flight: receives stream items and the final reply (or an error)."""
 
-    spec: RequestSpec[BaseModel, BaseModel]
+    spec: RequestSpec[object, object]
     key: str
     streaming: bool
-    queue: asyncio.Queue[tuple[BaseModel | BaseException, bool]] = field(
+    queue: asyncio.Queue[tuple[object, bool]] = field(  # a payload or an exception
         default_factory=asyncio.Queue
     )
     slots: list[tuple[str, str]] = field(default_factory=list)
@@ -183,7 +181,7 @@ class ReplyRouter:
 
     async def _ensure_channel(
         self,
-        channel: ChannelSpec[BaseModel],
+        channel: ChannelSpec[object],
         pointer: tuple[str, ...] | None,
         header: str | None = None,
     ) -> None:
@@ -218,7 +216,7 @@ class ReplyRouter:
         if event is not None:
             event.set()
 
-    async def _stream_caught_up(self, stream: ChannelSpec[BaseModel], final_channel: str) -> None:
+    async def _stream_caught_up(self, stream: ChannelSpec[object], final_channel: str) -> None:
         """Wait until the stream subscription has routed what it had queued right now."""
         sub = self._subs.get(stream.name)
         if sub is None or stream.name == final_channel:
@@ -229,16 +227,12 @@ class ReplyRouter:
             event.clear()
             await event.wait()
 
-    async def _hand_over(
-        self, waiter: _Waiter, item: BaseModel | BaseException, final: bool, via: str
-    ) -> None:
+    async def _hand_over(self, waiter: _Waiter, item: object, final: bool, via: str) -> None:
         if final and waiter.streaming and waiter.spec.stream is not None:
             await self._stream_caught_up(waiter.spec.stream, via)
         waiter.queue.put_nowait((item, final))
 
-    async def _route(
-        self, channel: ChannelSpec[BaseModel], payload: bytes, meta: MessageMeta
-    ) -> None:
+    async def _route(self, channel: ChannelSpec[object], payload: bytes, meta: MessageMeta) -> None:
         codec = self._codec
         try:
             model, full = codec.decode(channel, payload, meta)
@@ -318,8 +312,8 @@ class ReplyRouter:
     # -- requester ----------------------------------------------------------------------------
     async def _start(
         self,
-        spec: RequestSpec[BaseModel, BaseModel],
-        payload: BaseModel,
+        spec: RequestSpec[object, object],
+        payload: object,
         params: Mapping[str, str],
         *,
         streaming: bool,

@@ -45,6 +45,7 @@ from mqttwire.specs import (
     ChannelSpec,
     InvalidPayload,
     MessageSpec,
+    RawMessageSpec,
     RequestSpec,
     StreamingRequestSpec,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "ParamSpec",
     "PublishOptions",
     "RawClient",
+    "RawMessageSpec",
     "RequestSpec",
     "StreamingRequestSpec",
     "Subscription",
@@ -78,10 +80,10 @@ __all__ = [
 
 log = logging.getLogger("mqttwire.typed")
 
-M = TypeVar("M", bound=BaseModel)
-Q = TypeVar("Q", bound=BaseModel)
-R = TypeVar("R", bound=BaseModel)
-S = TypeVar("S", bound=BaseModel)
+M = TypeVar("M")
+Q = TypeVar("Q")
+R = TypeVar("R")
+S = TypeVar("S")
 
 Handler = Callable[[M, MessageMeta], Awaitable[None]]
 """A typed handler: ``async def handler(payload: M, meta: MessageMeta) -> None``."""
@@ -224,7 +226,7 @@ class TypedClient:
       else on the contract's reply channel, carrying the request's correlation.
     """
 
-    CHANNELS: Mapping[str, ChannelSpec[BaseModel]] = {}
+    CHANNELS: Mapping[str, ChannelSpec[object]] = {}
 
     def __init__(
         self,
@@ -426,32 +428,32 @@ class TypedClient:
             self._note_downgrade(spec, qos)
         if retain is None:
             retain = spec.publish_retain
-        message = self._codec.outgoing(spec, payload, event_type, topic)
+        message, model = self._codec.outgoing(spec, payload, event_type, topic)
         properties = _outgoing_properties(spec, message, extra) if self.mqtt5 else None
         optional: dict[str, Any] = {"properties": properties} if properties else {}
         if spec.enveloped(message):
             return await self._client.publish_event(
                 topic,
                 message.event_type,
-                self._codec.envelope_data(payload),
+                self._codec.envelope_data(model),
                 correlation_id=correlation_id,
                 qos=qos,
                 retain=retain,
                 **optional,
             )
         await self._client.publish(
-            topic, self._codec.body(message, payload), qos=qos, retain=retain, **optional
+            topic, self._codec.body(message, model), qos=qos, retain=retain, **optional
         )
         return None
 
-    async def _clear(self, spec: ChannelSpec[BaseModel], params: Mapping[str, str]) -> None:
+    async def _clear(self, spec: ChannelSpec[object], params: Mapping[str, str]) -> None:
         """Clear the retained message of a retained channel: an empty retained payload."""
         await self._client.publish(
             spec.topic.format(params), b"", qos=spec.publish_qos, retain=True
         )
 
     def _with_headers(
-        self, spec: ChannelSpec[BaseModel], headers: BaseModel, extra: MessageProperties | None
+        self, spec: ChannelSpec[object], headers: BaseModel, extra: MessageProperties | None
     ) -> MessageProperties:
         if not self.mqtt5:
             raise NeedsMQTT5Error(spec.name, "message headers")
@@ -463,7 +465,7 @@ class TypedClient:
         base = extra if extra is not None else MessageProperties()
         return replace(base, user_properties=base.user_properties + pairs)
 
-    def _note_downgrade(self, spec: ChannelSpec[BaseModel], qos: int) -> None:
+    def _note_downgrade(self, spec: ChannelSpec[object], qos: int) -> None:
         """Log (once per channel) that a publish asked for less than the contract's QoS."""
         if spec.name in self._downgrades_logged:
             return

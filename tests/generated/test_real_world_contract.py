@@ -77,8 +77,8 @@ async def publish_everything(client: Any, models: Any) -> int:
     for alarm in alarms:
         await client.publish_home_room_alarm(alarm, room="hall")
         count += 1
-    await client.publish_home_display_text(models.HomeDisplayTextMessage("clear"))
-    await client.publish_home_camera_snapshot(models.HomeCameraSnapshotMessage(b"\x00\xff\x10"))
+    await client.publish_home_display_text("clear")
+    await client.publish_home_camera_snapshot(b"\x00\xff\x10")
     await client.publish_home_sensor_sensor_id_temperature(
         models.TemperatureReading(celsius=21.5), sensor_id="room1"
     )
@@ -116,7 +116,8 @@ async def test_leading_slash_is_part_of_the_topic(smart: ModuleType) -> None:
 
 
 async def test_text_plain_and_octet_stream_travel_as_themselves(smart: ModuleType) -> None:
-    models = smart.models
+    """``text/plain`` is published from and delivered as ``str``, ``application/octet-stream``
+    (``format: binary``) as ``bytes``: no RootModel wrapper in the generated methods."""
     got: asyncio.Queue[tuple[Any, MessageMeta]] = asyncio.Queue()
 
     async def keep(msg: Any, meta: MessageMeta) -> None:
@@ -125,15 +126,30 @@ async def test_text_plain_and_octet_stream_travel_as_themselves(smart: ModuleTyp
     async with for_testing(smart.SmartHomeClient) as client:
         await client.subscribe_home_display_text(keep)
         await client.subscribe_home_camera_snapshot(keep)
-        await client.publish_home_display_text(models.HomeDisplayTextMessage("hello"))
-        await client.publish_home_camera_snapshot(models.HomeCameraSnapshotMessage(b"\xff\x00"))
+        await client.publish_home_display_text("hello")
+        await client.publish_home_camera_snapshot(b"\xff\x00")
         assert [m.payload for m in kit_of(client).broker.log] == [b"hello", b"\xff\x00"]
         # a device that publishes plain text (not JSON) is understood
         await kit_of(client).deliver_raw("home/display/text", b"clear")
         await kit_of(client).deliver_raw("home/camera/snapshot", b"\x89PNG")
-        received = [got.get_nowait()[0] for _ in range(4)]
-    assert [r.root for r in received] == ["hello", b"\xff\x00", "clear", b"\x89PNG"]
+        await kit_of(client).deliver("home_display_text", "from the kit")
+        received = [got.get_nowait()[0] for _ in range(5)]
+        published = [p.model for p in kit_of(client).published()]
+    assert received == ["hello", b"\xff\x00", "clear", b"\x89PNG", "from the kit"]
+    assert [type(r) for r in received] == [str, bytes, str, bytes, str]
+    assert published == ["hello", b"\xff\x00"]
     assert client.stats.invalid_total == 0
+
+
+async def test_text_and_bytes_payloads_are_checked_on_publish(smart: ModuleType) -> None:
+    async with for_testing(smart.SmartHomeClient) as client:
+        with pytest.raises(PayloadValidationError, match="at most 64"):
+            await client.publish_home_display_text("x" * 65)  # the schema's maxLength
+        with pytest.raises(TypeError, match="carries str, not bytes"):
+            await client.publish_home_display_text(b"not text")
+        # the RootModel of an earlier generated client is still understood at runtime
+        await client.publish_home_display_text(smart.models.HomeDisplayTextMessage("old"))
+        assert [m.payload for m in kit_of(client).broker.log] == [b"old"]
 
 
 @pytest.mark.parametrize(
@@ -187,7 +203,7 @@ async def test_an_empty_retained_payload_clears_and_is_not_invalid(smart: Module
         await kit_of(client).deliver_raw("/home/door", b"{}")
         await client.subscribe_home_display_text(keep)  # not retained: empty text is a message
         await kit_of(client).deliver_raw("home/display/text", b"")
-    assert [type(h).__name__ for h in handled] == ["HomeDoorMessage", "HomeDisplayTextMessage"]
+    assert [type(h).__name__ for h in handled] == ["HomeDoorMessage", "str"]
     assert client.stats.cleared["home_door"] == 2
     assert client.stats.invalid_total == 0
 

@@ -29,8 +29,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar, overload
 
-from pydantic import BaseModel
-
 from mqttwire.client import MQTTClient
 from mqttwire.codec import Codec
 from mqttwire.config import MQTTClientConfig
@@ -44,7 +42,7 @@ from mqttwire.typed import TypedClient
 
 __all__ = ["Published", "TestKit", "for_testing", "kit_of"]
 
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M")
 TC = TypeVar("TC", bound=TypedClient)
 
 TEST_PEER = "test-peer"
@@ -112,7 +110,7 @@ def _meta(message: BrokerMessage) -> MessageMeta:
     )
 
 
-def _by_contract_name(spec: ChannelSpec[BaseModel], params: Mapping[str, str]) -> dict[str, str]:
+def _by_contract_name(spec: ChannelSpec[object], params: Mapping[str, str]) -> dict[str, str]:
     """Topic parameters given by Python name (as in generated methods) or contract name."""
     names = {p.py_name or p.name: p.name for p in spec.topic.params.values()}
     out: dict[str, str] = {}
@@ -143,7 +141,7 @@ class TestKit:
         self.broker = broker
         self._since = 0
 
-    def _channel(self, channel: str | ChannelSpec[BaseModel]) -> ChannelSpec[BaseModel]:
+    def _channel(self, channel: str | ChannelSpec[object]) -> ChannelSpec[object]:
         if isinstance(channel, ChannelSpec):
             return channel
         try:
@@ -159,18 +157,18 @@ class TestKit:
 
     @overload
     def published(
-        self, channel: str | ChannelSpec[BaseModel] | None = None, model: None = None, **params: str
-    ) -> list[Published[BaseModel]]: ...
+        self, channel: str | ChannelSpec[object] | None = None, model: None = None, **params: str
+    ) -> list[Published[object]]: ...
 
     @overload
     def published(
-        self, channel: str | ChannelSpec[BaseModel] | None, model: type[M], **params: str
+        self, channel: str | ChannelSpec[object] | None, model: type[M], **params: str
     ) -> list[Published[M]]: ...
 
     def published(
         self,
-        channel: str | ChannelSpec[BaseModel] | None = None,
-        model: type[BaseModel] | None = None,
+        channel: str | ChannelSpec[object] | None = None,
+        model: type[Any] | None = None,
         **params: str,
     ) -> list[Published[Any]]:
         """What this client published (in order), decoded: on ``channel`` only when given, with
@@ -203,8 +201,8 @@ class TestKit:
     # -- what comes in -------------------------------------------------------------------------
     async def deliver(
         self,
-        channel: str | ChannelSpec[BaseModel],
-        payload: BaseModel,
+        channel: str | ChannelSpec[object],
+        payload: object,
         *,
         event_type: str | None = None,
         correlation_id: str | None = None,
@@ -219,14 +217,15 @@ class TestKit:
         spec = self._channel(channel)
         topic = spec.topic.format(_by_contract_name(spec, params))
         message = spec.message_for(payload, event_type)
+        model = self._codec.wrap(message, payload, topic)  # a str / bytes payload: its model
         envelope_id: str | None = None
         if spec.enveloped(message):
-            data = self._codec.envelope_data(payload)
+            data = self._codec.envelope_data(model)
             envelope_id, body = encode_envelope(
                 message.event_type, data, source=source, correlation_id=correlation_id
             )
         else:
-            body = self._codec.body(message, payload)
+            body = self._codec.body(message, model)
         props = None
         if self._raw.protocol == "5":
             props = outgoing_properties(spec, message, properties)

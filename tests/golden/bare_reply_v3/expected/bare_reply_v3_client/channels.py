@@ -7,8 +7,6 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from pydantic import BaseModel
-
 from bare_reply_v3_client import models
 from mqttwire.typed import (
     ChannelSpec,
@@ -69,7 +67,7 @@ CH_CHARACTER_UPDATE: Final[
     share_group=None,
 )
 
-CHANNELS: Final[Mapping[str, ChannelSpec[BaseModel]]] = MappingProxyType(
+CHANNELS: Final[Mapping[str, ChannelSpec[object]]] = MappingProxyType(
     {
         "llm_request": CH_LLM_REQUEST,
         "llm_response": CH_LLM_RESPONSE,

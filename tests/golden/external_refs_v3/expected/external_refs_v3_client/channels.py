@@ -7,8 +7,6 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from pydantic import BaseModel
-
 from external_refs_v3_client import models
 from mqttwire.typed import (
     ChannelSpec,
@@ -60,7 +58,7 @@ CH_BATTERY_LOW: Final[ChannelSpec[models.BatteryLow]] = ChannelSpec(
     share_group=None,
 )
 
-CHANNELS: Final[Mapping[str, ChannelSpec[BaseModel]]] = MappingProxyType(
+CHANNELS: Final[Mapping[str, ChannelSpec[object]]] = MappingProxyType(
     {
         "door_event": CH_DOOR_EVENT,
         "battery_low": CH_BATTERY_LOW,

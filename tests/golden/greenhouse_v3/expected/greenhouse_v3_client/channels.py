@@ -7,8 +7,6 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from pydantic import BaseModel
-
 from greenhouse_v3_client import models
 from mqttwire.typed import (
     ChannelSpec,
@@ -93,7 +91,7 @@ CH_VENT_ACK: Final[ChannelSpec[models.VentAck]] = ChannelSpec(
     share_group=None,
 )
 
-CHANNELS: Final[Mapping[str, ChannelSpec[BaseModel]]] = MappingProxyType(
+CHANNELS: Final[Mapping[str, ChannelSpec[object]]] = MappingProxyType(
     {
         "sensor_reading": CH_SENSOR_READING,
         "vent_command": CH_VENT_COMMAND,

@@ -7,8 +7,6 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from pydantic import BaseModel
-
 from mqttwire.typed import (
     ChannelSpec,
     MessageSpec,
@@ -110,7 +108,7 @@ CH_PONG: Final[ChannelSpec[models.Pong]] = ChannelSpec(
     share_group=None,
 )
 
-CHANNELS: Final[Mapping[str, ChannelSpec[BaseModel]]] = MappingProxyType(
+CHANNELS: Final[Mapping[str, ChannelSpec[object]]] = MappingProxyType(
     {
         "lock_command": CH_LOCK_COMMAND,
         "lock_result": CH_LOCK_RESULT,

@@ -7,12 +7,11 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from pydantic import BaseModel
-
 from mqttwire.typed import (
     ChannelSpec,
     MessageSpec,
     ParamSpec,
+    RawMessageSpec,
     TopicTemplate,
 )
 from smart_home_v26_client import models
@@ -84,13 +83,15 @@ CH_HOME_DOOR: Final[ChannelSpec[models.HomeDoorMessage]] = ChannelSpec(
     message_expiry_interval=None,
     share_group=None,
 )
-CH_HOME_DISPLAY_TEXT: Final[ChannelSpec[models.HomeDisplayTextMessage]] = ChannelSpec(
+CH_HOME_DISPLAY_TEXT: Final[ChannelSpec[str]] = ChannelSpec(
     name="home_display_text",
     topic=TopicTemplate(
         "home/display/text",
         (),
     ),
-    messages=(MessageSpec("message", models.HomeDisplayTextMessage, content_type="text/plain"),),
+    messages=(
+        RawMessageSpec("message", models.HomeDisplayTextMessage, str, content_type="text/plain"),
+    ),
     envelope=False,
     publish_qos=0,
     publish_retain=False,
@@ -98,15 +99,18 @@ CH_HOME_DISPLAY_TEXT: Final[ChannelSpec[models.HomeDisplayTextMessage]] = Channe
     message_expiry_interval=None,
     share_group=None,
 )
-CH_HOME_CAMERA_SNAPSHOT: Final[ChannelSpec[models.HomeCameraSnapshotMessage]] = ChannelSpec(
+CH_HOME_CAMERA_SNAPSHOT: Final[ChannelSpec[bytes]] = ChannelSpec(
     name="home_camera_snapshot",
     topic=TopicTemplate(
         "home/camera/snapshot",
         (),
     ),
     messages=(
-        MessageSpec(
-            "message", models.HomeCameraSnapshotMessage, content_type="application/octet-stream"
+        RawMessageSpec(
+            "message",
+            models.HomeCameraSnapshotMessage,
+            bytes,
+            content_type="application/octet-stream",
         ),
     ),
     envelope=False,
@@ -131,7 +135,7 @@ CH_HOME_SENSOR_SENSOR_ID_TEMPERATURE: Final[ChannelSpec[models.TemperatureReadin
     share_group=None,
 )
 
-CHANNELS: Final[Mapping[str, ChannelSpec[BaseModel]]] = MappingProxyType(
+CHANNELS: Final[Mapping[str, ChannelSpec[object]]] = MappingProxyType(
     {
         "home_room_alarm": CH_HOME_ROOM_ALARM,
         "home_room_light": CH_HOME_ROOM_LIGHT,

@@ -112,44 +112,40 @@ class SmartHomeClient(TypedClient):
 
     # -- home/display/text ---------------------------------------------------------------
     async def publish_home_display_text(
-        self, payload: models.HomeDisplayTextMessage, **options: Unpack[PublishOptions]
+        self, payload: str, **options: Unpack[PublishOptions]
     ) -> str | None:
         """Publish on ``home/display/text`` (QoS 0, retain False, bare text/plain)."""
         return await self._publish(channels.CH_HOME_DISPLAY_TEXT, payload, {}, **options)
 
     async def subscribe_home_display_text(
-        self, handler: Handler[models.HomeDisplayTextMessage], *, share_group: str | None = None
+        self, handler: Handler[str], *, share_group: str | None = None
     ) -> Subscription:
         """Receive ``home/display/text`` (QoS 0)."""
         return await self._subscribe(
             channels.CH_HOME_DISPLAY_TEXT, handler, {}, share_group=share_group
         )
 
-    def on_home_display_text(
-        self, handler: Handler[models.HomeDisplayTextMessage]
-    ) -> Handler[models.HomeDisplayTextMessage]:
+    def on_home_display_text(self, handler: Handler[str]) -> Handler[str]:
         """Decorator form of :meth:`subscribe_home_display_text` (all topic parameters)."""
         return self._on(channels.CH_HOME_DISPLAY_TEXT)(handler)
 
     # -- home/camera/snapshot ------------------------------------------------------------
     async def publish_home_camera_snapshot(
-        self, payload: models.HomeCameraSnapshotMessage, **options: Unpack[PublishOptions]
+        self, payload: bytes, **options: Unpack[PublishOptions]
     ) -> str | None:
         """Publish on ``home/camera/snapshot`` (QoS 0, retain False, bare
         application/octet-stream)."""
         return await self._publish(channels.CH_HOME_CAMERA_SNAPSHOT, payload, {}, **options)
 
     async def subscribe_home_camera_snapshot(
-        self, handler: Handler[models.HomeCameraSnapshotMessage], *, share_group: str | None = None
+        self, handler: Handler[bytes], *, share_group: str | None = None
     ) -> Subscription:
         """Receive ``home/camera/snapshot`` (QoS 0)."""
         return await self._subscribe(
             channels.CH_HOME_CAMERA_SNAPSHOT, handler, {}, share_group=share_group
         )
 
-    def on_home_camera_snapshot(
-        self, handler: Handler[models.HomeCameraSnapshotMessage]
-    ) -> Handler[models.HomeCameraSnapshotMessage]:
+    def on_home_camera_snapshot(self, handler: Handler[bytes]) -> Handler[bytes]:
         """Decorator form of :meth:`subscribe_home_camera_snapshot` (all topic parameters)."""
         return self._on(channels.CH_HOME_CAMERA_SNAPSHOT)(handler)
 

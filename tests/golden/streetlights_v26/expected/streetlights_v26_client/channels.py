@@ -7,8 +7,6 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from pydantic import BaseModel
-
 from mqttwire.typed import (
     ChannelSpec,
     MessageSpec,
@@ -67,7 +65,7 @@ CH_SMARTYLIGHTING_STREETLIGHT_ID_TURN_STATE: Final[ChannelSpec[models.TurnOnOffP
     )
 )
 
-CHANNELS: Final[Mapping[str, ChannelSpec[BaseModel]]] = MappingProxyType(
+CHANNELS: Final[Mapping[str, ChannelSpec[object]]] = MappingProxyType(
     {
         "smartylighting_streetlight_id_lighting_measured": CH_SMARTYLIGHTING_STREETLIGHT_ID_LIGHTING_MEASURED,
         "smartylighting_streetlight_id_turn_state": CH_SMARTYLIGHTING_STREETLIGHT_ID_TURN_STATE,

@@ -7,8 +7,6 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from pydantic import BaseModel
-
 from mqttwire.typed import (
     ChannelSpec,
     MessageSpec,
@@ -82,7 +80,7 @@ CH_RESIZE_RESULT: Final[ChannelSpec[models.ResizeResult]] = ChannelSpec(
     share_group=None,
 )
 
-CHANNELS: Final[Mapping[str, ChannelSpec[BaseModel]]] = MappingProxyType(
+CHANNELS: Final[Mapping[str, ChannelSpec[object]]] = MappingProxyType(
     {
         "jobs": CH_JOBS,
         "notes": CH_NOTES,
