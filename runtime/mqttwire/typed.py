@@ -188,7 +188,8 @@ class TypedClient:
     ``response_topic`` is where MQTT 5 responders send replies to this client's requests
     (default ``mqttwire/reply/<client id>``). ``telemetry`` turns OpenTelemetry on for the
     client made from ``config`` (see :mod:`mqttwire.observability`); with ``client=``, pass it
-    to that ``MQTTClient`` instead.
+    to that ``MQTTClient`` instead. ``codec`` replaces the client's default (lenient)
+    :class:`~mqttwire.codec.Codec`; the request router uses the same one.
 
     What every generated method shares (each method's docstring gives its topic, QoS and what
     the contract says about it):
