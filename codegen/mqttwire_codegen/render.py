@@ -6,9 +6,9 @@ from typing import Any
 
 from mqttwire_codegen import __version__
 from mqttwire_codegen.build import reply_problem
-from mqttwire_codegen.ir import Channel, Contract, Parameter
+from mqttwire_codegen.ir import Channel, Contract, Message, Parameter
 
-RUNTIME_API = 2
+RUNTIME_API = 3
 DEFAULT_REQUEST_TIMEOUT = 30.0
 
 
@@ -23,6 +23,13 @@ def _doc(value: object) -> str:
     """Text safe inside a triple-quoted docstring."""
     text = str(value).strip().replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
     return text.rstrip('"') if text.endswith('"') else text
+
+
+def _summary(text: str) -> str:
+    """The first sentence of a description's first paragraph, on one line."""
+    paragraph = " ".join(str(text).strip().split("\n\n")[0].split())
+    end = paragraph.find(". ")
+    return paragraph if end < 0 else paragraph[: end + 1]
 
 
 def _param_view(p: Parameter) -> dict[str, Any]:
@@ -40,6 +47,31 @@ def _param_view(p: Parameter) -> dict[str, Any]:
 def _union(names: list[str]) -> str:
     unique = list(dict.fromkeys(names))
     return " | ".join(f"models.{n}" for n in unique)
+
+
+_TEXT_TYPES = ("text/", "application/xml", "application/yaml", "application/x-yaml")
+
+
+def raw_type(m: Message) -> str | None:
+    """``str`` for a bare ``text/*`` message whose schema is a plain string, ``bytes`` for a
+    bare binary one (``format: binary``): published from and delivered as that type instead
+    of its ``RootModel`` (``None``: the model itself)."""
+    schema = m.payload_schema
+    if m.envelope or m.content_type is None or schema.get("type") != "string":
+        return None
+    if any(k in schema for k in ("enum", "const", "$ref", "oneOf", "anyOf", "allOf")):
+        return None
+    base = m.content_type.split(";", 1)[0].strip().lower()
+    if base.endswith("json"):
+        return None
+    if base.startswith(_TEXT_TYPES):
+        return "str" if "format" not in schema else None
+    return "bytes" if schema.get("format") == "binary" else None
+
+
+def _types(messages: list[Message] | tuple[Message, ...]) -> str:
+    """The Python type of a payload of one of ``messages`` (a union)."""
+    return " | ".join(dict.fromkeys(raw_type(m) or f"models.{m.class_name}" for m in messages))
 
 
 def _policy_doc(ch: Channel) -> str:
@@ -84,13 +116,14 @@ def _channel_view(ch: Channel, sends: bool = True, receives: bool = True) -> dic
             {
                 "event_type": m.name,
                 "class_name": m.class_name,
+                "raw_type": raw_type(m),
                 # only spelled out where a message departs from its channel's envelope rule
                 "envelope": None if m.envelope == ch.envelope else m.envelope,
                 "content_type": m.content_type,
             }
             for m in ch.messages
         ],
-        "payload_type": _union([m.class_name for m in ch.messages]),
+        "payload_type": _types(ch.messages),
         "headers_type": _union([m.headers_class for m in ch.messages if m.headers_class]),
         "envelope": ch.envelope,
         # correlation_id= is offered only where an envelope can carry it
@@ -122,9 +155,10 @@ def template_context(contract: Contract, package: str, contract_name: str) -> di
         if reply_problem(req, rep, op.reply.correlation) is not None:
             continue
         seen.add(req.py_name)
-        reply_names = [m.class_name for m in op.reply.messages] or [
-            m.class_name for m in rep.messages
-        ]
+        replies = op.reply.messages
+        if not {m.class_name for m in rep.messages} <= {m.class_name for m in replies}:
+            # any message of the reply channel is handed over as the reply: type it so
+            replies = rep.messages
         stream = by_id.get(op.reply_stream_channel_id or "")
         requests.append(
             {
@@ -134,16 +168,14 @@ def template_context(contract: Contract, package: str, contract_name: str) -> di
                 "reply_const": rep.const_name,
                 "stream_const": stream.const_name if stream else None,
                 "stream_address": stream.topic.address if stream else None,
-                "stream_type": _union([m.class_name for m in stream.messages] + reply_names)
-                if stream
-                else None,
+                "stream_type": _types([*stream.messages, *replies]) if stream else None,
+                "stream_only_type": _types(stream.messages) if stream else None,
                 "address": req.topic.address,
                 "reply_address": rep.topic.address,
                 "params": [_param_view(p) for p in req.topic.parameters],
                 "share_group": req.share_group,
-                "payload_type": _union([m.class_name for m in req.messages]),
-                "reply_type": _union(reply_names),
-                "reply_type_str": _union(reply_names),
+                "payload_type": _types(req.messages),
+                "reply_type": _types(replies),
                 "serve": contract.directions(req.id)[1],
                 "correlation": op.reply.correlation,
                 "reply_to": _header_name(op.reply.address),
@@ -180,6 +212,7 @@ def render_templates(context: dict[str, Any]) -> dict[str, str]:
     )
     env.filters["py"] = _py
     env.filters["doc"] = _doc
+    env.filters["summary"] = _summary
     return {
         "__init__.py": env.get_template("init.py.j2").render(context),
         "channels.py": env.get_template("channels.py.j2").render(context),
