@@ -33,18 +33,35 @@ def _signature(obj: Any) -> str:
 
 
 def _expand_unpack(signature: inspect.Signature) -> inspect.Signature:
-    """``**options: Unpack[SomeTypedDict]`` shown as the keyword arguments it accepts."""
+    """``**options: Unpack[SomeTypedDict]`` shown as the keyword arguments it accepts.
+
+    Keyword-only arguments are sorted by name (their order means nothing to a caller) and an
+    optional key of the TypedDict shows as ``= None``, so an explicit ``*, qos: ... = None`` and
+    the same keyword taken through ``Unpack`` pin to the same text.
+    """
     params: list[inspect.Parameter] = []
+    keywords: list[inspect.Parameter] = []
     for param in signature.parameters.values():
         if param.kind is param.VAR_KEYWORD and typing.get_origin(param.annotation) is typing.Unpack:
             (typed_dict,) = typing.get_args(param.annotation)
-            params += [
-                inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=hint)
+            optional = typed_dict.__optional_keys__
+            keywords += [
+                inspect.Parameter(
+                    name,
+                    inspect.Parameter.KEYWORD_ONLY,
+                    annotation=hint,
+                    default=None if name in optional else inspect.Parameter.empty,
+                )
                 for name, hint in typing.get_type_hints(typed_dict).items()
             ]
+        elif param.kind is param.KEYWORD_ONLY:
+            keywords.append(param)
         else:
             params.append(param)
-    return signature.replace(parameters=params)
+    rest = [p for p in params if p.kind is p.VAR_KEYWORD]
+    params = [p for p in params if p.kind is not p.VAR_KEYWORD]
+    ordered = sorted(keywords, key=lambda p: p.name)
+    return signature.replace(parameters=[*params, *ordered, *rest])
 
 
 def _members(cls: type) -> dict[str, str]:

@@ -1,5 +1,7 @@
-"""One import direction in the runtime: production code never depends on the testing kit, and
-the typed layer's parts talk to each other through public names only."""
+"""The typed layer's parts talk to each other through public names only, and share one codec.
+
+(That production code never imports the testing kit is checked with the other import directions
+in tests/structure/test_imports.py.)"""
 
 from __future__ import annotations
 
@@ -13,32 +15,6 @@ from tars_mqtt import TarsClient
 
 RUNTIME = Path(mqttwire.__file__).resolve().parent
 TYPED_LAYER = ("typed.py", "requests.py", "codec.py", "specs.py", "testing/kit.py")
-
-
-def _imports(path: Path) -> set[str]:
-    """Every module ``path`` imports, also inside functions and ``if TYPE_CHECKING``."""
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module is not None:
-            names.add(node.module)
-            names.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return names
-
-
-def test_no_production_module_imports_the_testing_package() -> None:
-    production = [p for p in RUNTIME.rglob("*.py") if "testing" not in p.relative_to(RUNTIME).parts]
-    assert len(production) > 20  # the walk found the runtime
-    offenders = {
-        str(path.relative_to(RUNTIME)): sorted(
-            n
-            for n in _imports(path)
-            if n == "mqttwire.testing" or n.startswith("mqttwire.testing.")
-        )
-        for path in production
-    }
-    assert {k: v for k, v in offenders.items() if v} == {}
 
 
 def test_the_typed_layer_reads_no_private_attribute_of_another_object() -> None:
