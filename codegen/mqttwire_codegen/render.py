@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mqttwire_codegen import __version__
+from mqttwire_codegen import __version__, pointer
 from mqttwire_codegen.build import reply_problem
 from mqttwire_codegen.ir import Channel, Contract, Parameter
 
@@ -69,7 +69,7 @@ def _header_name(location: str | None) -> str | None:
     prefix = "$message.header#/"
     if location is None or not location.startswith(prefix):
         return None
-    return location[len(prefix) :].replace("~1", "/").replace("~0", "~")
+    return pointer.unescape(location[len(prefix) :])
 
 
 def _channel_view(ch: Channel, sends: bool = True, receives: bool = True) -> dict[str, Any]:

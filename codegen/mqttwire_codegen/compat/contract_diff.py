@@ -13,9 +13,10 @@ from typing import Any
 
 from mqttwire_codegen.compat import rules as r
 from mqttwire_codegen.compat.changes import Change
-from mqttwire_codegen.compat.schema_diff import SchemaDiff, pointer_join
+from mqttwire_codegen.compat.schema_diff import SchemaDiff
 from mqttwire_codegen.diagnostics import Location
 from mqttwire_codegen.ir import Channel, Contract, DeliveryPolicy, Message, Operation, Parameter
+from mqttwire_codegen.pointer import join as pointer_join
 
 _PARAM = re.compile(r"\{[^}]*\}")
 
