@@ -508,13 +508,14 @@ class Builder:
         self.check_names(channels)
         channels = self.method_names(channels)
         by_id = {ch.id: ch for ch in channels}
-        for op in ops:
+        for index, op in enumerate(ops):
             if op.reply is None or op.channel_id not in by_id or op.reply.channel_id not in by_id:
                 continue
             problem = reply_problem(
                 by_id[op.channel_id], by_id[op.reply.channel_id], op.reply.correlation
             )
             if problem:
+                ops[index] = replace(op, reply=replace(op.reply, problem=problem))
                 self.diags.append(
                     Diagnostic(
                         op.reply.location or self.root,

@@ -88,6 +88,8 @@ class Reply:
     correlation: str = "envelope-id"
     address: str | None = None
     location: Location | None = None
+    # why no typed request_/serve_ methods can be made for it (None: they are made)
+    problem: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,3 +190,18 @@ class Contract:
     @property
     def requests(self) -> tuple[Operation, ...]:
         return tuple(op for op in self.operations if op.reply is not None)
+
+    @property
+    def request_methods(self) -> tuple[tuple[Operation, Channel, Channel], ...]:
+        """(operation, request channel, reply channel) of each request the generated client
+        offers ``request_``/``serve_`` methods for: a reply without a problem, both channels
+        with messages, the first operation of each request channel."""
+        by_id = {ch.id: ch for ch in self.channels if ch.messages}
+        out: dict[str, tuple[Operation, Channel, Channel]] = {}
+        for op in self.requests:
+            assert op.reply is not None
+            req, rep = by_id.get(op.channel_id), by_id.get(op.reply.channel_id)
+            if req is None or rep is None or op.reply.problem is not None:
+                continue
+            out.setdefault(req.py_name, (op, req, rep))
+        return tuple(out.values())

@@ -62,7 +62,7 @@ def generate_package(
     ]
     sources["models.py"] = (
         head
-        + f'"""Payload models of {context["title"]} (Pydantic v2, from the contract\'s JSON Schemas)."""\n\n'
+        + f'"""Payload models of {context.title} (Pydantic v2, from the contract\'s JSON Schemas)."""\n\n'
         + models
     )
     first_party = ("mqttwire", package.split(".")[0])
