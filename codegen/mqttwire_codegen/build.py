@@ -69,6 +69,9 @@ _SHARE_GROUP_FORBIDDEN = ("/", "+", "#", "\x00")
 
 def reply_problem(request: Channel, reply: Channel, correlation: str) -> str | None:
     """Why no typed request method can be generated for this reply, or ``None`` if it can."""
+    for channel in (request, reply):
+        if channel.topic.address is None:
+            return f"channel {channel.id!r} has no address (given at runtime)"
     if request.topic.has_wildcards:
         return f"request channel {request.id!r} has a wildcard address"
     if correlation == "envelope-id":
@@ -373,22 +376,24 @@ class Builder:
     ) -> tuple[dict[str, _ChannelDraft], list[Operation]]:
         drafts: dict[str, _ChannelDraft] = {}
         for source in self.source.channels:
+            if not self.on_mqtt(source, mqtt_servers, all_servers):
+                continue
             if source.address is None:
                 self.diags.append(
                     Diagnostic(
                         source.at,
                         "channel-without-address",
-                        f"channel {source.id!r} has no address; skipped",
+                        f"channel {source.id!r} has no 'address': in AsyncAPI 3 its topic is "
+                        "unknown until runtime; the generated client has no methods for it yet",
                         "warning",
+                        hint="give the channel an `address` (with {parameters} for the parts "
+                        "that vary) to get typed methods",
                     )
                 )
-                continue
-            if not self.on_mqtt(source, mqtt_servers, all_servers):
-                continue
             ch = source.node
             envelope = bool(ch["x-envelope"]) if "x-envelope" in ch else self.root_envelope
             draft = _ChannelDraft(source, envelope)
-            self.params[source.id] = self.parameters(source, source.address)
+            self.params[source.id] = self.parameters(source, source.address or "")
             for item in source.messages:
                 msg = self.message(item, envelope)
                 same_key = [m for m in draft.messages if m.key == msg.key]
@@ -457,6 +462,8 @@ class Builder:
         keys = self.message_keys(rep.messages, draft)
         messages = tuple(m for m in draft.messages if m.key in keys)
         corr = rep.node.get("x-correlation", op.node.get("x-correlation"))
+        if corr is None and None in (request.source.address, draft.source.address):
+            corr = "correlation-data"  # no request_ method (request-not-generated says why)
         if corr is None:
             requests = [m for m in request.messages if m.key in request_keys]
             corr = self._standard_correlation(
@@ -622,7 +629,7 @@ class Builder:
             id=d.id,
             py_name=py,
             const_name=const_name(py),
-            topic=TopicTemplate(d.source.address or "", self.params[d.id]),
+            topic=TopicTemplate(d.source.address, self.params[d.id]),
             messages=tuple(d.messages),
             envelope=d.envelope,
             publish_policy=publish,

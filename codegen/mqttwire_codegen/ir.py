@@ -36,7 +36,7 @@ class Parameter:
 class TopicTemplate:
     """An MQTT topic with ``{param}`` placeholders."""
 
-    address: str
+    address: str | None  # None: unknown, given at runtime (AsyncAPI 3 channel without address)
     parameters: tuple[Parameter, ...] = ()
 
     @property
@@ -45,7 +45,14 @@ class TopicTemplate:
 
     @property
     def has_wildcards(self) -> bool:
-        return any(level in ("+", "#") for level in self.address.split("/"))
+        return self.address is not None and any(
+            level in ("+", "#") for level in self.address.split("/")
+        )
+
+    @property
+    def shown(self) -> str:
+        """The address for people: as written, or that it is given at runtime."""
+        return self.address if self.address is not None else "(address given at runtime)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +195,12 @@ class Contract:
         return "send" in actions, "receive" in actions
 
     @property
+    def client_channels(self) -> tuple[Channel, ...]:
+        """The channels the generated client has methods for: with messages and a known
+        address (a channel whose address is given at runtime is kept here, without methods)."""
+        return tuple(ch for ch in self.channels if ch.messages and ch.topic.address is not None)
+
+    @property
     def requests(self) -> tuple[Operation, ...]:
         return tuple(op for op in self.operations if op.reply is not None)
 
@@ -196,7 +209,7 @@ class Contract:
         """(operation, request channel, reply channel) of each request the generated client
         offers ``request_``/``serve_`` methods for: a reply without a problem, both channels
         with messages, the first operation of each request channel."""
-        by_id = {ch.id: ch for ch in self.channels if ch.messages}
+        by_id = {ch.id: ch for ch in self.client_channels}
         out: dict[str, tuple[Operation, Channel, Channel]] = {}
         for op in self.requests:
             assert op.reply is not None

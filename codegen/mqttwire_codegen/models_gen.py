@@ -52,6 +52,37 @@ def _collapse_nullable(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+_ANNOTATIONS = frozenset(
+    {
+        "title",
+        "description",
+        "examples",
+        "default",
+        "deprecated",
+        "readOnly",
+        "writeOnly",
+        "$comment",
+    }
+)
+
+
+def _lift_single_allof(schema: dict[str, Any]) -> dict[str, Any]:
+    """``{allOf: [{oneOf: [...]}], description: ...}`` (a ``$ref`` to a union, annotated
+    where it is used) -> ``{oneOf: [...], description: ...}``: the same schema, but
+    datamodel-code-generator reads an ``allOf`` as inheritance and keeps only the object
+    alternatives of the union (a plain string was rejected)."""
+    parts = schema.get("allOf")
+    if not (isinstance(parts, list) and len(parts) == 1 and isinstance(parts[0], dict)):
+        return schema
+    (inner,) = parts
+    if "$ref" in inner or not any(isinstance(inner.get(k), list) for k in ("oneOf", "anyOf")):
+        return schema
+    siblings = {k: v for k, v in schema.items() if k != "allOf"}
+    if (siblings.keys() & inner.keys()) - _ANNOTATIONS:
+        return schema  # both constrain the same keyword: keep the conjunction
+    return {**inner, **siblings}
+
+
 def _admits_null(schema: dict[str, Any]) -> bool:
     """Whether ``null`` may be valid for ``schema`` (when unsure: yes)."""
     if schema.get("nullable") is True or schema.get("const", 0) is None:
@@ -102,7 +133,8 @@ def _mark_factories(schema: Any, count: list[int], defaults: list[Any]) -> Any:
         return [_mark_factories(s, count, defaults) for s in schema]
     if not isinstance(schema, dict):
         return schema
-    out = _collapse_nullable({k: _mark_factories(v, count, defaults) for k, v in schema.items()})
+    out = {k: _mark_factories(v, count, defaults) for k, v in schema.items()}
+    out = _collapse_nullable(_lift_single_allof(out))
     if "default" in out and out["default"] is None and not _admits_null(out):
         del out["default"]  # ``{type: string, default: null}``: absent means "no value"
     if isinstance(out.get("format"), str) and out["format"] in _PLAIN_STRING_FORMATS:

@@ -156,7 +156,7 @@ def _channel_view(ch: Channel, sends: bool = True, receives: bool = True) -> Cha
         publish_method=ch.publish_name,
         subscribe_method=ch.subscribe_name,
         const=ch.const_name,
-        address=ch.topic.address,
+        address=ch.topic.shown,
         params=tuple(_param_view(p) for p in ch.topic.parameters),
         messages=tuple(
             MessageView(
@@ -185,7 +185,8 @@ def _channel_view(ch: Channel, sends: bool = True, receives: bool = True) -> Cha
 
 
 def template_context(contract: Contract, package: str, contract_name: str) -> TemplateContext:
-    by_id = {ch.id: ch for ch in contract.channels if ch.messages}
+    channels = contract.client_channels
+    by_id = {ch.id: ch for ch in channels}
     requests: list[RequestView] = []
     for op, req, rep in contract.request_methods:
         assert op.reply is not None
@@ -204,8 +205,8 @@ def template_context(contract: Contract, package: str, contract_name: str) -> Te
                 stream_type=_union([m.class_name for m in stream.messages] + reply_names)
                 if stream
                 else None,
-                address=req.topic.address,
-                reply_address=rep.topic.address,
+                address=req.topic.shown,
+                reply_address=rep.topic.shown,
                 params=tuple(_param_view(p) for p in req.topic.parameters),
                 share_group=req.share_group,
                 payload_type=_union([m.class_name for m in req.messages]),
@@ -228,11 +229,7 @@ def template_context(contract: Contract, package: str, contract_name: str) -> Te
         package=package,
         client_name=contract.client_name,
         runtime_api=RUNTIME_API,
-        channels=tuple(
-            _channel_view(ch, *contract.directions(ch.id))
-            for ch in contract.channels
-            if ch.messages
-        ),
+        channels=tuple(_channel_view(ch, *contract.directions(ch.id)) for ch in channels),
         requests=tuple(requests),
     )
 

@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from mqttwire_codegen.defaults import default_diagnostics
 from mqttwire_codegen.diagnostics import ContractError, Diagnostic, Location
 from mqttwire_codegen.loader import Resolver
 from mqttwire_codegen.spec_schema import schema_diagnostics
@@ -81,6 +82,7 @@ class Validator:
             )
             return self.diags
         self.diags.extend(schema_diagnostics(self.r))
+        self.diags.extend(default_diagnostics(self.r, major))
         self.check_tags(doc.get("tags"), root.child("tags"))
         self.each(
             doc.get("servers"),

@@ -90,7 +90,7 @@ class ContractDiff:
         return _pair(
             self.old.channels,
             self.new.channels,
-            keys=(lambda ch: ch.id, lambda ch: topic_shape(ch.topic.address)),
+            keys=(lambda ch: ch.id, lambda ch: topic_shape(ch.topic.address or "")),
         )
 
     def _channels(self) -> Iterator[Change]:
@@ -118,7 +118,8 @@ class ContractDiff:
             same_version = self.old.asyncapi_version[0] == self.new.asyncapi_version[0]
             if same_version:
                 yield Change(r.CHANNEL_ID_RENAMED, po, pn, f"channel id {old.id} -> {new.id}")
-        old_shape, new_shape = topic_shape(old.topic.address), topic_shape(new.topic.address)
+        old_shape = topic_shape(old.topic.address or "")
+        new_shape = topic_shape(new.topic.address or "")
         if old_shape != new_shape:
             rule = r.ADDRESS_CHANGED
             if old_shape.count("{}") < new_shape.count("{}"):
@@ -216,7 +217,7 @@ class ContractDiff:
             )
         for old, new in paired:
             for change in self._message(old, new):
-                self._channel_of[id(change)] = new_ch.topic.address
+                self._channel_of[id(change)] = new_ch.topic.shown
                 yield change
 
     def _message(self, old: Message, new: Message) -> Iterator[Change]:
