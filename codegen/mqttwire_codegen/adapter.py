@@ -9,7 +9,8 @@ channel's messages, a parameter's ``schema`` keywords move onto the parameter, t
 upgraded document still name the original file and JSON pointer.
 
 Traits are merged here (message and operation traits), ``$ref``s are followed; a node that is
-not what the schema says (already reported by the validator) is skipped, never guessed.
+not what the schema says, or a ``$ref`` that does not resolve (both reported by the validator),
+is skipped, never guessed: the validator reads malformed documents through this view too.
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ class SourceReply:
     address_location: str | None  # a runtime expression (``$message.header#/replyTo``)
     node: Node
     loc: Location
+    stray: tuple[int, ...] = ()  # positions in ``messages`` of messages not of the channel
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +105,7 @@ class SourceOperation:
     at: Location  # where the operation is declared
     reply: SourceReply | None
     reply_stream: str | None  # channel id of ``x-reply-stream``
+    stray: tuple[int, ...] = ()  # positions in ``messages`` of messages not of the channel
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +139,20 @@ class Adapter:
 
     # -- generic ---------------------------------------------------------------------------
     def deref(self, node: Any, loc: Location) -> tuple[Any, Location]:
-        return self.r.deref(node, loc)
+        """The node a chain of ``$ref``s leads to; ``None`` where one does not resolve."""
+        try:
+            return self.r.deref(node, loc)
+        except ContractError:
+            return None, loc
+
+    def ref_target(self, ref: Any, loc: Location) -> Location | None:
+        """Where the ``$ref`` object ``ref`` at ``loc`` points (None: not a resolvable one)."""
+        if not isinstance(ref, dict) or "$ref" not in ref:
+            return None
+        try:
+            return self.r.resolve_ref(ref["$ref"], loc.child("$ref"))[1]
+        except ContractError:
+            return None
 
     def entries(self, mapping: Any, loc: Location) -> Iterator[tuple[str, Node, Location]]:
         """(key, node after ``$ref``, its location) of a map of objects; ``x-`` keys skipped."""
@@ -193,11 +209,7 @@ class Adapter:
         for i, s in enumerate(servers):
             if isinstance(s, str):  # 2.x: server names
                 names.append(s)
-            elif isinstance(s, dict) and "$ref" in s:  # 3.0: references
-                try:
-                    _, sloc = self.r.resolve_ref(s["$ref"], loc.child("servers", i, "$ref"))
-                except ContractError:
-                    continue
+            elif (sloc := self.ref_target(s, loc.child("servers", i))) is not None:  # 3.0
                 names.append(pointer.last(sloc.pointer))
         return tuple(names)
 
@@ -269,9 +281,10 @@ class Adapter:
         root_channels = self.root.child("channels")
         for cid, ch, cloc in self.entries(self.doc.get("channels"), root_channels):
             address = ch.get("address")
+            listed = ch.get("messages")
             messages = tuple(
                 self.message(m, cloc.child("messages", k), k, (f"{cid} {k}",))
-                for k, m in (ch.get("messages") or {}).items()
+                for k, m in (listed.items() if isinstance(listed, dict) else ())
             )
             channel = SourceChannel(
                 id=cid,
@@ -297,13 +310,15 @@ class Adapter:
                 if isinstance(stream, dict)
                 else None
             )
+            indices, stray = self.message_indices(op.get("messages"), oloc, target)
             operations.append(
                 SourceOperation(
                     id=oid,
                     declared_id=True,
                     action="send" if op.get("action") == "send" else "receive",
                     channel_id=target.id if target else None,
-                    messages=self.message_indices(op.get("messages"), oloc, target),
+                    messages=indices,
+                    stray=stray,
                     node=op,
                     loc=oloc,
                     at=root_ops.child(oid),
@@ -316,9 +331,9 @@ class Adapter:
     def channel_of(
         self, ref: Any, loc: Location, ids: Mapping[Location, SourceChannel]
     ) -> SourceChannel | None:
-        if not isinstance(ref, dict) or "$ref" not in ref:
+        tloc = self.ref_target(ref, loc)
+        if tloc is None:
             return None
-        _, tloc = self.r.resolve_ref(ref["$ref"], loc.child("$ref"))
         if tloc in ids:
             return ids[tloc]
         _, dloc = self.deref(ref, loc)
@@ -326,19 +341,22 @@ class Adapter:
 
     def message_indices(
         self, refs: Any, loc: Location, channel: SourceChannel | None
-    ) -> tuple[int, ...] | None:
-        """Which of the channel's messages an operation (or reply) lists (None: all)."""
+    ) -> tuple[tuple[int, ...] | None, tuple[int, ...]]:
+        """Which of the channel's messages an operation (or reply) lists (None: all), and the
+        positions of listed messages that are not the channel's."""
         if not isinstance(refs, list) or channel is None:
-            return None
+            return None, ()
         places = {m.at: i for i, m in enumerate(channel.messages)}
         places |= {m.loc: i for i, m in enumerate(channel.messages) if m.loc not in places}
         found: list[int] = []
+        stray: list[int] = []
         for i, item in enumerate(refs):
-            if isinstance(item, dict) and "$ref" in item:
-                _, tloc = self.r.resolve_ref(item["$ref"], loc.child("messages", i, "$ref"))
-                if tloc in places:
-                    found.append(places[tloc])
-        return tuple(found)
+            tloc = self.ref_target(item, loc.child("messages", i))
+            if tloc in places:
+                found.append(places[tloc])
+            elif tloc is not None:
+                stray.append(i)
+        return tuple(found), tuple(stray)
 
     def reply_3(
         self, raw: Any, loc: Location, ids: Mapping[Location, SourceChannel]
@@ -354,13 +372,31 @@ class Adapter:
         if isinstance(address, dict):
             a, _ = self.deref(address, rloc.child("address"))
             where = a.get("location") if isinstance(a, dict) else None
+        indices, stray = self.message_indices(rep.get("messages"), rloc, channel)
         return SourceReply(
             channel_id=channel.id if channel else None,
-            messages=self.message_indices(rep.get("messages"), rloc, channel),
+            messages=indices,
+            stray=stray,
             address_location=where if isinstance(where, str) else None,
             node=rep,
             loc=rloc,
         )
+
+    def component_messages(self) -> tuple[SourceMessage, ...]:
+        """``components.messages`` (the items of a 2.x ``oneOf`` each)."""
+        out: list[SourceMessage] = []
+        root = self.root.child("components", "messages")
+        components = self.doc.get("components")
+        listed = components.get("messages") if isinstance(components, dict) else None
+        for key, m, mloc in self.entries(listed, root):
+            items = m.get("oneOf") if self.major == 2 else None
+            if isinstance(items, list):
+                out += [
+                    self.message(x, mloc.child("oneOf", i), None, ()) for i, x in enumerate(items)
+                ]
+            else:
+                out.append(self.message(m, mloc, key, ()))
+        return tuple(out)
 
     def read_2(self) -> tuple[list[SourceChannel], list[SourceOperation]]:
         channels: list[SourceChannel] = []
