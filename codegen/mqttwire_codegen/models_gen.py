@@ -314,6 +314,11 @@ def generate_models(defs: Mapping[str, Mapping[str, Any]], *, enums: str = "lite
             # the deployed models use plain ``datetime`` (naive timestamps are on the wire)
             output_datetime_class=DatetimeClassType.Datetime,
             field_extra_keys={"x-default-factory", _OMIT_NONE, _DEFAULT},
+            # the helpers the rewritten fields call (an unused one is dropped by the formatter)
+            additional_imports=[
+                *(f"mqttwire.typed.{name}" for name in FACTORIES.values() if count[0]),
+                *(["mqttwire.typed.omit_none"] if count[1] else []),
+            ],
             formatters=[],
         )
     except Exception as exc:  # datamodel-codegen raises many types; report them uniformly
@@ -326,17 +331,7 @@ def generate_models(defs: Mapping[str, Mapping[str, Any]], *, enums: str = "lite
     if replaced != count[0]:
         raise GeneratorError(f"x-default-factory: rewrote {replaced} of {count[0]} fields")
     out = _set_defaults(out, defaults)
-    out, omitted = _OMIT_NONE_EXTRA.subn("exclude_if=omit_none", out)
-    helpers = [
-        *(["new_uuid4_hex", "now_datetime", "now_timestamp"] if replaced else []),
-        *(["omit_none"] if omitted else []),
-    ]
-    if helpers:
-        out = out.replace(
-            "from pydantic import",
-            f"from mqttwire.typed import {', '.join(helpers)}\nfrom pydantic import",
-            1,
-        )
+    out = _OMIT_NONE_EXTRA.sub("exclude_if=omit_none", out)
     missing = [
         name for name in defs if not re.search(rf"^class {re.escape(name)}\(", out, re.MULTILINE)
     ]
