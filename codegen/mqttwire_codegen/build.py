@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mqttwire_codegen.adapter import (
-    Adapter,
     SourceChannel,
     SourceDocument,
     SourceMessage,
     SourceOperation,
     SourceReply,
-    SourceServer,
-    major_version,
     read_document,
 )
-from mqttwire_codegen.diagnostics import ContractError, Diagnostic, Location, NotMQTTError
+from mqttwire_codegen.channel_names import check_names, method_names
+from mqttwire_codegen.diagnostics import ContractError, Diagnostic, Location
 from mqttwire_codegen.ir import (
     Action,
     Channel,
@@ -40,8 +38,10 @@ from mqttwire_codegen.naming import (
     safe_identifier,
     snake_case,
 )
+from mqttwire_codegen.options import read_options
+from mqttwire_codegen.protocol import mqtt_servers
 from mqttwire_codegen.schemas import SchemaBundle
-from mqttwire_codegen.validate import MQTT_PROTOCOLS, PARAM_RE
+from mqttwire_codegen.validate import PARAM_RE
 
 RESERVED_KWARGS = frozenset(
     {
@@ -56,14 +56,6 @@ RESERVED_KWARGS = frozenset(
         "share_group",
     }
 )
-# attributes of the generated client's base class (mqttwire.typed.TypedClient)
-_CLIENT_API = frozenset(
-    {
-        "CHANNELS", "client", "connect", "disconnect", "for_testing", "from_env", "mqtt5",
-        "ordered", "requests_in_flight", "response_topic", "run_until_signal", "shutdown",
-        "stats", "take_errors", "testing", "wait_subscribed",
-    }
-)  # fmt: skip
 _SHARE_GROUP_FORBIDDEN = ("/", "+", "#", "\x00")
 
 
@@ -117,10 +109,6 @@ class _ChannelDraft:
         return self.source.at
 
 
-ENUM_STYLES = ("literal", "str-enum")
-ROOT_OPTIONS = ("enums", "whole-system")
-
-
 class Builder:
     def __init__(self, resolver: Resolver, *, client_name: str | None = None) -> None:
         self.r = resolver
@@ -128,59 +116,13 @@ class Builder:
         self.doc: dict[str, Any] = self.source.root
         self.root = resolver.root_location
         self.client_name_override = client_name
-        self.diags: list[Diagnostic] = []
-        self.options = self.root_options()
-        self.enums = self.enum_style()
-        self.whole_system = self.whole_system_option()
+        options, self.diags = read_options(self.doc, self.root)
+        self.enums = options.enums
+        self.whole_system = options.whole_system
         self.bundle = SchemaBundle(resolver, named_enums=self.enums == "str-enum")
         self.root_envelope = bool(self.doc.get("x-envelope", False))
         self._message_cache: dict[Location, Message] = {}
         self.params: dict[str, tuple[Parameter, ...]] = {}
-
-    def root_options(self) -> dict[str, Any]:
-        """Root ``x-mqttwire`` mapping: ``enums`` and ``whole-system`` (unknown options fail)."""
-        options = self.doc.get("x-mqttwire")
-        if options is None:
-            return {}
-        loc = self.root.child("x-mqttwire")
-        if not isinstance(options, dict):
-            self.fail(loc, "bad-extension", "x-mqttwire must be a mapping")
-            return {}
-        unknown = sorted(set(options) - set(ROOT_OPTIONS))
-        if unknown:
-            self.fail(
-                loc,
-                "bad-extension",
-                f"x-mqttwire has unknown options {unknown}",
-                f"known: {', '.join(ROOT_OPTIONS)}",
-            )
-        return options
-
-    def enum_style(self) -> str:
-        """``x-mqttwire: {enums: literal | str-enum}`` (default ``literal``)."""
-        style = self.options.get("enums", "literal")
-        if style not in ENUM_STYLES:
-            self.fail(
-                self.root.child("x-mqttwire").child("enums"),
-                "bad-extension",
-                f"x-mqttwire.enums is {style!r}",
-                f"use one of {', '.join(ENUM_STYLES)}",
-            )
-            return "literal"
-        return str(style)
-
-    def whole_system_option(self) -> bool:
-        """``x-mqttwire: {whole-system: true}``: every channel in both directions."""
-        value = self.options.get("whole-system", False)
-        if not isinstance(value, bool):
-            self.fail(
-                self.root.child("x-mqttwire").child("whole-system"),
-                "bad-extension",
-                f"x-mqttwire.whole-system is {value!r}",
-                "use true or false",
-            )
-            return False
-        return value
 
     # -- generic ---------------------------------------------------------------------------
     def deref(self, node: Any, loc: Location) -> tuple[Any, Location]:
@@ -365,18 +307,18 @@ class Builder:
 
     # -- channel servers -------------------------------------------------------------------
     @staticmethod
-    def on_mqtt(channel: SourceChannel, mqtt_servers: set[str], all_servers: set[str]) -> bool:
-        if channel.servers is None or not all_servers or not mqtt_servers:
+    def on_mqtt(channel: SourceChannel, mqtt_names: set[str], all_servers: set[str]) -> bool:
+        if channel.servers is None or not all_servers or not mqtt_names:
             return True
-        return bool(set(channel.servers) & mqtt_servers)
+        return bool(set(channel.servers) & mqtt_names)
 
     # -- channels and operations -------------------------------------------------------------
     def drafts(
-        self, mqtt_servers: set[str], all_servers: set[str]
+        self, mqtt_names: set[str], all_servers: set[str]
     ) -> tuple[dict[str, _ChannelDraft], list[Operation]]:
         drafts: dict[str, _ChannelDraft] = {}
         for source in self.source.channels:
-            if not self.on_mqtt(source, mqtt_servers, all_servers):
+            if not self.on_mqtt(source, mqtt_names, all_servers):
                 continue
             if source.address is None:
                 self.diags.append(
@@ -508,12 +450,13 @@ class Builder:
     # -- assemble --------------------------------------------------------------------------
     def build(self) -> Contract:
         servers = self.servers()
-        mqtt_servers = self.check_protocol(servers)
+        mqtt_names = self.check_protocol(servers)
         all_servers = {s.name for s in servers}
-        drafts, ops = self.drafts(mqtt_servers, all_servers)
+        drafts, ops = self.drafts(mqtt_names, all_servers)
         channels = [self.channel(d) for d in drafts.values()]
-        self.check_names(channels)
-        channels = self.method_names(channels)
+        self.diags += check_names(channels, self.root)
+        channels, renamed = method_names(channels, self.root)
+        self.diags += renamed
         by_id = {ch.id: ch for ch in channels}
         for index, op in enumerate(ops):
             if op.reply is None or op.channel_id not in by_id or op.reply.channel_id not in by_id:
@@ -679,75 +622,6 @@ class Builder:
             return DeliveryPolicy(qos=qos, retain=retain, declared_at=loc)
         return None
 
-    def method_names(self, channels: list[Channel]) -> list[Channel]:
-        """operationIds name the publish/subscribe methods; one that is not an identifier or
-        clashes with another generated name or the client's own API keeps the channel-based
-        name, with a warning."""
-        fixed = {
-            f"{prefix}{ch.py_name}"
-            for ch in channels
-            for prefix in ("on_", "request_", "serve_", "stream_", "clear_")
-        }
-        taken: dict[str, str] = {}
-        out: list[Channel] = []
-        for ch in channels:
-            names: dict[str, str] = {}
-            for attr, default in (
-                ("publish_method", f"publish_{ch.py_name}"),
-                ("subscribe_method", f"subscribe_{ch.py_name}"),
-            ):
-                name = getattr(ch, attr) or default
-                own = {f"{prefix}{ch.py_name}" for prefix in ("on_", "request_", "serve_")}
-                if name in own:
-                    name = default  # ``onThermostatSet``: the decorator's own name, no surprise
-                if name != default and (
-                    not is_identifier(name)
-                    or name in fixed
-                    or name in taken
-                    or name in _CLIENT_API
-                    or name.startswith("_")
-                ):
-                    self.diags.append(
-                        Diagnostic(
-                            ch.location or self.root,
-                            "method-name-fallback",
-                            f"channel {ch.id!r}: the operationId would name a method {name!r}, "
-                            f"which clashes or is not usable; the method is {default!r}",
-                            "warning",
-                        )
-                    )
-                    name = default
-                taken[name] = ch.id
-                names[attr] = name
-            out.append(
-                replace(
-                    ch,
-                    publish_method=names["publish_method"],
-                    subscribe_method=names["subscribe_method"],
-                )
-            )
-        return out
-
-    def check_names(self, channels: Iterable[Channel]) -> None:
-        seen: dict[str, Channel] = {}
-        for ch in channels:
-            if not is_identifier(ch.py_name):
-                self.fail(
-                    ch.location or self.root,
-                    "name-collision",
-                    f"channel {ch.id!r}: {ch.py_name!r} is not a Python identifier",
-                    hint="add `x-python-name` to the channel",
-                )
-            if ch.py_name in seen:
-                other = seen[ch.py_name]
-                self.fail(
-                    ch.location or self.root,
-                    "name-collision",
-                    f"channels {other.id!r} and {ch.id!r} both map to the method suffix {ch.py_name!r}",
-                    hint=f"add `x-python-name: <unique_name>` to channel {ch.id!r}",
-                )
-            seen[ch.py_name] = ch
-
 
 def build_contract(
     resolver: Resolver, *, client_name: str | None = None
@@ -756,61 +630,3 @@ def build_contract(
     builder = Builder(resolver, client_name=client_name)
     contract = builder.build()
     return contract, [d for d in builder.diags if d.severity != "error"]
-
-
-def _binding_kinds(doc: Any) -> set[str]:
-    kinds: set[str] = set()
-    stack: list[Any] = [doc]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            b = node.get("bindings")
-            if isinstance(b, dict):
-                kinds.update(k for k in b if not k.startswith("x-") and k != "$ref")
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    return kinds
-
-
-def mqtt_servers(
-    doc: Any, root: Location, servers: list[Server] | tuple[SourceServer, ...]
-) -> tuple[set[str], list[Diagnostic]]:
-    """Names of MQTT servers (and a warning when nothing says which protocol); raises
-    NotMQTTError for a document about another protocol."""
-    found = {s.name for s in servers if s.protocol in MQTT_PROTOCOLS}
-    kinds = _binding_kinds(doc)
-    if found or "mqtt" in kinds or "mqtt5" in kinds:
-        return found, []
-    protocols = sorted({s.protocol for s in servers} | kinds)
-    if protocols:
-        raise NotMQTTError(
-            [
-                Diagnostic(
-                    root.child("servers") if servers else root,
-                    "not-mqtt",
-                    f"this AsyncAPI document describes a {', '.join(protocols)} API, not MQTT: "
-                    "no server with protocol mqtt/mqtts and no mqtt bindings",
-                    hint="mqttwire generates MQTT clients only",
-                )
-            ]
-        )
-    warning = Diagnostic(
-        root,
-        "protocol-unspecified",
-        "no servers and no bindings: channels are treated as MQTT topics",
-        "warning",
-    )
-    return found, [warning]
-
-
-def precheck_protocol(resolver: Resolver) -> None:
-    """Reject documents about another protocol before reporting their other problems."""
-    if major_version(resolver.root) == 0:
-        return
-    try:
-        servers = Adapter(resolver).servers()
-    except (ContractError, AttributeError, TypeError):
-        return  # malformed: the validator reports it
-    if servers:
-        mqtt_servers(resolver.root, resolver.root_location, servers)
