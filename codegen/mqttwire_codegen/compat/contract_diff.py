@@ -17,6 +17,7 @@ from mqttwire_codegen.compat.schema_diff import SchemaDiff
 from mqttwire_codegen.diagnostics import Location
 from mqttwire_codegen.ir import Channel, Contract, DeliveryPolicy, Message, Operation, Parameter
 from mqttwire_codegen.pointer import join as pointer_join
+from mqttwire_codegen.pointer import last as pointer_last
 
 _PARAM = re.compile(r"\{[^}]*\}")
 
@@ -333,7 +334,7 @@ def _sub(pointer: str | None, token: str) -> str | None:
 def _defs_resolver(contract: Contract) -> Any:
     def resolve(schema: Mapping[str, Any], pointer: str) -> tuple[Mapping[str, Any], str]:
         ref = str(schema["$ref"])
-        name = ref.rsplit("/", 1)[-1]
+        name = pointer_last(ref.partition("#")[2])
         target = contract.schema_defs.get(name)
         if target is None:
             return {}, pointer  # unresolved: treat as "anything"
