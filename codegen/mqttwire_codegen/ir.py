@@ -49,11 +49,6 @@ class TopicTemplate:
             level in ("+", "#") for level in self.address.split("/")
         )
 
-    @property
-    def shown(self) -> str:
-        """The address for people: as written, or that it is given at runtime."""
-        return self.address if self.address is not None else "(address given at runtime)"
-
 
 @dataclass(frozen=True, slots=True)
 class DeliveryPolicy:
@@ -138,6 +133,14 @@ class Channel:
     location: Location | None = None
     publish_method: str = ""  # the send operation's operationId, else publish_<py_name>
     subscribe_method: str = ""  # the receive operation's operationId, else subscribe_<py_name>
+
+    @property
+    def address_text(self) -> str:
+        """The address for people: as written, or the channel id and that the address is
+        given at runtime."""
+        if self.topic.address is not None:
+            return self.topic.address
+        return f"{self.id} (address given at runtime)"
 
     @property
     def publish_name(self) -> str:

@@ -156,7 +156,7 @@ def _channel_view(ch: Channel, sends: bool = True, receives: bool = True) -> Cha
         publish_method=ch.publish_name,
         subscribe_method=ch.subscribe_name,
         const=ch.const_name,
-        address=ch.topic.shown,
+        address=ch.address_text,
         params=tuple(_param_view(p) for p in ch.topic.parameters),
         messages=tuple(
             MessageView(
@@ -205,8 +205,8 @@ def template_context(contract: Contract, package: str, contract_name: str) -> Te
                 stream_type=_union([m.class_name for m in stream.messages] + reply_names)
                 if stream
                 else None,
-                address=req.topic.shown,
-                reply_address=rep.topic.shown,
+                address=req.address_text,
+                reply_address=rep.address_text,
                 params=tuple(_param_view(p) for p in req.topic.parameters),
                 share_group=req.share_group,
                 payload_type=_union([m.class_name for m in req.messages]),

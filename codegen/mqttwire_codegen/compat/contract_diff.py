@@ -218,7 +218,7 @@ class ContractDiff:
             )
         for old, new in paired:
             for change in self._message(old, new):
-                self._channel_of[id(change)] = new_ch.topic.shown
+                self._channel_of[id(change)] = new_ch.address_text
                 yield change
 
     def _message(self, old: Message, new: Message) -> Iterator[Change]:
