@@ -398,6 +398,7 @@ def test_channels_without_address_are_kept() -> None:
     assert all(ch.messages for ch in contract.channels)
     assert {op.channel_id for op in contract.operations} == {"newelectricinfo", "highvoltage"}
     assert contract.client_channels == ()
+    assert contract.channels[0].address_text == "newelectricinfo (address given at runtime)"
     found = [d for d in diagnostics if d.rule == "channel-without-address"]
     assert [(d.location.file, d.location.pointer) for d in found] == [
         (DATA / file, "/channels/newelectricinfo"),
