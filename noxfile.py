@@ -53,6 +53,10 @@ def _ensure_mosquitto(session: nox.Session) -> None:
 
 
 def _install(session: nox.Session, extras: str = "dev") -> None:
+    """The developer workspace (root pyproject.toml, ``mqttwire-workspace``), editable."""
+    # A venv reused from before the split into four distributions still has the workspace
+    # installed as ``mqttwire``: remove it so that one editable install maps the packages.
+    session.run("python", "-m", "pip", "uninstall", "-y", "-q", "mqttwire", silent=True)
     session.install("-e", f".[{extras}]")
 
 
@@ -72,7 +76,7 @@ def demo(session: nox.Session) -> None:
     ``nox -s demo -- --broker amqtt`` forces one; ``-- --help`` lists the options.
     """
     _install(session)
-    session.run("python", "-m", "tars_demo", *session.posargs)
+    session.run("tars-demo", *session.posargs)
 
 
 @nox.session

@@ -24,10 +24,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "interop"))
+sys.path.insert(0, str(ROOT / "tests"))  # support.brokers: the test suite's broker wrappers
 
 from failover_scenario import run_failover_round  # noqa: E402
-
-from mqttwire.testing.brokers import NatsCluster  # noqa: E402
+from support.brokers import NatsCluster  # noqa: E402
 
 
 def _percentile(values: list[float], q: float) -> float | None:

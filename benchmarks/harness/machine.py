@@ -12,6 +12,7 @@ from mqttwire.testing.broker import find_mosquitto
 
 PACKAGES = (
     "mqttwire",
+    "mqttwire-workspace",  # the developer install of this repository (pyproject.toml at the root)
     "aiomqtt",
     "paho-mqtt",
     "pydantic",

@@ -12,9 +12,9 @@ from mqttwire_codegen.naming import is_identifier
 # attributes of the generated client's base class (mqttwire.typed.TypedClient)
 CLIENT_API = frozenset(
     {
-        "CHANNELS", "client", "connect", "disconnect", "for_testing", "from_env", "mqtt5",
-        "ordered", "requests_in_flight", "response_topic", "run_until_signal", "shutdown",
-        "stats", "take_errors", "testing", "wait_subscribed",
+        "CHANNELS", "client", "codec", "connect", "disconnect", "for_testing", "from_env",
+        "mqtt5", "ordered", "requests_in_flight", "response_topic", "run_until_signal",
+        "shutdown", "stats", "subscribing", "take_errors", "testing", "wait_subscribed",
     }
 )  # fmt: skip
 

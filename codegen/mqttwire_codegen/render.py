@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from mqttwire_codegen import __version__, pointer
-from mqttwire_codegen.ir import Channel, Contract, Parameter
+from mqttwire_codegen.ir import Channel, Contract, Message, Parameter
 
-RUNTIME_API = 2
+RUNTIME_API = 3
 DEFAULT_REQUEST_TIMEOUT = 30.0
 
 
@@ -25,6 +25,13 @@ def _doc(value: object) -> str:
     return text.rstrip('"') if text.endswith('"') else text
 
 
+def _summary(text: str) -> str:
+    """The first sentence of a description's first paragraph, on one line."""
+    paragraph = " ".join(str(text).strip().split("\n\n")[0].split())
+    end = paragraph.find(". ")
+    return paragraph if end < 0 else paragraph[: end + 1]
+
+
 @dataclass(frozen=True, slots=True)
 class ParamView:
     name: str
@@ -39,6 +46,7 @@ class ParamView:
 class MessageView:
     event_type: str
     class_name: str
+    raw_type: str | None  # ``str``/``bytes`` for a bare text/binary message (see ``raw_type``)
     envelope: bool | None  # only spelled out where it departs from the channel's rule
     content_type: str | None
 
@@ -77,13 +85,13 @@ class RequestView:
     stream_const: str | None
     stream_address: str | None
     stream_type: str | None
+    stream_only_type: str | None
     address: str
     reply_address: str
     params: tuple[ParamView, ...]
     share_group: str | None
     payload_type: str
     reply_type: str
-    reply_type_str: str
     serve: bool
     correlation: str
     reply_to: str | None
@@ -118,6 +126,31 @@ def _param_view(p: Parameter) -> ParamView:
 def _union(names: list[str]) -> str:
     unique = list(dict.fromkeys(names))
     return " | ".join(f"models.{n}" for n in unique)
+
+
+_TEXT_TYPES = ("text/", "application/xml", "application/yaml", "application/x-yaml")
+
+
+def raw_type(m: Message) -> str | None:
+    """``str`` for a bare ``text/*`` message whose schema is a plain string, ``bytes`` for a
+    bare binary one (``format: binary``): published from and delivered as that type instead
+    of its ``RootModel`` (``None``: the model itself)."""
+    schema = m.payload_schema
+    if m.envelope or m.content_type is None or schema.get("type") != "string":
+        return None
+    if any(k in schema for k in ("enum", "const", "$ref", "oneOf", "anyOf", "allOf")):
+        return None
+    base = m.content_type.split(";", 1)[0].strip().lower()
+    if base.endswith("json"):
+        return None
+    if base.startswith(_TEXT_TYPES):
+        return "str" if "format" not in schema else None
+    return "bytes" if schema.get("format") == "binary" else None
+
+
+def _types(messages: list[Message] | tuple[Message, ...]) -> str:
+    """The Python type of a payload of one of ``messages`` (a union)."""
+    return " | ".join(dict.fromkeys(raw_type(m) or f"models.{m.class_name}" for m in messages))
 
 
 def _policy_doc(ch: Channel) -> str:
@@ -162,12 +195,13 @@ def _channel_view(ch: Channel, sends: bool = True, receives: bool = True) -> Cha
             MessageView(
                 event_type=m.name,
                 class_name=m.class_name,
+                raw_type=raw_type(m),
                 envelope=None if m.envelope == ch.envelope else m.envelope,
                 content_type=m.content_type,
             )
             for m in ch.messages
         ),
-        payload_type=_union([m.class_name for m in ch.messages]),
+        payload_type=_types(ch.messages),
         headers_type=_union([m.headers_class for m in ch.messages if m.headers_class]),
         envelope=ch.envelope,
         carries_envelope=ch.envelope or any(m.envelope for m in ch.messages),
@@ -190,9 +224,10 @@ def template_context(contract: Contract, package: str, contract_name: str) -> Te
     requests: list[RequestView] = []
     for op, req, rep in contract.request_methods:
         assert op.reply is not None
-        reply_names = [m.class_name for m in op.reply.messages] or [
-            m.class_name for m in rep.messages
-        ]
+        replies = op.reply.messages
+        if not {m.class_name for m in rep.messages} <= {m.class_name for m in replies}:
+            # any message of the reply channel is handed over as the reply: type it so
+            replies = rep.messages
         stream = by_id.get(op.reply_stream_channel_id or "")
         requests.append(
             RequestView(
@@ -202,16 +237,14 @@ def template_context(contract: Contract, package: str, contract_name: str) -> Te
                 reply_const=rep.const_name,
                 stream_const=stream.const_name if stream else None,
                 stream_address=stream.topic.address if stream else None,
-                stream_type=_union([m.class_name for m in stream.messages] + reply_names)
-                if stream
-                else None,
+                stream_type=_types([*stream.messages, *replies]) if stream else None,
+                stream_only_type=_types(stream.messages) if stream else None,
                 address=req.address_text,
                 reply_address=rep.address_text,
                 params=tuple(_param_view(p) for p in req.topic.parameters),
                 share_group=req.share_group,
-                payload_type=_union([m.class_name for m in req.messages]),
-                reply_type=_union(reply_names),
-                reply_type_str=_union(reply_names),
+                payload_type=_types(req.messages),
+                reply_type=_types(replies),
                 serve=contract.directions(req.id)[1],
                 correlation=op.reply.correlation,
                 reply_to=_header_name(op.reply.address),
@@ -248,6 +281,7 @@ def render_templates(context: TemplateContext) -> dict[str, str]:
     )
     env.filters["py"] = _py
     env.filters["doc"] = _doc
+    env.filters["summary"] = _summary
     variables = context.variables()
     return {
         "__init__.py": env.get_template("init.py.j2").render(variables),

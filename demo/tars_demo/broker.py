@@ -1,4 +1,4 @@
-"""The demo's broker: ``auto`` is what :func:`mqttwire.testing.embedded.start_default_broker`
+"""The demo's broker: ``auto`` is what :func:`tars_demo.embedded.start_default_broker`
 chooses (``MQTT_URL``, else mosquitto from PATH, else in-process amqtt); the other kinds force
 one choice and fail with a clear message when it is not available."""
 
@@ -8,7 +8,7 @@ import os
 from typing import Literal, get_args
 
 from mqttwire.testing.broker import BrokerNotAvailableError
-from mqttwire.testing.embedded import (
+from tars_demo.embedded import (
     DefaultBroker,
     start_amqtt,
     start_default_broker,

@@ -1,6 +1,6 @@
-"""Command line of the demo: ``python -m tars_demo [--broker KIND] [--utterances N] ...``.
+"""Command line of the demo: ``tars-demo [--broker KIND] [--utterances N] ...``.
 
-``mqttwire demo`` accepts the same options (see ``mqttwire_codegen/commands/demo.py``).
+The ``tars-demo`` console script and ``python -m tars_demo`` both run :func:`main`.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m tars_demo",
+        prog="tars-demo",
         description=(
             "Three TARS services (router, llm, tts) talk through the generated TarsClient; "
             "tts is killed with SIGKILL, its last will marks it unhealthy, and it recovers."

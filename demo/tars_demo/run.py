@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from mqttwire import ConnectError, MQTTClientConfig, MQTTWireError
-from mqttwire.testing.embedded import DefaultBroker
 from mqttwire.url import redact_url
+from tars_demo.embedded import DefaultBroker
 from tars_demo.monitor import DemoFailure, Monitor, Seen, Timeline
 from tars_demo.watching import DemoWatch
 from tars_mqtt import TarsClient

@@ -2,7 +2,7 @@
 
 The watcher is the command's own :class:`~mqttwire_codegen.watch.Watcher`, in the demo's
 process and event loop, with its own client id; it publishes nothing. It needs the generator's
-dependencies (``mqttwire[codegen]``) and the contract file, found in the source tree (or given).
+distribution (``mqttwire-codegen``, or ``pip install 'tars-demo[watch]'``) and the contract file, found in the source tree (or given).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ class DemoWatch:
             from mqttwire_codegen.diagnostics import ContractError
         except ImportError as exc:
             raise WatchUnavailableError(
-                f"--watch needs the generator: pip install 'mqttwire[codegen]' ({exc})"
+                f"--watch needs the generator: pip install mqttwire-codegen ({exc})"
             ) from None
         try:
             self.contract = load_contract(contract_path)[0]

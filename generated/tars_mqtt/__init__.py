@@ -5,7 +5,7 @@
 
 from mqttwire.version import require_runtime_api
 
-require_runtime_api("tars_mqtt", 2)
+require_runtime_api("tars_mqtt", 3)
 
 from tars_mqtt import channels, models  # noqa: E402
 from tars_mqtt.client import TarsClient  # noqa: E402

@@ -7,7 +7,14 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from mqttwire.typed import ChannelSpec, MessageSpec, ParamSpec, RequestSpec, TopicTemplate
+from mqttwire.typed import (
+    ChannelSpec,
+    MessageSpec,
+    ParamSpec,
+    RequestSpec,
+    StreamingRequestSpec,
+    TopicTemplate,
+)
 from tars_mqtt import models
 
 TOPIC_STT_FINAL: Final = "stt/final"
@@ -46,7 +53,7 @@ TOPIC_SYSTEM_KEEPALIVE: Final = "system/keepalive/{client_id}"
 TOPIC_CONFIG_UPDATE: Final = "config/update"
 TOPIC_SYSTEM_CONFIG: Final = "system/config/{service}"
 
-CH_STT_FINAL: Final = ChannelSpec(
+CH_STT_FINAL: Final[ChannelSpec[models.FinalTranscript]] = ChannelSpec(
     name="stt_final",
     topic=TopicTemplate(
         "stt/final",
@@ -60,7 +67,7 @@ CH_STT_FINAL: Final = ChannelSpec(
     message_expiry_interval=None,
     share_group=None,
 )
-CH_STT_PARTIAL: Final = ChannelSpec(
+CH_STT_PARTIAL: Final[ChannelSpec[models.PartialTranscript]] = ChannelSpec(
     name="stt_partial",
     topic=TopicTemplate(
         "stt/partial",
@@ -76,7 +83,7 @@ CH_STT_PARTIAL: Final = ChannelSpec(
     message_expiry_interval=None,
     share_group=None,
 )
-CH_STT_AUDIO_FFT: Final = ChannelSpec(
+CH_STT_AUDIO_FFT: Final[ChannelSpec[models.AudioFFTData]] = ChannelSpec(
     name="stt_audio_fft",
     topic=TopicTemplate(
         "stt/audio_fft",
@@ -90,7 +97,7 @@ CH_STT_AUDIO_FFT: Final = ChannelSpec(
     message_expiry_interval=None,
     share_group=None,
 )
-CH_TTS_SAY: Final = ChannelSpec(
+CH_TTS_SAY: Final[ChannelSpec[models.TtsSay]] = ChannelSpec(
     name="tts_say",
     topic=TopicTemplate(
         "tts/say",
@@ -104,7 +111,7 @@ CH_TTS_SAY: Final = ChannelSpec(
     message_expiry_interval=None,
     share_group=None,
 )
-CH_TTS_STATUS: Final = ChannelSpec(
+CH_TTS_STATUS: Final[ChannelSpec[models.TtsStatus]] = ChannelSpec(
     name="tts_status",
     topic=TopicTemplate(
         "tts/status",
@@ -118,7 +125,7 @@ CH_TTS_STATUS: Final = ChannelSpec(
     message_expiry_interval=None,
     share_group=None,
 )
-CH_TTS_CONTROL: Final = ChannelSpec(
+CH_TTS_CONTROL: Final[ChannelSpec[models.TtsControl]] = ChannelSpec(
     name="tts_control",
     topic=TopicTemplate(
         "tts/control",
@@ -132,7 +139,7 @@ CH_TTS_CONTROL: Final = ChannelSpec(
     message_expiry_interval=None,
     share_group=None,
 )
-CH_LLM_REQUEST: Final = ChannelSpec(
+CH_LLM_REQUEST: Final[ChannelSpec[models.LLMRequest]] = ChannelSpec(
     name="llm_request",
     topic=TopicTemplate(
         "llm/request",
@@ -146,7 +153,7 @@ CH_LLM_REQUEST: Final = ChannelSpec(
     message_expiry_interval=None,
     share_group=None,
 )
-CH_LLM_RESPONSE: Final = ChannelSpec(
+CH_LLM_RESPONSE: Final[ChannelSpec[models.LLMResponse]] = ChannelSpec(
     name="llm_response",
     topic=TopicTemplate(
         "llm/response",
@@ -160,7 +167,7 @@ CH_LLM_RESPONSE: Final = ChannelSpec(
     message_expiry_interval=None,
     share_group=None,
 )
-CH_LLM_STREAM: Final = ChannelSpec(
+CH_LLM_STREAM: Final[ChannelSpec[models.LLMStreamDelta]] = ChannelSpec(
     name="llm_stream",
     topic=TopicTemplate(
         "llm/stream",
@@ -174,7 +181,7 @@ CH_LLM_STREAM: Final = ChannelSpec(
     message_expiry_interval=None,
     share_group=None,
 )
-CH_LLM_CANCEL: Final = ChannelSpec(
+CH_LLM_CANCEL: Final[ChannelSpec[models.LLMCancel]] = ChannelSpec(
     name="llm_cancel",
     topic=TopicTemplate(
         "llm/cancel",
@@ -188,7 +195,7 @@ CH_LLM_CANCEL: Final = ChannelSpec(
     message_expiry_interval=None,
     share_group=None,
 )
-CH_LLM_TOOLS_REGISTRY: Final = ChannelSpec(
+CH_LLM_TOOLS_REGISTRY: Final[ChannelSpec[models.ToolsRegistry]] = ChannelSpec(
     name="llm_tools_registry",
     topic=TopicTemplate(
         "llm/tools/registry",
@@ -204,7 +211,7 @@ CH_LLM_TOOLS_REGISTRY: Final = ChannelSpec(
     message_expiry_interval=None,
     share_group=None,
 )
-CH_LLM_TOOL_CALL_REQUEST: Final = ChannelSpec(
+CH_LLM_TOOL_CALL_REQUEST: Final[ChannelSpec[models.ToolCallRequest]] = ChannelSpec(
     name="llm_tool_call_request",
     topic=TopicTemplate(
         "llm/tool.call.request",
@@ -222,7 +229,7 @@ CH_LLM_TOOL_CALL_REQUEST: Final = ChannelSpec(
     message_expiry_interval=None,
     share_group=None,
 )
-CH_LLM_TOOL_CALL_RESULT: Final = ChannelSpec(
+CH_LLM_TOOL_CALL_RESULT: Final[ChannelSpec[models.ToolCallResult]] = ChannelSpec(
     name="llm_tool_call_result",
     topic=TopicTemplate(
         "llm/tool.call.result",
@@ -238,7 +245,7 @@ CH_LLM_TOOL_CALL_RESULT: Final = ChannelSpec(
     message_expiry_interval=None,
     share_group=None,
 )
-CH_WAKE_EVENT: Final = ChannelSpec(
+CH_WAKE_EVENT: Final[ChannelSpec[models.WakeEvent]] = ChannelSpec(
     name="wake_event",
     topic=TopicTemplate(
         "wake/event",
@@ -252,7 +259,7 @@ CH_WAKE_EVENT: Final = ChannelSpec(
     message_expiry_interval=None,
     share_group=None,
 )
-CH_WAKE_MIC: Final = ChannelSpec(
+CH_WAKE_MIC: Final[ChannelSpec[models.MicCommand]] = ChannelSpec(
     name="wake_mic",
     topic=TopicTemplate(
         "wake/mic",
@@ -266,7 +273,7 @@ CH_WAKE_MIC: Final = ChannelSpec(
     message_expiry_interval=None,
     share_group=None,
 )
-CH_MEMORY_QUERY: Final = ChannelSpec(
+CH_MEMORY_QUERY: Final[ChannelSpec[models.MemoryQuery]] = ChannelSpec(
     name="memory_query",
     topic=TopicTemplate(
         "memory/query",
@@ -280,7 +287,7 @@ CH_MEMORY_QUERY: Final = ChannelSpec(
     message_expiry_interval=None,
     share_group=None,
 )
-CH_MEMORY_RESULTS: Final = ChannelSpec(
+CH_MEMORY_RESULTS: Final[ChannelSpec[models.MemoryResults]] = ChannelSpec(
     name="memory_results",
     topic=TopicTemplate(
         "memory/results",
@@ -296,7 +303,7 @@ CH_MEMORY_RESULTS: Final = ChannelSpec(
     message_expiry_interval=None,
     share_group=None,
 )
-CH_CHARACTER_GET: Final = ChannelSpec(
+CH_CHARACTER_GET: Final[ChannelSpec[models.CharacterGetRequest]] = ChannelSpec(
     name="character_get",
     topic=TopicTemplate(
         "character/get",
@@ -315,24 +322,32 @@ CH_CHARACTER_GET: Final = ChannelSpec(
     message_expiry_interval=None,
     share_group=None,
 )
-CH_CHARACTER_RESULT: Final = ChannelSpec(
-    name="character_result",
-    topic=TopicTemplate(
-        "character/result",
-        (),
-    ),
-    messages=(
-        MessageSpec("character.result", models.CharacterSnapshot, content_type="application/json"),
-        MessageSpec("character.result", models.CharacterSection, content_type="application/json"),
-    ),
-    envelope=True,
-    publish_qos=1,
-    publish_retain=False,
-    subscribe_qos=1,
-    message_expiry_interval=None,
-    share_group=None,
+CH_CHARACTER_RESULT: Final[ChannelSpec[models.CharacterSnapshot | models.CharacterSection]] = (
+    ChannelSpec(
+        name="character_result",
+        topic=TopicTemplate(
+            "character/result",
+            (),
+        ),
+        messages=(
+            MessageSpec(
+                "character.result", models.CharacterSnapshot, content_type="application/json"
+            ),
+            MessageSpec(
+                "character.result", models.CharacterSection, content_type="application/json"
+            ),
+        ),
+        envelope=True,
+        publish_qos=1,
+        publish_retain=False,
+        subscribe_qos=1,
+        message_expiry_interval=None,
+        share_group=None,
+    )
 )
-CH_CHARACTER_UPDATE: Final = ChannelSpec(
+CH_CHARACTER_UPDATE: Final[
+    ChannelSpec[models.CharacterTraitUpdate | models.CharacterResetTraits]
+] = ChannelSpec(
     name="character_update",
     topic=TopicTemplate(
         "character/update",
@@ -353,7 +368,7 @@ CH_CHARACTER_UPDATE: Final = ChannelSpec(
     message_expiry_interval=None,
     share_group=None,
 )
-CH_SYSTEM_CHARACTER_CURRENT: Final = ChannelSpec(
+CH_SYSTEM_CHARACTER_CURRENT: Final[ChannelSpec[models.CharacterSnapshot]] = ChannelSpec(
     name="system_character_current",
     topic=TopicTemplate(
         "system/character/current",
@@ -371,7 +386,7 @@ CH_SYSTEM_CHARACTER_CURRENT: Final = ChannelSpec(
     message_expiry_interval=None,
     share_group=None,
 )
-CH_MOVEMENT_TEST: Final = ChannelSpec(
+CH_MOVEMENT_TEST: Final[ChannelSpec[models.TestMovementRequest]] = ChannelSpec(
     name="movement_test",
     topic=TopicTemplate(
         "movement/test",
@@ -387,7 +402,7 @@ CH_MOVEMENT_TEST: Final = ChannelSpec(
     message_expiry_interval=None,
     share_group=None,
 )
-CH_MOVEMENT_STOP: Final = ChannelSpec(
+CH_MOVEMENT_STOP: Final[ChannelSpec[models.EmergencyStopCommand]] = ChannelSpec(
     name="movement_stop",
     topic=TopicTemplate(
         "movement/stop",
@@ -403,7 +418,7 @@ CH_MOVEMENT_STOP: Final = ChannelSpec(
     message_expiry_interval=None,
     share_group=None,
 )
-CH_MOVEMENT_STATUS: Final = ChannelSpec(
+CH_MOVEMENT_STATUS: Final[ChannelSpec[models.MovementStatusUpdate]] = ChannelSpec(
     name="movement_status",
     topic=TopicTemplate(
         "movement/status",
@@ -421,28 +436,30 @@ CH_MOVEMENT_STATUS: Final = ChannelSpec(
     message_expiry_interval=None,
     share_group=None,
 )
-CH_MOVEMENT_STATE: Final = ChannelSpec(
-    name="movement_state",
-    topic=TopicTemplate(
-        "movement/state",
-        (),
-    ),
-    messages=(
-        MessageSpec("movement.state", models.MovementState, content_type="application/json"),
-        MessageSpec(
-            "movement.controller.state",
-            models.MovementControllerState,
-            content_type="application/json",
+CH_MOVEMENT_STATE: Final[ChannelSpec[models.MovementState | models.MovementControllerState]] = (
+    ChannelSpec(
+        name="movement_state",
+        topic=TopicTemplate(
+            "movement/state",
+            (),
         ),
-    ),
-    envelope=False,
-    publish_qos=1,
-    publish_retain=False,
-    subscribe_qos=1,
-    message_expiry_interval=None,
-    share_group=None,
+        messages=(
+            MessageSpec("movement.state", models.MovementState, content_type="application/json"),
+            MessageSpec(
+                "movement.controller.state",
+                models.MovementControllerState,
+                content_type="application/json",
+            ),
+        ),
+        envelope=False,
+        publish_qos=1,
+        publish_retain=False,
+        subscribe_qos=1,
+        message_expiry_interval=None,
+        share_group=None,
+    )
 )
-CH_MOVEMENT_FRAME: Final = ChannelSpec(
+CH_MOVEMENT_FRAME: Final[ChannelSpec[models.MovementFrame]] = ChannelSpec(
     name="movement_frame",
     topic=TopicTemplate(
         "movement/frame",
@@ -458,7 +475,7 @@ CH_MOVEMENT_FRAME: Final = ChannelSpec(
     message_expiry_interval=None,
     share_group=None,
 )
-CH_MOVEMENT_COMMAND: Final = ChannelSpec(
+CH_MOVEMENT_COMMAND: Final[ChannelSpec[models.MovementCommand]] = ChannelSpec(
     name="movement_command",
     topic=TopicTemplate(
         "movement/command",
@@ -474,7 +491,7 @@ CH_MOVEMENT_COMMAND: Final = ChannelSpec(
     message_expiry_interval=None,
     share_group=None,
 )
-CH_CAMERA_FRAME: Final = ChannelSpec(
+CH_CAMERA_FRAME: Final[ChannelSpec[models.CameraFrame]] = ChannelSpec(
     name="camera_frame",
     topic=TopicTemplate(
         "camera/frame",
@@ -488,7 +505,7 @@ CH_CAMERA_FRAME: Final = ChannelSpec(
     message_expiry_interval=None,
     share_group=None,
 )
-CH_CAMERA_CAPTURE: Final = ChannelSpec(
+CH_CAMERA_CAPTURE: Final[ChannelSpec[models.CameraCaptureRequest]] = ChannelSpec(
     name="camera_capture",
     topic=TopicTemplate(
         "camera/capture",
@@ -504,7 +521,7 @@ CH_CAMERA_CAPTURE: Final = ChannelSpec(
     message_expiry_interval=None,
     share_group=None,
 )
-CH_CAMERA_IMAGE: Final = ChannelSpec(
+CH_CAMERA_IMAGE: Final[ChannelSpec[models.CameraImageResponse]] = ChannelSpec(
     name="camera_image",
     topic=TopicTemplate(
         "camera/image",
@@ -520,7 +537,7 @@ CH_CAMERA_IMAGE: Final = ChannelSpec(
     message_expiry_interval=None,
     share_group=None,
 )
-CH_CAMERA_STATUS: Final = ChannelSpec(
+CH_CAMERA_STATUS: Final[ChannelSpec[models.CameraStatusUpdate]] = ChannelSpec(
     name="camera_status",
     topic=TopicTemplate(
         "camera/status",
@@ -536,7 +553,9 @@ CH_CAMERA_STATUS: Final = ChannelSpec(
     message_expiry_interval=None,
     share_group=None,
 )
-CH_SYSTEM_HEALTH: Final = ChannelSpec(
+CH_SYSTEM_HEALTH: Final[
+    ChannelSpec[models.HealthPing | models.WakeHealthPayload | models.ConfigHealthPayload]
+] = ChannelSpec(
     name="system_health",
     topic=TopicTemplate(
         "system/health/{client_id}",
@@ -560,7 +579,7 @@ CH_SYSTEM_HEALTH: Final = ChannelSpec(
     message_expiry_interval=None,
     share_group=None,
 )
-CH_SYSTEM_KEEPALIVE: Final = ChannelSpec(
+CH_SYSTEM_KEEPALIVE: Final[ChannelSpec[models.HeartbeatPayload]] = ChannelSpec(
     name="system_keepalive",
     topic=TopicTemplate(
         "system/keepalive/{client_id}",
@@ -576,7 +595,7 @@ CH_SYSTEM_KEEPALIVE: Final = ChannelSpec(
     message_expiry_interval=None,
     share_group=None,
 )
-CH_CONFIG_UPDATE: Final = ChannelSpec(
+CH_CONFIG_UPDATE: Final[ChannelSpec[models.ConfigUpdatePayload]] = ChannelSpec(
     name="config_update",
     topic=TopicTemplate(
         "config/update",
@@ -592,7 +611,7 @@ CH_CONFIG_UPDATE: Final = ChannelSpec(
     message_expiry_interval=None,
     share_group=None,
 )
-CH_SYSTEM_CONFIG: Final = ChannelSpec(
+CH_SYSTEM_CONFIG: Final[ChannelSpec[models.ConfigUpdatePayload]] = ChannelSpec(
     name="system_config",
     topic=TopicTemplate(
         "system/config/{service}",
@@ -609,7 +628,7 @@ CH_SYSTEM_CONFIG: Final = ChannelSpec(
     share_group=None,
 )
 
-CHANNELS: Final[Mapping[str, ChannelSpec]] = MappingProxyType(
+CHANNELS: Final[Mapping[str, ChannelSpec[object]]] = MappingProxyType(
     {
         "stt_final": CH_STT_FINAL,
         "stt_partial": CH_STT_PARTIAL,
@@ -649,37 +668,41 @@ CHANNELS: Final[Mapping[str, ChannelSpec]] = MappingProxyType(
     }
 )
 
-RQ_LLM_REQUEST: Final = RequestSpec(
+RQ_LLM_REQUEST: Final[
+    StreamingRequestSpec[models.LLMRequest, models.LLMResponse, models.LLMStreamDelta]
+] = StreamingRequestSpec(
     request=CH_LLM_REQUEST,
     reply=CH_LLM_RESPONSE,
     correlation="envelope-id",
     stream=CH_LLM_STREAM,
 )
 
-RQ_LLM_TOOL_CALL_REQUEST: Final = RequestSpec(
-    request=CH_LLM_TOOL_CALL_REQUEST,
-    reply=CH_LLM_TOOL_CALL_RESULT,
-    correlation="$message.payload#/call_id",
-    stream=None,
+RQ_LLM_TOOL_CALL_REQUEST: Final[RequestSpec[models.ToolCallRequest, models.ToolCallResult]] = (
+    RequestSpec(
+        request=CH_LLM_TOOL_CALL_REQUEST,
+        reply=CH_LLM_TOOL_CALL_RESULT,
+        correlation="$message.payload#/call_id",
+    )
 )
 
-RQ_MEMORY_QUERY: Final = RequestSpec(
+RQ_MEMORY_QUERY: Final[RequestSpec[models.MemoryQuery, models.MemoryResults]] = RequestSpec(
     request=CH_MEMORY_QUERY,
     reply=CH_MEMORY_RESULTS,
     correlation="envelope-id",
-    stream=None,
 )
 
-RQ_CHARACTER_GET: Final = RequestSpec(
+RQ_CHARACTER_GET: Final[
+    RequestSpec[models.CharacterGetRequest, models.CharacterSnapshot | models.CharacterSection]
+] = RequestSpec(
     request=CH_CHARACTER_GET,
     reply=CH_CHARACTER_RESULT,
     correlation="envelope-id",
-    stream=None,
 )
 
-RQ_CAMERA_CAPTURE: Final = RequestSpec(
-    request=CH_CAMERA_CAPTURE,
-    reply=CH_CAMERA_IMAGE,
-    correlation="envelope-id",
-    stream=None,
+RQ_CAMERA_CAPTURE: Final[RequestSpec[models.CameraCaptureRequest, models.CameraImageResponse]] = (
+    RequestSpec(
+        request=CH_CAMERA_CAPTURE,
+        reply=CH_CAMERA_IMAGE,
+        correlation="envelope-id",
+    )
 )

@@ -27,29 +27,74 @@ import logging
 from collections import Counter
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from pydantic import BaseModel
-
-from mqttwire.dispatch import require_async
+from mqttwire.codec import Codec
+from mqttwire.dispatch import Subscription, require_async
 from mqttwire.envelope import decode_envelope, new_message_id
-from mqttwire.errors import NeedsMQTT5Error, PayloadValidationError, RequestTimeoutError
+from mqttwire.errors import NeedsMQTT5Error, RequestTimeoutError
 from mqttwire.meta import MessageMeta
 from mqttwire.observability.logs import log_fields
 from mqttwire.safe_log import shown
-from mqttwire.specs import ChannelSpec, InvalidPayload, RequestSpec, lookup
+from mqttwire.specs import ChannelSpec, InvalidPayload, RequestSpec, StreamingRequestSpec, lookup
 from mqttwire.topic_filter import validate_topic_name
 from mqttwire.transport import MessageProperties
 
 if TYPE_CHECKING:
-    from mqttwire.typed import TypedClient
+    from mqttwire.observability.tracing import Instrumentation
 
-__all__ = ["RESPONSE_TOPIC_PREFIX", "ReplyRouter"]
+__all__ = ["RESPONSE_TOPIC_PREFIX", "Publish", "ReplyRouter", "Subscribe"]
 
 log = logging.getLogger("mqttwire.typed")
 
-M = TypeVar("M", bound=BaseModel)
-R = TypeVar("R", bound=BaseModel)
+M = TypeVar("M")
+Q = TypeVar("Q")
+R = TypeVar("R")
+S = TypeVar("S")
+
+
+class _Client(Protocol):
+    """What the router needs of ``MQTTClient``: its id and raw subscriptions."""
+
+    @property
+    def client_id(self) -> str: ...
+
+    async def subscribe(
+        self,
+        topic_filter: str,
+        handler: Callable[[bytes, MessageMeta], Awaitable[None]],
+        *,
+        qos: int = 0,
+    ) -> Subscription: ...
+
+
+class Publish(Protocol):
+    """How the router publishes a typed payload (the typed client's publish path)."""
+
+    async def __call__(
+        self,
+        spec: ChannelSpec[M],
+        payload: M,
+        params: Mapping[str, str],
+        *,
+        correlation_id: str | None = None,
+        topic: str | None = None,
+        extra: MessageProperties | None = None,
+    ) -> str | None: ...
+
+
+class Subscribe(Protocol):
+    """How the router subscribes a typed handler (the typed client's subscribe path)."""
+
+    async def __call__(
+        self,
+        spec: ChannelSpec[M],
+        handler: Callable[[M, MessageMeta], Awaitable[None]],
+        filters: Mapping[str, str | None] | None = None,
+        *,
+        share_group: str | None = None,
+    ) -> Subscription: ...
+
 
 RESPONSE_TOPIC_PREFIX = "mqttwire/reply"
 _INBOX = "<response topic>"  # waiter slot of replies that arrive on our MQTT 5 response topic
@@ -59,26 +104,37 @@ _INBOX = "<response topic>"  # waiter slot of replies that arrive on our MQTT 5 
 class _Waiter:
     """One request in flight: receives stream items and the final reply (or an error)."""
 
-    spec: RequestSpec
+    spec: RequestSpec[object, object]
     key: str
     streaming: bool
-    queue: asyncio.Queue[tuple[BaseModel | BaseException, bool]] = field(
+    queue: asyncio.Queue[tuple[object, bool]] = field(  # a payload or an exception
         default_factory=asyncio.Queue
     )
     slots: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _encode(payload: BaseModel) -> Any:
-    return payload.model_dump(mode="json", by_alias=True)
-
-
 class ReplyRouter:
-    """The request/reply state of one :class:`~mqttwire.typed.TypedClient`."""
+    """The request/reply state of one :class:`~mqttwire.typed.TypedClient`: it decodes with
+    the client's ``codec`` and publishes and serves through ``publish`` / ``subscribe`` (the
+    typed client's own paths, so QoS, envelope and strictness are the same)."""
 
-    def __init__(self, owner: TypedClient, response_topic: str | None = None) -> None:
+    def __init__(
+        self,
+        client: _Client,
+        codec: Codec,
+        *,
+        publish: Publish,
+        subscribe: Subscribe,
+        response_topic: str | None = None,
+        telemetry: Instrumentation | None = None,
+    ) -> None:
         if response_topic is not None:
             validate_topic_name(response_topic)
-        self._owner = owner
+        self._client = client
+        self._codec = codec
+        self._publish = publish
+        self._subscribe = subscribe
+        self._telemetry = telemetry
         self._response_topic = response_topic
         self._waiters: dict[tuple[str, str], _Waiter] = {}
         self._pointers: dict[str, set[tuple[str, ...]]] = {}
@@ -89,6 +145,10 @@ class ReplyRouter:
         self._progress: dict[str, asyncio.Event] = {}
 
     @property
+    def _mqtt5(self) -> bool:
+        return getattr(self._client, "protocol", "3.1.1") == "5"
+
+    @property
     def in_flight(self) -> int:
         """Requests waiting for their reply."""
         return len({id(w) for w in self._waiters.values()})
@@ -97,7 +157,7 @@ class ReplyRouter:
     def response_topic(self) -> str:
         """Where MQTT 5 responders send our replies (``mqttwire/reply/<client id>`` default)."""
         if self._response_topic is None:
-            self._response_topic = f"{RESPONSE_TOPIC_PREFIX}/{self._owner.client.client_id}"
+            self._response_topic = f"{RESPONSE_TOPIC_PREFIX}/{self._client.client_id}"
         return self._response_topic
 
     def cancel_all(self) -> None:
@@ -117,10 +177,13 @@ class ReplyRouter:
             self._lock = asyncio.Lock()
         async with self._lock:
             if name not in self._subs:
-                self._subs[name] = await self._owner.client.subscribe(topic_filter, route, qos=qos)
+                self._subs[name] = await self._client.subscribe(topic_filter, route, qos=qos)
 
     async def _ensure_channel(
-        self, channel: ChannelSpec, pointer: tuple[str, ...] | None, header: str | None = None
+        self,
+        channel: ChannelSpec[object],
+        pointer: tuple[str, ...] | None,
+        header: str | None = None,
     ) -> None:
         """One raw subscription per reply (or stream) channel, routing to the waiting requests."""
         if pointer is not None:
@@ -153,7 +216,7 @@ class ReplyRouter:
         if event is not None:
             event.set()
 
-    async def _stream_caught_up(self, stream: ChannelSpec, final_channel: str) -> None:
+    async def _stream_caught_up(self, stream: ChannelSpec[object], final_channel: str) -> None:
         """Wait until the stream subscription has routed what it had queued right now."""
         sub = self._subs.get(stream.name)
         if sub is None or stream.name == final_channel:
@@ -164,23 +227,20 @@ class ReplyRouter:
             event.clear()
             await event.wait()
 
-    async def _hand_over(
-        self, waiter: _Waiter, item: BaseModel | BaseException, final: bool, via: str
-    ) -> None:
+    async def _hand_over(self, waiter: _Waiter, item: object, final: bool, via: str) -> None:
         if final and waiter.streaming and waiter.spec.stream is not None:
             await self._stream_caught_up(waiter.spec.stream, via)
         waiter.queue.put_nowait((item, final))
 
-    async def _route(self, channel: ChannelSpec, payload: bytes, meta: MessageMeta) -> None:
-        owner = self._owner
+    async def _route(self, channel: ChannelSpec[object], payload: bytes, meta: MessageMeta) -> None:
+        codec = self._codec
         try:
-            model, full = owner._decode(channel, payload, meta)
+            model, full = codec.decode(channel, payload, meta)
         except InvalidPayload as exc:
-            owner._reject(channel, meta, exc.reason)
+            error = codec.reject(channel, meta, exc)
             envelope = decode_envelope(payload) if channel.envelope else None
             waiter = self._waiters.get((channel.name, envelope.id)) if envelope else None
             if waiter is not None:
-                error = PayloadValidationError(meta.topic, exc.model, exc.errors, exc.reason)
                 await self._hand_over(waiter, error, True, channel.name)
             return
         keys: list[str] = [full.envelope_id] if full.envelope_id else []
@@ -191,7 +251,7 @@ class ReplyRouter:
             if header in meta.user_properties:
                 keys.append(meta.user_properties[header])
         if self._pointers.get(channel.name):
-            dumped = _encode(model)
+            dumped = codec.envelope_data(model)
             for pointer in sorted(self._pointers[channel.name]):
                 value = lookup(dumped, pointer)
                 if value is not None:
@@ -199,11 +259,11 @@ class ReplyRouter:
         for key in keys:
             waiter = self._waiters.get((channel.name, key))
             if waiter is not None:
-                owner.stats.received[channel.name] += 1
+                codec.stats.received[channel.name] += 1
                 final = channel.name == waiter.spec.reply.name
                 await self._hand_over(waiter, model, final, channel.name)
                 return
-        owner.stats.late_replies[channel.name] += 1
+        codec.stats.late_replies[channel.name] += 1
         log.debug(
             "dropped %s on %s: no request waits for it (keys %s)",
             channel.name,
@@ -228,7 +288,7 @@ class ReplyRouter:
             keys.append(envelope.id)
         waiter = next((w for k in keys if (w := self._waiters.get((_INBOX, k)))), None)
         if waiter is None:
-            self._owner.stats.late_replies["response_topic"] += 1
+            self._codec.stats.late_replies["response_topic"] += 1
             log.debug(
                 "dropped a reply on %s: no request waits for it",
                 shown(meta.topic),
@@ -241,23 +301,26 @@ class ReplyRouter:
             return
         channel = waiter.spec.reply
         try:
-            model, _full = self._owner._decode(channel, payload, meta)
+            model, _full = self._codec.decode(channel, payload, meta)
         except InvalidPayload as exc:
-            self._owner._reject(channel, meta, exc.reason)
-            error = PayloadValidationError(meta.topic, exc.model, exc.errors, exc.reason)
+            error = self._codec.reject(channel, meta, exc)
             await self._hand_over(waiter, error, True, _INBOX)
             return
-        self._owner.stats.received[channel.name] += 1
+        self._codec.stats.received[channel.name] += 1
         await self._hand_over(waiter, model, True, _INBOX)
 
     # -- requester ----------------------------------------------------------------------------
     async def _start(
-        self, spec: RequestSpec, payload: BaseModel, params: Mapping[str, str], *, streaming: bool
+        self,
+        spec: RequestSpec[object, object],
+        payload: object,
+        params: Mapping[str, str],
+        *,
+        streaming: bool,
     ) -> _Waiter:
-        owner = self._owner
         pointer = spec.payload_pointer
         header = spec.header_name
-        if spec.needs_mqtt5 and not owner.mqtt5:
+        if spec.needs_mqtt5 and not self._mqtt5:
             raise NeedsMQTT5Error(spec.request.name, f"correlation {spec.correlation}")
         if (
             pointer is None
@@ -273,7 +336,7 @@ class ReplyRouter:
         if pointer is None:
             key = new_message_id()
         else:
-            found = lookup(_encode(payload), pointer)
+            found = lookup(self._codec.envelope_data(payload), pointer)
             if found is None:
                 raise ValueError(
                     f"{spec.request.name}: the request has no correlation value at {spec.correlation}"
@@ -284,7 +347,7 @@ class ReplyRouter:
         if spec.stream is not None:
             waiter.slots.append((spec.stream.name, key))
         extra = None
-        if owner.mqtt5:
+        if self._mqtt5:
             topic = await self._ensure_inbox()
             waiter.slots.append((_INBOX, key))
             headers = [(header, key)] if header is not None else []
@@ -296,7 +359,7 @@ class ReplyRouter:
         for slot in waiter.slots:
             self._waiters[slot] = waiter
         try:
-            await owner._publish(
+            await self._publish(
                 spec.request,
                 payload,
                 params,
@@ -315,14 +378,14 @@ class ReplyRouter:
 
     async def request(
         self,
-        spec: RequestSpec,
-        payload: BaseModel,
+        spec: RequestSpec[Q, R],
+        payload: Q,
         params: Mapping[str, str],
         *,
         timeout: float,  # noqa: ASYNC109 - a deadline for the reply, part of the public API
-    ) -> BaseModel:
+    ) -> R:
         """Publish ``payload`` and wait for the correlated reply (stream items are skipped)."""
-        telemetry = self._owner._telemetry
+        telemetry = self._telemetry
         if telemetry is None:
             return await self._request(spec, payload, params, timeout)
         topic = spec.request.topic.format(params)
@@ -332,11 +395,11 @@ class ReplyRouter:
 
     async def _request(
         self,
-        spec: RequestSpec,
-        payload: BaseModel,
+        spec: RequestSpec[Q, R],
+        payload: Q,
         params: Mapping[str, str],
         timeout: float,  # noqa: ASYNC109
-    ) -> BaseModel:
+    ) -> R:
         waiter = await self._start(spec, payload, params, streaming=False)
         try:
             async with asyncio.timeout(timeout):
@@ -345,7 +408,7 @@ class ReplyRouter:
                     if isinstance(item, BaseException):
                         raise item
                     if final:
-                        return item
+                        return item  # type: ignore[return-value]  # decoded by spec.reply: an R
         except TimeoutError:
             raise RequestTimeoutError(
                 spec.request.topic.format(params), waiter.key, timeout
@@ -355,14 +418,14 @@ class ReplyRouter:
 
     async def stream(
         self,
-        spec: RequestSpec,
-        payload: BaseModel,
+        spec: StreamingRequestSpec[Q, R, S],
+        payload: Q,
         params: Mapping[str, str],
         *,
         timeout: float,  # noqa: ASYNC109 - overall deadline for the whole exchange
-    ) -> AsyncIterator[BaseModel]:
+    ) -> AsyncIterator[R | S]:
         """Publish ``payload``; yield each streamed partial reply, then the final reply."""
-        telemetry = self._owner._telemetry
+        telemetry = self._telemetry
         if telemetry is None:
             waiter = await self._start(spec, payload, params, streaming=True)
             async with contextlib.aclosing(self._stream(spec, params, waiter, timeout)) as items:
@@ -384,11 +447,11 @@ class ReplyRouter:
 
     async def _stream(
         self,
-        spec: RequestSpec,
+        spec: StreamingRequestSpec[Q, R, S],
         params: Mapping[str, str],
         waiter: _Waiter,
         timeout: float,  # noqa: ASYNC109
-    ) -> AsyncGenerator[BaseModel, None]:
+    ) -> AsyncGenerator[R | S, None]:
         deadline = asyncio.get_running_loop().time() + timeout
         try:
             while True:
@@ -401,7 +464,7 @@ class ReplyRouter:
                     ) from None
                 if isinstance(item, BaseException):
                     raise item
-                yield item
+                yield item  # type: ignore[misc]  # decoded by spec.stream or spec.reply
                 if final:
                     return
         finally:
@@ -410,21 +473,20 @@ class ReplyRouter:
     # -- responder ----------------------------------------------------------------------------
     async def serve(
         self,
-        spec: RequestSpec,
-        handler: Callable[[M, MessageMeta], Awaitable[R]],
+        spec: RequestSpec[Q, R],
+        handler: Callable[[Q, MessageMeta], Awaitable[R]],
         filters: Mapping[str, str | None] | None = None,
         *,
         share_group: str | None = None,
-    ) -> Any:
+    ) -> Subscription:
         """Answer requests with the handler's return value: on the request's MQTT 5 response
         topic when it has one (echoing its correlation data), else on the contract's reply
         channel; the reply's envelope id is the request's (``envelope-id`` correlation), and for
         payload correlation the handler copies the field (e.g. ``call_id``) into its reply."""
-        owner = self._owner
         header = spec.header_name
         require_async(handler, spec.request.name)
 
-        async def answer(request: M, meta: MessageMeta) -> None:
+        async def answer(request: Q, meta: MessageMeta) -> None:
             reply = await handler(request, meta)
             params = {
                 name: meta.params[name] for name in spec.reply.topic.params if name in meta.params
@@ -444,7 +506,7 @@ class ReplyRouter:
                 topic = meta.user_properties.get(spec.reply_to)
                 if topic is not None:
                     validate_topic_name(topic)  # from the network: must be a plain topic
-            await owner._publish(
+            await self._publish(
                 spec.reply,
                 reply,
                 params,
@@ -453,4 +515,4 @@ class ReplyRouter:
                 extra=extra,
             )
 
-        return await owner._subscribe(spec.request, answer, filters, share_group=share_group)
+        return await self._subscribe(spec.request, answer, filters, share_group=share_group)

@@ -7,10 +7,10 @@ with a declared reply as a :class:`RequestSpec`; :mod:`mqttwire.typed` does the 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar, cast
 
-from pydantic import BaseModel
+from pydantic import BaseModel, RootModel
 
 from mqttwire.content import WireFormat, wire_format
 from mqttwire.topic_filter import share_filter
@@ -21,10 +21,21 @@ __all__ = [
     "ChannelSpec",
     "InvalidPayload",
     "MessageSpec",
+    "RawMessageSpec",
     "RequestSpec",
+    "StreamingRequestSpec",
     "lookup",
     "outgoing_properties",
 ]
+
+# The payload type of a message or channel (a union for a channel of several messages), of a
+# request (Q), its reply (R) and its streamed partial replies (S): a model, or ``str`` / ``bytes``
+# for a plain-text or binary message (:class:`RawMessageSpec`). Specs are frozen data, so a
+# ``ChannelSpec[FinalTranscript]`` is a ``ChannelSpec[object]`` (covariant).
+M = TypeVar("M", covariant=True)
+Q = TypeVar("Q", covariant=True)
+R = TypeVar("R", covariant=True)
+S = TypeVar("S", covariant=True)
 
 
 class InvalidPayload(Exception):
@@ -38,27 +49,65 @@ class InvalidPayload(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class MessageSpec:
-    """One message of a channel: its event type (envelope ``type``) and payload model.
+class MessageSpec(Generic[M]):
+    """One message of a channel: its event type (envelope ``type``) and payload model ``M``.
 
     ``envelope`` overrides the channel's envelope rule for this message (``None`` inherits it).
     ``content_type`` is the message's ``contentType`` (sent as an MQTT 5 property).
     """
 
     event_type: str
-    model: type[BaseModel]
+    model: type[M]
     envelope: bool | None = None
     content_type: str | None = None
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.model, type) and issubclass(self.model, BaseModel)):
+            raise TypeError(f"message {self.event_type}: {self.model!r} is not a pydantic model")
 
     @property
     def wire(self) -> WireFormat:
         """How the payload travels when not enveloped: JSON, plain text or raw bytes."""
         return wire_format(self.content_type)
 
+    @property
+    def validator(self) -> type[BaseModel]:
+        """The pydantic model that validates this message (``model``, checked at creation)."""
+        return cast(type[BaseModel], self.model)
+
 
 @dataclass(frozen=True, slots=True)
-class ChannelSpec:
-    """A channel as generated from the contract (pure data).
+class RawMessageSpec(Generic[M]):
+    """A message whose payload is the text or bytes itself (``contentType`` ``text/plain`` or
+    ``application/octet-stream`` with a string schema): published from and delivered as ``M``
+    (``str`` or ``bytes``), validated by ``model`` (the schema's ``RootModel``)."""
+
+    event_type: str
+    model: type[RootModel[M]]
+    python_type: type[M]
+    envelope: bool | None = None
+    content_type: str | None = None
+
+    @property
+    def wire(self) -> WireFormat:
+        """How the payload travels when not enveloped: plain text or raw bytes."""
+        return wire_format(self.content_type)
+
+    @property
+    def validator(self) -> type[BaseModel]:
+        """The pydantic model that validates this message (the schema's ``RootModel``)."""
+        return self.model
+
+
+AnyMessageSpec = MessageSpec[Any] | RawMessageSpec[Any]
+"""Either kind of message spec (what the runtime reads of both: ``event_type``, ``model``,
+``validator``, ``envelope``, ``content_type``, ``wire``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelSpec(Generic[M]):
+    """A channel as generated from the contract (pure data); ``M`` is its payload type (the
+    union of its messages' models).
 
     ``message_expiry_interval`` comes from the send operation's MQTT binding and
     ``share_group`` from ``x-share-group`` on the receive operation (or the channel): when set,
@@ -67,7 +116,7 @@ class ChannelSpec:
 
     name: str
     topic: TopicTemplate
-    messages: tuple[MessageSpec, ...]
+    messages: tuple[MessageSpec[M] | RawMessageSpec[M], ...]
     envelope: bool = False
     publish_qos: int = 0
     publish_retain: bool = False
@@ -75,30 +124,33 @@ class ChannelSpec:
     message_expiry_interval: int | None = None
     share_group: str | None = None
 
-    def enveloped(self, message: MessageSpec) -> bool:
+    def enveloped(self, message: AnyMessageSpec) -> bool:
         return self.envelope if message.envelope is None else message.envelope
 
     @property
     def may_carry_envelopes(self) -> bool:
         return any(self.enveloped(m) for m in self.messages)
 
-    def message_for(self, payload: BaseModel, event_type: str | None = None) -> MessageSpec:
-        """The message a payload is published as (exact model first, then subclasses)."""
+    def message_for(
+        self, payload: object, event_type: str | None = None
+    ) -> MessageSpec[M] | RawMessageSpec[M]:
+        """The message a payload is published as (exact model first, then subclasses; a
+        ``str`` or ``bytes`` payload: the raw message of that type)."""
         candidates = [m for m in self.messages if event_type is None or m.event_type == event_type]
         for spec in candidates:
-            if type(payload) is spec.model:
+            if type(payload) is _python_type(spec):
                 return spec
         for spec in candidates:
-            if isinstance(payload, spec.model):
+            if isinstance(payload, _python_type(spec) | spec.model):  # also a raw one's model
                 return spec
         if event_type is not None:
             raise TypeError(
                 f"channel {self.name} has no message {event_type!r} carrying {type(payload).__name__}"
             )
-        allowed = ", ".join(s.model.__name__ for s in self.messages)
+        allowed = ", ".join(_python_type(s).__name__ for s in self.messages)
         raise TypeError(f"channel {self.name} carries {allowed}, not {type(payload).__name__}")
 
-    def event_type_for(self, payload: BaseModel) -> str:
+    def event_type_for(self, payload: object) -> str:
         return self.message_for(payload).event_type
 
     def subscription_filter(
@@ -111,13 +163,15 @@ class ChannelSpec:
 
 
 @dataclass(frozen=True, slots=True)
-class RequestSpec:
-    """A request channel with its declared reply (AsyncAPI 3 ``reply``)."""
+class RequestSpec(Generic[Q, R]):
+    """A request channel (payload ``Q``) with its declared reply (``R``, AsyncAPI 3 ``reply``)."""
 
-    request: ChannelSpec
-    reply: ChannelSpec
+    request: ChannelSpec[Q]
+    reply: ChannelSpec[R]
     correlation: str = "envelope-id"
-    stream: ChannelSpec | None = None
+    # the channel of streamed partial replies: typed in :class:`StreamingRequestSpec`; here
+    # for code generated for runtime API 2
+    stream: ChannelSpec[Any] | None = None
     reply_to: str | None = None  # reply ``address`` ``$message.header#/<name>``: that header
 
     @property
@@ -146,6 +200,19 @@ class RequestSpec:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class StreamingRequestSpec(RequestSpec[Q, R], Generic[Q, R, S]):
+    """A request whose partial replies (``S``) stream on their own channel before the final
+    reply (``x-reply-stream``)."""
+
+    stream: ChannelSpec[S] = field(kw_only=True)
+
+
+def _python_type(message: AnyMessageSpec) -> type:
+    """What a publisher passes for ``message``: its model, or ``str`` / ``bytes``."""
+    return message.python_type if isinstance(message, RawMessageSpec) else message.model
+
+
 def lookup(data: Any, path: tuple[str, ...]) -> str | None:
     """The scalar at ``path`` in decoded JSON, as a string (``None`` when absent)."""
     for token in path:
@@ -164,7 +231,9 @@ _TEXT_TYPES = ("text/", "application/json", "application/yaml", "application/xml
 
 
 def outgoing_properties(
-    channel: ChannelSpec, message: MessageSpec, extra: MessageProperties | None = None
+    channel: ChannelSpec[object],
+    message: AnyMessageSpec,
+    extra: MessageProperties | None = None,
 ) -> MessageProperties:
     """MQTT 5 properties from the contract: content type, payload format indicator (1 for
     text and JSON content), message expiry; ``extra`` adds response topic, correlation data and

@@ -7,8 +7,9 @@ and subclasses :class:`TypedClient` with thin, fully typed ``publish_*`` / ``sub
 
 Incoming messages are decoded (envelope first, bare JSON fallback on enveloped channels),
 validated against the channel's models, and only valid payloads reach handlers; invalid ones
-are counted (:attr:`TypedClient.stats`) and logged with the topic and the reason. A client made
-by :meth:`TypedClient.for_testing` is *strict*: invalid payloads, in or out, raise
+are counted (:attr:`TypedClient.stats`) and logged with the topic and the reason. All of that
+is the client's :class:`~mqttwire.codec.Codec`. A client made by
+``mqttwire.testing.for_testing`` has a *strict* codec: invalid payloads, in or out, raise
 :class:`PayloadValidationError` and handler errors are kept for the test to re-raise.
 
 On MQTT 5 every publish carries the contract's content type, payload format indicator and
@@ -21,45 +22,52 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import time
-from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, Protocol, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Protocol, Self, TypedDict, TypeVar
 
 import orjson
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from mqttwire.client import MQTTClient
+from mqttwire.codec import Codec, TypedStats
 from mqttwire.config import MQTTClientConfig
-from mqttwire.content import WireFormat, decode_body, encode_body
 from mqttwire.dispatch import Subscription, require_async
-from mqttwire.envelope import EnvelopeFields, decode_envelope_fields, new_message_id
-from mqttwire.errors import ConfigError, NeedsMQTT5Error, PayloadValidationError
+from mqttwire.envelope import new_message_id
+from mqttwire.errors import ConfigError, NeedsMQTT5Error
 from mqttwire.meta import MessageMeta
 from mqttwire.observability import Telemetry
-from mqttwire.observability.logs import log_fields
 from mqttwire.requests import ReplyRouter
-from mqttwire.safe_log import RateLimitedLog, shown
-from mqttwire.specs import ChannelSpec, InvalidPayload, MessageSpec, RequestSpec
+from mqttwire.specs import (
+    ChannelSpec,
+    InvalidPayload,
+    MessageSpec,
+    RawMessageSpec,
+    RequestSpec,
+    StreamingRequestSpec,
+)
 from mqttwire.specs import outgoing_properties as _outgoing_properties
 from mqttwire.topic_template import ParamSpec, TopicTemplate
 from mqttwire.transport import MessageProperties
 
 if TYPE_CHECKING:
     from mqttwire.observability.tracing import Instrumentation
-    from mqttwire.testing.kit import TestKit
-    from mqttwire.testing.memory import MemoryBroker
 
 __all__ = [
     "ChannelSpec",
+    "Codec",
+    "EnvelopePublishOptions",
+    "Handler",
     "MessageSpec",
     "ParamSpec",
+    "PublishOptions",
     "RawClient",
+    "RawMessageSpec",
     "RequestSpec",
+    "StreamingRequestSpec",
     "Subscription",
     "TopicTemplate",
     "TypedClient",
@@ -71,60 +79,37 @@ __all__ = [
 ]
 
 log = logging.getLogger("mqttwire.typed")
-_LIMITED = RateLimitedLog(log)
 
-M = TypeVar("M", bound=BaseModel)
-R = TypeVar("R", bound=BaseModel)
+M = TypeVar("M")
+Q = TypeVar("Q")
+R = TypeVar("R")
+S = TypeVar("S")
+
+Handler = Callable[[M, MessageMeta], Awaitable[None]]
+"""A typed handler: ``async def handler(payload: M, meta: MessageMeta) -> None``."""
+
+
+class PublishOptions(TypedDict, total=False):
+    """Keyword options of every generated ``publish_*`` method.
+
+    ``qos`` / ``retain`` replace the contract's values for this call (``None`` or absent: the
+    contract's); a QoS below the contract's is allowed and logged once per channel.
+    """
+
+    qos: Literal[0, 1, 2] | None
+    retain: bool | None
+
+
+class EnvelopePublishOptions(PublishOptions, total=False):
+    """:class:`PublishOptions` of a channel whose messages travel in the envelope:
+    ``correlation_id`` is set in the envelope (default: none)."""
+
+    correlation_id: str | None
 
 
 # Default factory for ``x-default-factory: uuid4`` fields: 32 hex characters of a valid random
 # UUID4 (``os.urandom`` with the version bits set, 3x cheaper than ``uuid.uuid4().hex``).
 new_uuid4_hex = new_message_id
-
-
-def _with_envelope(
-    meta: MessageMeta, params: Mapping[str, str], envelope: EnvelopeFields
-) -> MessageMeta:
-    """``replace(meta, params=..., <envelope fields>)`` spelled out: 1 µs less per message
-    than ``dataclasses.replace``. Every field of :class:`MessageMeta` is listed (tested)."""
-    return MessageMeta(
-        topic=meta.topic,
-        qos=meta.qos,
-        retain=meta.retain,
-        params=params,
-        envelope_id=envelope.id,
-        event_type=envelope.type,
-        source=envelope.source,
-        ts=envelope.ts,
-        correlation_id=envelope.id,
-        user_properties=meta.user_properties,
-        response_topic=meta.response_topic,
-        correlation_data=meta.correlation_data,
-        content_type=meta.content_type,
-        message_expiry_interval=meta.message_expiry_interval,
-    )
-
-
-def _non_finite(value: Any, path: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
-    """Where a validated model holds NaN or an infinity (``None`` if nowhere)."""
-    if isinstance(value, float):
-        return None if math.isfinite(value) else path
-    if isinstance(value, BaseModel):
-        for name in type(value).model_fields:
-            found = _non_finite(getattr(value, name, None), (*path, name))
-            if found is not None:
-                return found
-    elif isinstance(value, (list, tuple)):
-        for index, item in enumerate(value):
-            found = _non_finite(item, (*path, index))
-            if found is not None:
-                return found
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            found = _non_finite(item, (*path, key))
-            if found is not None:
-                return found
-    return None
 
 
 def now_datetime() -> datetime:
@@ -185,48 +170,64 @@ class RawClient(Protocol):
         *,
         qos: int = 0,
         order_group: str | None = None,
-    ) -> Any: ...
+    ) -> Subscription: ...
 
-    async def unsubscribe(self, subscription: Any) -> Any: ...
-
-
-@dataclass(slots=True)
-class TypedStats:
-    """Counters of the typed layer (per channel name)."""
-
-    received: Counter[str] = field(default_factory=Counter)
-    invalid: Counter[str] = field(default_factory=Counter)
-    late_replies: Counter[str] = field(default_factory=Counter)
-    cleared: Counter[str] = field(default_factory=Counter)  # empty payloads on retained channels
-
-    @property
-    def invalid_total(self) -> int:
-        return sum(self.invalid.values())
+    async def unsubscribe(self, subscription: Subscription) -> None: ...
 
 
 _CONVENTIONS = (
     ("enable_health", "MQTT_ENABLE_HEALTH", "system/health/{client_id}"),
     ("enable_heartbeat", "MQTT_ENABLE_HEARTBEAT", "system/keepalive/{client_id}"),
 )
-_UNDECODABLE = object()
-_FORMAT_NAMES: Mapping[WireFormat, str] = {"json": "JSON", "text": "UTF-8 text", "bytes": "bytes"}
-
-
-def _encode(payload: BaseModel) -> Any:
-    return payload.model_dump(mode="json", by_alias=True)
 
 
 class TypedClient:
     """Base class of generated clients. Construct with a config, ``from_env()``, ``client=``
-    or, for unit tests on an in-memory broker, :meth:`for_testing`.
+    or, for unit tests on an in-memory broker, ``mqttwire.testing.for_testing(Client)``.
 
     ``response_topic`` is where MQTT 5 responders send replies to this client's requests
     (default ``mqttwire/reply/<client id>``). ``telemetry`` turns OpenTelemetry on for the
     client made from ``config`` (see :mod:`mqttwire.observability`); with ``client=``, pass it
-    to that ``MQTTClient`` instead.
+    to that ``MQTTClient`` instead. ``codec`` replaces the client's default (lenient)
+    :class:`~mqttwire.codec.Codec`; the request router uses the same one.
+
+    What every generated method shares (each method's docstring gives its topic, QoS and what
+    the contract says about it):
+
+    * ``publish_<channel>(payload, *, <topic parameters>, **options)`` publishes a model on
+      its channel with the contract's QoS, retain flag, envelope type and MQTT 5 properties, and
+      returns the envelope id (``None`` on a bare channel). Topic parameters are keyword
+      arguments, validated (no ``/``, ``+``, ``#``, NUL, empty). ``options``
+      (:class:`PublishOptions`): ``qos`` / ``retain`` override the contract's values for this
+      call (a QoS below the contract's is allowed and logged once per channel); on enveloped
+      channels ``correlation_id`` goes into the envelope. Where several messages share a
+      payload model, ``event_type`` picks the envelope type (default: the first message of that
+      model). ``headers`` (the contract's message headers) travel as MQTT 5 user properties; on
+      an MQTT 3.1.1 connection passing them raises ``NeedsMQTT5Error``.
+    * ``clear_<channel>(*, <topic parameters>)`` (retained channels) publishes an empty retained
+      payload: new subscribers get nothing until the next publish.
+    * ``subscribe_<channel>(handler, *, <topic parameters>, share_group=None)`` delivers
+      validated messages to ``async def handler(payload, meta)``; invalid ones are counted in
+      :attr:`stats` and logged, never handed over. Topic parameters left ``None`` match any value
+      (``+``); the actual values are in ``meta.params``. ``share_group`` (else the contract's
+      ``x-share-group``) shares the subscription (``$share/<group>/...``): each message goes to
+      one member of the group. Returns once the broker acknowledged the subscription when
+      connected (else it is made on connect).
+    * ``on_<channel>`` is the decorator form of ``subscribe_<channel>`` (all topic parameters);
+      the subscription starts in the background (``connect`` and :meth:`wait_subscribed` wait
+      for it).
+    * ``request_<channel>(payload, *, timeout=30.0, <topic parameters>)`` publishes a request
+      and returns the correlated reply declared in the contract (correlation by envelope id, a
+      payload field or an MQTT 5 header; on MQTT 5 the reply may also come on this client's
+      response topic); raises ``RequestTimeoutError`` after ``timeout`` seconds.
+      ``stream_<channel>`` yields the streamed partial replies first and the final reply last;
+      ``timeout`` bounds the whole exchange.
+    * ``serve_<channel>(handler, *, <topic parameters>, share_group=None)`` answers requests
+      with the handler's return value: on the request's MQTT 5 response topic when it has one,
+      else on the contract's reply channel, carrying the request's correlation.
     """
 
-    CHANNELS: Mapping[str, ChannelSpec] = {}
+    CHANNELS: Mapping[str, ChannelSpec[object]] = {}
 
     def __init__(
         self,
@@ -235,6 +236,7 @@ class TypedClient:
         client: RawClient | None = None,
         response_topic: str | None = None,
         telemetry: Telemetry | None = None,
+        codec: Codec | None = None,
     ) -> None:
         if client is None:
             config = config if config is not None else MQTTClientConfig.from_env()
@@ -243,17 +245,21 @@ class TypedClient:
             raise TypeError("pass either a config (and telemetry) or a client, not both")
         self._client: RawClient = client
         self._check_conventions()
-        self.stats = TypedStats()
-        self._replies = ReplyRouter(self, response_topic)
+        self._telemetry: Instrumentation | None = getattr(client, "telemetry", None)
+        self._codec = codec if codec is not None else Codec(telemetry=self._telemetry)
+        self._replies = ReplyRouter(
+            client,
+            self._codec,
+            publish=self._publish,
+            subscribe=self._subscribe,
+            response_topic=response_topic,
+            telemetry=self._telemetry,
+        )
         self._deferred: list[Callable[[], Awaitable[Any]]] = []
         self._deferred_handlers: list[str] = []  # what on_* registered before any loop ran
         self._order_group: str | None = None
         self._starting: set[asyncio.Task[Any]] = set()
-        self._strict = False
-        self._errors: list[BaseException] = []
-        self._testing: TestKit | None = None
         self._downgrades_logged: set[str] = set()
-        self._telemetry: Instrumentation | None = getattr(client, "telemetry", None)
         if self._telemetry is not None:
             self._telemetry.watch_typed(self, self.CHANNELS.values())
 
@@ -281,35 +287,25 @@ class TypedClient:
         deployment may set only ``MQTT_URL``."""
         return cls(MQTTClientConfig.from_env(**overrides), response_topic=response_topic)
 
-    @classmethod
-    def for_testing(
-        cls,
-        *,
-        broker: MemoryBroker | None = None,
-        client_id: str = "test-client",
-        protocol: Literal["3.1.1", "5"] = "3.1.1",
-        **settings: Any,
-    ) -> Self:
-        """A strict client on an in-memory broker (a fresh one unless ``broker`` is given), with
-        :attr:`testing` to deliver messages and inspect what was published. See
-        :mod:`mqttwire.testing`."""
-        from mqttwire.testing.kit import attach_test_kit
-
-        return attach_test_kit(cls, broker, client_id, protocol, settings)
-
-    @property
-    def testing(self) -> TestKit:
-        """The test kit of a client made by :meth:`for_testing`."""
-        if self._testing is None:
-            raise RuntimeError(
-                f"{type(self).__name__} was not made by for_testing(); it has no test kit"
-            )
-        return self._testing
-
     @property
     def client(self) -> RawClient:
         """The underlying ``MQTTClient`` (for raw publish/subscribe and health)."""
         return self._client
+
+    @property
+    def codec(self) -> Codec:
+        """What decodes, validates and encodes this client's payloads (and counts them)."""
+        return self._codec
+
+    @property
+    def stats(self) -> TypedStats:
+        """Counters per channel: received, invalid, late replies, cleared retained topics."""
+        return self._codec.stats
+
+    @property
+    def subscribing(self) -> bool:
+        """True while subscriptions started by ``on_*`` decorators are not yet in place."""
+        return bool(self._starting)
 
     @property
     def mqtt5(self) -> bool:
@@ -396,22 +392,15 @@ class TypedClient:
     ) -> None:
         await self.shutdown()
 
-    # -- strict mode (testing) ----------------------------------------------------------------
-    def _fail(self, error: BaseException) -> None:
-        """In strict mode: remember ``error`` for the test (see ``TestKit.settle``)."""
-        if self._strict:
-            self._errors.append(error)
-
     def take_errors(self) -> list[BaseException]:
-        """Errors of handlers and invalid payloads kept in strict mode (and forget them)."""
-        errors, self._errors = self._errors, []
-        return errors
+        """Errors of handlers and invalid payloads kept by a strict codec (and forget them)."""
+        return self._codec.take_errors()
 
     # -- publish -----------------------------------------------------------------------------
     async def _publish(
         self,
-        spec: ChannelSpec,
-        payload: BaseModel,
+        spec: ChannelSpec[M],
+        payload: M,
         params: Mapping[str, str],
         *,
         correlation_id: str | None = None,
@@ -440,36 +429,32 @@ class TypedClient:
             self._note_downgrade(spec, qos)
         if retain is None:
             retain = spec.publish_retain
-        message = spec.message_for(payload, event_type)
-        if self._strict:
-            mode = "json" if message.wire == "json" else "python"
-            checked = payload.model_dump(mode=mode, by_alias=True, warnings=False)
-            self._check_outgoing(message, checked, topic)
+        message, model = self._codec.outgoing(spec, payload, event_type, topic)
         properties = _outgoing_properties(spec, message, extra) if self.mqtt5 else None
         optional: dict[str, Any] = {"properties": properties} if properties else {}
         if spec.enveloped(message):
             return await self._client.publish_event(
                 topic,
                 message.event_type,
-                _encode(payload),
+                self._codec.envelope_data(model),
                 correlation_id=correlation_id,
                 qos=qos,
                 retain=retain,
                 **optional,
             )
         await self._client.publish(
-            topic, encode_body(payload, message.wire), qos=qos, retain=retain, **optional
+            topic, self._codec.body(message, model), qos=qos, retain=retain, **optional
         )
         return None
 
-    async def _clear(self, spec: ChannelSpec, params: Mapping[str, str]) -> None:
+    async def _clear(self, spec: ChannelSpec[object], params: Mapping[str, str]) -> None:
         """Clear the retained message of a retained channel: an empty retained payload."""
         await self._client.publish(
             spec.topic.format(params), b"", qos=spec.publish_qos, retain=True
         )
 
     def _with_headers(
-        self, spec: ChannelSpec, headers: BaseModel, extra: MessageProperties | None
+        self, spec: ChannelSpec[object], headers: BaseModel, extra: MessageProperties | None
     ) -> MessageProperties:
         if not self.mqtt5:
             raise NeedsMQTT5Error(spec.name, "message headers")
@@ -481,7 +466,7 @@ class TypedClient:
         base = extra if extra is not None else MessageProperties()
         return replace(base, user_properties=base.user_properties + pairs)
 
-    def _note_downgrade(self, spec: ChannelSpec, qos: int) -> None:
+    def _note_downgrade(self, spec: ChannelSpec[object], qos: int) -> None:
         """Log (once per channel) that a publish asked for less than the contract's QoS."""
         if spec.name in self._downgrades_logged:
             return
@@ -494,102 +479,15 @@ class TypedClient:
             spec.publish_qos,
         )
 
-    @staticmethod
-    def _check_outgoing(message: MessageSpec, data: Any, topic: str) -> None:
-        """Strict mode: what goes out must validate (catches ``model_construct`` and mutation)."""
-        try:
-            message.model.model_validate(data)
-        except ValidationError as exc:
-            errors = exc.errors(include_url=False)
-            raise PayloadValidationError(
-                topic, message.model.__name__, errors, f"outgoing: {errors[0]['msg']}"
-            ) from None
-
-    # -- receive -----------------------------------------------------------------------------
-    def _decode(
-        self, spec: ChannelSpec, payload: bytes, meta: MessageMeta
-    ) -> tuple[BaseModel, MessageMeta]:
-        params = spec.topic.match(meta.topic) or {}
-        problem = spec.topic.check(params) if params else None
-        if problem is not None:
-            raise InvalidPayload(problem, [], "/".join(m.model.__name__ for m in spec.messages))
-        candidates = spec.messages
-        data: Any
-        envelope = decode_envelope_fields(payload) if spec.may_carry_envelopes else None
-        if envelope is not None:
-            typed = tuple(
-                m for m in candidates if m.event_type == envelope.type and spec.enveloped(m)
-            )
-            if not typed:
-                names = "/".join(c.model.__name__ for c in candidates)
-                expected = ", ".join(sorted({m.event_type for m in candidates}))
-                raise InvalidPayload(
-                    f"envelope type {shown(envelope.type, 80)} is not one of this channel's "
-                    f"({expected})",
-                    [],
-                    names,
-                )
-            candidates = typed
-            data = envelope.data
-            meta = _with_envelope(meta, params, envelope)
-        else:
-            meta = replace(meta, params=params)
-        decoded: dict[WireFormat, Any] = {}
-        errors: list[Any] = []
-        undecodable = ""
-        for candidate in candidates:
-            if envelope is None:
-                fmt = candidate.wire
-                if fmt not in decoded:
-                    try:
-                        decoded[fmt] = decode_body(payload, fmt)
-                    except ValueError as exc:
-                        decoded[fmt] = _UNDECODABLE
-                        undecodable = undecodable or f"not {_FORMAT_NAMES[fmt]}: {exc}"
-                data = decoded[fmt]
-                if data is _UNDECODABLE:
-                    continue
-            try:
-                model = candidate.model.model_validate(data)
-            except ValidationError as exc:
-                errors.extend(exc.errors(include_url=False))
-                continue
-            bad_at = _non_finite(model)
-            if bad_at is None:
-                return model, meta
-            # JSON has no NaN or infinity; pydantic would take "nan"/"inf" strings for floats.
-            errors.append({"loc": bad_at, "msg": "number must be finite (JSON has no NaN/inf)"})
-        names = "/".join(c.model.__name__ for c in candidates)
-        if undecodable and not errors:
-            raise InvalidPayload(undecodable, [], names)
-        first = errors[0] if errors else {}
-        where = ".".join(str(p) for p in first.get("loc", ())) or "payload"
-        raise InvalidPayload(
-            f"not a valid {names}: {where}: {first.get('msg', 'invalid')}", errors, names
-        )
-
-    def _reject(self, spec: ChannelSpec, meta: MessageMeta, reason: str) -> None:
-        self.stats.invalid[spec.name] += 1
-        if self._telemetry is not None:
-            self._telemetry.annotate(spec.name, meta, invalid=reason)
-        _LIMITED.warning(
-            f"invalid {spec.name}",
-            "dropped invalid message on %s (channel %s): %s",
-            shown(meta.topic),
-            spec.name,
-            shown(reason),
-            extra=log_fields(topic=meta.topic, channel=spec.name),
-        )
-
     async def _subscribe(
         self,
-        spec: ChannelSpec,
-        handler: Callable[[M, MessageMeta], Awaitable[None]],
+        spec: ChannelSpec[M],
+        handler: Handler[M],
         filters: Mapping[str, str | None] | None = None,
         *,
         share_group: str | None = None,
         order_group: str | None = None,
-    ) -> Any:
+    ) -> Subscription:
         """Subscribe a typed handler; only valid payloads reach it.
 
         ``share_group`` (else the contract's ``x-share-group``) makes it a shared subscription:
@@ -598,27 +496,27 @@ class TypedClient:
         """
         require_async(handler, spec.name)
         topic_filter = spec.subscription_filter(filters, share_group)
+        codec = self._codec
 
         async def on_raw(payload: bytes, meta: MessageMeta) -> None:
             if not payload and (meta.retain or spec.publish_retain):
-                self.stats.cleared[spec.name] += 1  # clears the retained topic: not a message
+                codec.stats.cleared[spec.name] += 1  # clears the retained topic: not a message
                 return
             try:
-                model, full_meta = self._decode(spec, payload, meta)
+                model, full_meta = codec.decode(spec, payload, meta)
             except InvalidPayload as exc:
-                self._reject(spec, meta, exc.reason)
-                error = PayloadValidationError(meta.topic, exc.model, exc.errors, exc.reason)
-                self._fail(error)
-                if self._strict:
+                error = codec.reject(spec, meta, exc)
+                codec.keep(error)
+                if codec.strict:
                     raise error from None
                 return
-            self.stats.received[spec.name] += 1
+            codec.stats.received[spec.name] += 1
             if self._telemetry is not None:
                 self._telemetry.annotate(spec.name, full_meta)
             try:
-                await handler(model, full_meta)  # type: ignore[arg-type]  # model is one of M's
+                await handler(model, full_meta)
             except Exception as exc:
-                self._fail(exc)
+                codec.keep(exc)
                 raise
 
         # errors are logged under the user's handler, not this wrapper
@@ -631,16 +529,12 @@ class TypedClient:
         return await self._client.subscribe(topic_filter, on_raw, qos=spec.subscribe_qos)
 
     def _on(
-        self, spec: ChannelSpec, filters: Mapping[str, str | None] | None = None
-    ) -> Callable[
-        [Callable[[M, MessageMeta], Awaitable[None]]], Callable[[M, MessageMeta], Awaitable[None]]
-    ]:
+        self, spec: ChannelSpec[M], filters: Mapping[str, str | None] | None = None
+    ) -> Callable[[Handler[M]], Handler[M]]:
         """Decorator form of :meth:`_subscribe`; the subscription starts in the background
         (``connect`` and :meth:`wait_subscribed` wait for it)."""
 
-        def register(
-            handler: Callable[[M, MessageMeta], Awaitable[None]],
-        ) -> Callable[[M, MessageMeta], Awaitable[None]]:
+        def register(handler: Handler[M]) -> Handler[M]:
             require_async(handler, spec.name)
             label = f"{getattr(handler, '__qualname__', handler)} ({spec.name})"
             group = self._order_group  # the group in force where the decorator is applied
@@ -665,39 +559,39 @@ class TypedClient:
         self._starting.add(task)
         task.add_done_callback(self._starting.discard)
 
-    async def _unsubscribe(self, subscription: Any) -> None:
+    async def _unsubscribe(self, subscription: Subscription) -> None:
         await self._client.unsubscribe(subscription)
 
     # -- request / reply (see mqttwire.requests) ----------------------------------------------
     async def _request(
         self,
-        spec: RequestSpec,
-        payload: BaseModel,
+        spec: RequestSpec[Q, R],
+        payload: Q,
         params: Mapping[str, str],
         *,
         timeout: float,  # noqa: ASYNC109 - a deadline for the reply, part of the public API
-    ) -> BaseModel:
+    ) -> R:
         """Publish ``payload`` and wait for the correlated reply (stream items are skipped)."""
         return await self._replies.request(spec, payload, params, timeout=timeout)
 
     def _request_stream(
         self,
-        spec: RequestSpec,
-        payload: BaseModel,
+        spec: StreamingRequestSpec[Q, R, S],
+        payload: Q,
         params: Mapping[str, str],
         *,
         timeout: float,
-    ) -> AsyncIterator[BaseModel]:
+    ) -> AsyncIterator[R | S]:
         """Publish ``payload``; yield each streamed partial reply, then the final reply."""
         return self._replies.stream(spec, payload, params, timeout=timeout)
 
     async def _serve(
         self,
-        spec: RequestSpec,
-        handler: Callable[[M, MessageMeta], Awaitable[R]],
+        spec: RequestSpec[Q, R],
+        handler: Callable[[Q, MessageMeta], Awaitable[R]],
         filters: Mapping[str, str | None] | None = None,
         *,
         share_group: str | None = None,
-    ) -> Any:
+    ) -> Subscription:
         """Answer requests with the handler's reply (see :meth:`ReplyRouter.serve`)."""
         return await self._replies.serve(spec, handler, filters, share_group=share_group)

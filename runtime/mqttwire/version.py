@@ -12,8 +12,10 @@ __version__ = "0.1.0"
 #   1: typed publish/subscribe/request/serve
 #   2: share groups (ChannelSpec.share_group, share_group= on subscribe/serve), MQTT 5 content
 #      types (MessageSpec.content_type)
-RUNTIME_API_VERSION = 2
-SUPPORTED_RUNTIME_APIS = frozenset({1, 2})
+#   3: generic specs (ChannelSpec[M], RequestSpec[Q, R], StreamingRequestSpec[Q, R, S]),
+#      RawMessageSpec (str / bytes payloads), Handler, PublishOptions, EnvelopePublishOptions
+RUNTIME_API_VERSION = 3
+SUPPORTED_RUNTIME_APIS = frozenset({1, 2, 3})
 
 
 def require_runtime_api(package: str, required: int) -> None:

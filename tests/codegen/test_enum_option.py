@@ -20,6 +20,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from mqttwire import MessageMeta
+from mqttwire.testing import for_testing, kit_of
 from mqttwire_codegen.diagnostics import ContractError
 from mqttwire_codegen.pipeline import generate_package
 
@@ -136,15 +137,15 @@ async def test_tars_movement_and_wake_enums_are_str_enums() -> None:
     assert request.command.value == "wave" and request.command == "wave"
 
     got: list[TestMovementRequest] = []
-    async with TarsClient.for_testing() as tars:
+    async with for_testing(TarsClient) as tars:
 
         async def on_test(msg: TestMovementRequest, _: MessageMeta) -> None:
             got.append(msg)
 
         await tars.subscribe_movement_test(on_test)
         await tars.publish_movement_test(request)
-        await tars.testing.deliver_raw("movement/test", b'{"command": "bow"}')
-        (sent,) = tars.testing.published("movement_test")
+        await kit_of(tars).deliver_raw("movement/test", b'{"command": "bow"}')
+        (sent,) = kit_of(tars).published("movement_test")
     assert orjson.loads(sent.payload)["command"] == "wave"  # the wire is unchanged
     assert [m.command for m in got] == [TestMovementCommand.WAVE, TestMovementCommand.BOW]
     assert WakeEvent.model_validate({"type": "wake", "ts": 1.0}).type is WakeEventType.WAKE

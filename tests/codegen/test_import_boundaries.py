@@ -30,5 +30,5 @@ def test_runtime_version_mismatch_is_a_clear_error() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.startswith(
-        "ContractVersionError tars_mqtt was generated for mqttwire runtime API 2"
+        "ContractVersionError tars_mqtt was generated for mqttwire runtime API 3"
     )

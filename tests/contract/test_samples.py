@@ -4,7 +4,8 @@
 deployed pydantic models (`model_validate_json`). The contract schema of the same model must agree,
 except for pydantic lax-mode coercions that strict JSON Schema rejects by design (numeric strings
 or booleans for numbers, "yes"/"off"/0/1 for booleans, numbers for date-times): those are collected
-and reported in the terminal summary and in .cache/contract-lax-samples.json instead of failing.
+counted in one line of the terminal summary and listed in .cache/contract-lax-samples.json
+instead of failing.
 Samples are mapped to contract schemas by the original python model path (`x-python-model`), so
 the renamed collision variants (`llm.*`, `wake_activation.*`) find their schema.
 """

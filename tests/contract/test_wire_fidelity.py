@@ -18,6 +18,7 @@ import pytest
 
 from mqttwire import MessageMeta
 from mqttwire.health import WILL_ERROR, WILL_EVENT, encode_health
+from mqttwire.testing import for_testing, kit_of
 from tars_mqtt import TarsClient
 from tars_mqtt.models import MovementControllerState, MovementState
 
@@ -68,7 +69,7 @@ async def test_generated_client_delivers_every_firmware_state_message(interface:
     samples = _firmware_state_samples(interface)
     got: list[MovementState | MovementControllerState] = []
 
-    async with TarsClient.for_testing() as tars:
+    async with for_testing(TarsClient) as tars:
 
         @tars.on_movement_state
         async def on_state(state: MovementState | MovementControllerState, _: MessageMeta) -> None:
@@ -76,7 +77,7 @@ async def test_generated_client_delivers_every_firmware_state_message(interface:
 
         await tars.wait_subscribed()
         for sample in samples:
-            await tars.testing.deliver_raw("movement/state", orjson.dumps(sample))
+            await kit_of(tars).deliver_raw("movement/state", orjson.dumps(sample))
     assert tars.stats.invalid_total == 0
     assert len(got) == len(samples)
     for state, sample in zip(got, samples, strict=True):
@@ -86,14 +87,14 @@ async def test_generated_client_delivers_every_firmware_state_message(interface:
 
 async def test_movement_service_state_still_decodes_as_movement_state() -> None:
     got: list[MovementState | MovementControllerState] = []
-    async with TarsClient.for_testing() as tars:
+    async with for_testing(TarsClient) as tars:
 
         @tars.on_movement_state
         async def on_state(state: MovementState | MovementControllerState, _: MessageMeta) -> None:
             got.append(state)
 
         await tars.wait_subscribed()
-        await tars.testing.deliver_raw("movement/state", b'{"id": "cmd-1", "event": "started"}')
+        await kit_of(tars).deliver_raw("movement/state", b'{"id": "cmd-1", "event": "started"}')
     assert [type(s) for s in got] == [MovementState]
 
 
@@ -161,8 +162,8 @@ async def test_qos_zero_per_call_reproduces_the_deployed_wire(channel: str) -> N
         "tts_say": TtsSay(text="a"),
         "llm_response": LLMResponse(id="r", reply="a"),
     }
-    async with TarsClient.for_testing() as tars:
+    async with for_testing(TarsClient) as tars:
         publish = getattr(tars, f"publish_{channel}")
         await publish(payloads[channel], qos=0)
-        (sent,) = tars.testing.published(channel)
+        (sent,) = kit_of(tars).published(channel)
     assert (sent.meta.qos, sent.meta.retain) == (0, False)

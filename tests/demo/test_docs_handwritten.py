@@ -150,12 +150,12 @@ QUOTED = {
     "cannot connect to MQTT broker": "runtime/mqttwire",
     "is out of date; run `mqttwire generate`": "codegen/mqttwire_codegen",
     "nothing written": "codegen/mqttwire_codegen",
-    "needs the generator's dependencies": "codegen/mqttwire_codegen",
     "mosquitto is not installed and could not be installed automatically": "noxfile.py",
     "the mqtt_broker fixture needs mosquitto": "runtime/mqttwire/testing",
     "starting with an empty offline queue": "runtime/mqttwire/sqlite_outbox.py",
     "in use by another process (one file per running client)": "runtime/mqttwire/sqlite_outbox.py",
-    "no broker: set MQTT_URL, install mosquitto, or": "runtime/mqttwire/testing",
+    "no broker: set MQTT_URL, install mosquitto, or": "demo/tars_demo",
+    "--watch needs the generator: pip install mqttwire-codegen": "demo/tars_demo",
 }
 
 

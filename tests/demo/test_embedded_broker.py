@@ -7,8 +7,8 @@ import threading
 import paho.mqtt.client as paho
 import pytest
 
-from mqttwire.testing import embedded
 from mqttwire.testing.broker import BrokerNotAvailableError
+from tars_demo import embedded
 
 
 def _roundtrip(url: str) -> bytes:

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.acl import deny_topics_config
 
-from mqttwire.testing.acl import deny_topics_config
 from mqttwire.testing.broker import MosquittoBroker
 
 REPO = Path(__file__).resolve().parents[2]

@@ -72,7 +72,6 @@ async def test_broker_restart_under_qos1_load_delivers_every_message_once(
 async def test_broker_sigkill_loses_only_what_the_broker_acked_but_had_not_saved(
     make_client: ClientFactory,
     persistent_broker: MosquittoBroker,
-    capsys: pytest.CaptureFixture[str],
 ) -> None:
     broker = persistent_broker
     sub, inbox, pub = await _pair(make_client, broker, "sigkill")
@@ -127,19 +126,17 @@ async def test_broker_sigkill_loses_only_what_the_broker_acked_but_had_not_saved
     assert inbox.twice() == [], "a duplicate reached the handler"
     assert inbox.total == len(publisher.ids) - len(lost)
     assert pub.metrics.reconnects >= 1 and sub.metrics.reconnects >= 1
-    with capsys.disabled():
-        print(
-            f"\n[case 2] published={len(publisher.ids)} held_by_client={len(held)} "
-            f"after_restart={len(after)} "
-            f"broker_side_loss={len(lost)} duplicates_dropped={sub.metrics.duplicates} "
-            f"unsaved_window={killed_wall - last_save:.1f}s"
-        )
+    print(  # captured: shown with the report when the test fails, or with -s
+        f"[case 2] published={len(publisher.ids)} held_by_client={len(held)} "
+        f"after_restart={len(after)} "
+        f"broker_side_loss={len(lost)} duplicates_dropped={sub.metrics.duplicates} "
+        f"unsaved_window={killed_wall - last_save:.1f}s"
+    )
 
 
 async def test_broker_sigkill_with_subscriber_away_loses_at_most_the_unsaved_tail(
     make_client: ClientFactory,
     persistent_broker: MosquittoBroker,
-    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """The documented loss, made visible: the broker queues for an absent persistent session and
     dies; what it acked after its last autosave is gone, everything older arrives."""
@@ -181,8 +178,7 @@ async def test_broker_sigkill_with_subscriber_away_loses_at_most_the_unsaved_tai
     assert all(m not in saved for m in lost)
     assert inbox.twice() == []
     assert inbox.total == 1000 - len(lost)
-    with capsys.disabled():
-        print(
-            f"\n[case 2b] queued_for_absent_sub=1000 saved={len(saved)} "
-            f"broker_side_loss={len(lost)} unsaved_window={killed_wall - last_save:.1f}s"
-        )
+    print(  # captured: shown with the report when the test fails, or with -s
+        f"[case 2b] queued_for_absent_sub=1000 saved={len(saved)} "
+        f"broker_side_loss={len(lost)} unsaved_window={killed_wall - last_save:.1f}s"
+    )

@@ -14,6 +14,7 @@ from generated_support import Factory, MQTTVersion
 from wire_contract import CapturingTransport, default_transport, tars_wire
 
 from mqttwire import MQTTClient, MQTTClientConfig
+from mqttwire.testing import TestKit
 from mqttwire.testing.broker import MosquittoBroker
 from tars_mqtt import TarsClient
 
@@ -79,24 +80,24 @@ def pytest_configure(config: pytest.Config) -> None:
 def in_memory_publishes_follow_the_contract(
     request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> Any:
-    """What every ``TarsClient.for_testing()`` client published in a test (not what the test
+    """What every ``for_testing(TarsClient)`` client published in a test (not what the test
     itself delivered) must validate against the contract's JSON Schemas, as on a real broker."""
-    made: list[TarsClient] = []
-    original = TarsClient.for_testing.__func__  # type: ignore[attr-defined]
+    kits: list[TestKit] = []
+    original = TestKit.__init__
 
-    def recording(cls: type[TarsClient], **kwargs: Any) -> TarsClient:
-        client: TarsClient = original(cls, **kwargs)
-        made.append(client)
-        return client
+    def recording(kit: TestKit, client: Any, *args: Any, **kwargs: Any) -> None:
+        original(kit, client, *args, **kwargs)
+        if isinstance(client, TarsClient):
+            kits.append(kit)
 
-    monkeypatch.setattr(TarsClient, "for_testing", classmethod(recording))
+    monkeypatch.setattr(TestKit, "__init__", recording)
     yield
     if request.node.get_closest_marker("publishes_invalid") is not None:
         return
     wire = tars_wire()
     broken = [
         (message.topic, message.payload, errors)
-        for broker in {id(c.testing.broker): c.testing.broker for c in made}.values()
+        for broker in {id(kit.broker): kit.broker for kit in kits}.values()
         for message in broker.log
         if message.sender is not None and (errors := wire.errors(message.topic, message.payload))
     ]

@@ -21,6 +21,7 @@ from wire_contract import CapturingTransport, ContractWire, default_transport
 
 from mqttwire import MessageMeta, MQTTClient, MQTTClientConfig
 from mqttwire.errors import PayloadValidationError
+from mqttwire.testing import for_testing, kit_of
 from mqttwire.testing.broker import MosquittoBroker
 
 CASE = Path(__file__).resolve().parents[1] / "golden" / "smart_home_v26"
@@ -76,8 +77,8 @@ async def publish_everything(client: Any, models: Any) -> int:
     for alarm in alarms:
         await client.publish_home_room_alarm(alarm, room="hall")
         count += 1
-    await client.publish_home_display_text(models.HomeDisplayTextMessage("clear"))
-    await client.publish_home_camera_snapshot(models.HomeCameraSnapshotMessage(b"\x00\xff\x10"))
+    await client.publish_home_display_text("clear")
+    await client.publish_home_camera_snapshot(b"\x00\xff\x10")
     await client.publish_home_sensor_sensor_id_temperature(
         models.TemperatureReading(celsius=21.5), sensor_id="room1"
     )
@@ -87,9 +88,9 @@ async def publish_everything(client: Any, models: Any) -> int:
 async def test_every_payload_published_in_memory_validates_against_the_contract(
     smart: ModuleType, wire: ContractWire
 ) -> None:
-    async with smart.SmartHomeClient.for_testing() as client:
+    async with for_testing(smart.SmartHomeClient) as client:
         sent = await publish_everything(client, smart.models)
-        log = [m for m in client.testing.broker.log if m.sender == "test-client"]
+        log = [m for m in kit_of(client).broker.log if m.sender == "test-client"]
     assert len(log) == sent
     for message in log:
         assert wire.errors(message.topic, message.payload) == [], message.payload
@@ -97,42 +98,58 @@ async def test_every_payload_published_in_memory_validates_against_the_contract(
 
 async def test_unset_optional_fields_are_left_out_not_sent_as_null(smart: ModuleType) -> None:
     models = smart.models
-    async with smart.SmartHomeClient.for_testing() as client:
+    async with for_testing(smart.SmartHomeClient) as client:
         await client.set_light(models.HomeRoomLightMessage(on=True, level=None), room="hall")
         await client.publish_home_door(models.HomeDoorMessage())
-        [light, door] = [m.payload for m in client.testing.broker.log]
+        [light, door] = [m.payload for m in kit_of(client).broker.log]
     # `level` allows null (type [integer, null]) and was set: it stays; the default stays
     assert orjson.loads(light) == {"on": True, "level": None, "brightness": 50}
     assert orjson.loads(door) == {}
 
 
 async def test_leading_slash_is_part_of_the_topic(smart: ModuleType) -> None:
-    async with smart.SmartHomeClient.for_testing() as client:
+    async with for_testing(smart.SmartHomeClient) as client:
         await client.publish_home_door(smart.models.HomeDoorMessage(open=True))
-        [message] = client.testing.broker.log
+        [message] = kit_of(client).broker.log
     assert message.topic == "/home/door"
     assert smart.channels.TOPIC_HOME_ROOM_LIGHT == "/home/{room}/light"
 
 
 async def test_text_plain_and_octet_stream_travel_as_themselves(smart: ModuleType) -> None:
-    models = smart.models
+    """``text/plain`` is published from and delivered as ``str``, ``application/octet-stream``
+    (``format: binary``) as ``bytes``: no RootModel wrapper in the generated methods."""
     got: asyncio.Queue[tuple[Any, MessageMeta]] = asyncio.Queue()
 
     async def keep(msg: Any, meta: MessageMeta) -> None:
         await got.put((msg, meta))
 
-    async with smart.SmartHomeClient.for_testing() as client:
+    async with for_testing(smart.SmartHomeClient) as client:
         await client.subscribe_home_display_text(keep)
         await client.subscribe_home_camera_snapshot(keep)
-        await client.publish_home_display_text(models.HomeDisplayTextMessage("hello"))
-        await client.publish_home_camera_snapshot(models.HomeCameraSnapshotMessage(b"\xff\x00"))
-        assert [m.payload for m in client.testing.broker.log] == [b"hello", b"\xff\x00"]
+        await client.publish_home_display_text("hello")
+        await client.publish_home_camera_snapshot(b"\xff\x00")
+        assert [m.payload for m in kit_of(client).broker.log] == [b"hello", b"\xff\x00"]
         # a device that publishes plain text (not JSON) is understood
-        await client.testing.deliver_raw("home/display/text", b"clear")
-        await client.testing.deliver_raw("home/camera/snapshot", b"\x89PNG")
-        received = [got.get_nowait()[0] for _ in range(4)]
-    assert [r.root for r in received] == ["hello", b"\xff\x00", "clear", b"\x89PNG"]
+        await kit_of(client).deliver_raw("home/display/text", b"clear")
+        await kit_of(client).deliver_raw("home/camera/snapshot", b"\x89PNG")
+        await kit_of(client).deliver("home_display_text", "from the kit")
+        received = [got.get_nowait()[0] for _ in range(5)]
+        published = [p.model for p in kit_of(client).published()]
+    assert received == ["hello", b"\xff\x00", "clear", b"\x89PNG", "from the kit"]
+    assert [type(r) for r in received] == [str, bytes, str, bytes, str]
+    assert published == ["hello", b"\xff\x00"]
     assert client.stats.invalid_total == 0
+
+
+async def test_text_and_bytes_payloads_are_checked_on_publish(smart: ModuleType) -> None:
+    async with for_testing(smart.SmartHomeClient) as client:
+        with pytest.raises(PayloadValidationError, match="at most 64"):
+            await client.publish_home_display_text("x" * 65)  # the schema's maxLength
+        with pytest.raises(TypeError, match="carries str, not bytes"):
+            await client.publish_home_display_text(b"not text")
+        # the RootModel of an earlier generated client is still understood at runtime
+        await client.publish_home_display_text(smart.models.HomeDisplayTextMessage("old"))
+        assert [m.payload for m in kit_of(client).broker.log] == [b"old"]
 
 
 @pytest.mark.parametrize(
@@ -151,11 +168,11 @@ async def test_topic_parameters_outside_enum_or_pattern_are_dropped_on_receive(
         handled.append(msg)
 
     payload = b'{"armed": true}' if "alarm" in topic else b'{"celsius": 20}'
-    async with smart.SmartHomeClient.for_testing() as client:
+    async with for_testing(smart.SmartHomeClient) as client:
         await client.subscribe_home_room_alarm(keep)
         await client.subscribe_home_sensor_sensor_id_temperature(keep)
         with pytest.raises(PayloadValidationError) as info:
-            await client.testing.deliver_raw(topic, payload)
+            await kit_of(client).deliver_raw(topic, payload)
     assert handled == [] and client.stats.invalid_total == 1
     assert reason in str(info.value)
 
@@ -179,14 +196,14 @@ async def test_an_empty_retained_payload_clears_and_is_not_invalid(smart: Module
     async def keep(msg: Any, meta: MessageMeta) -> None:
         handled.append(msg)
 
-    async with smart.SmartHomeClient.for_testing() as client:
+    async with for_testing(smart.SmartHomeClient) as client:
         await client.subscribe_home_door(keep)
-        await client.testing.deliver_raw("/home/door", b"", retain=True)
-        await client.testing.deliver_raw("/home/door", b"")
-        await client.testing.deliver_raw("/home/door", b"{}")
+        await kit_of(client).deliver_raw("/home/door", b"", retain=True)
+        await kit_of(client).deliver_raw("/home/door", b"")
+        await kit_of(client).deliver_raw("/home/door", b"{}")
         await client.subscribe_home_display_text(keep)  # not retained: empty text is a message
-        await client.testing.deliver_raw("home/display/text", b"")
-    assert [type(h).__name__ for h in handled] == ["HomeDoorMessage", "HomeDisplayTextMessage"]
+        await kit_of(client).deliver_raw("home/display/text", b"")
+    assert [type(h).__name__ for h in handled] == ["HomeDoorMessage", "str"]
     assert client.stats.cleared["home_door"] == 2
     assert client.stats.invalid_total == 0
 
@@ -246,11 +263,11 @@ async def test_every_payload_published_to_mosquitto_validates_against_the_contra
 
 
 async def test_clear_removes_the_retained_message_of_a_retained_channel(smart: ModuleType) -> None:
-    async with smart.SmartHomeClient.for_testing() as client:
+    async with for_testing(smart.SmartHomeClient) as client:
         await client.publish_home_door(smart.models.HomeDoorMessage(open=True))
-        assert "/home/door" in client.testing.broker.retained
+        assert "/home/door" in kit_of(client).broker.retained
         await client.clear_home_door()
-        assert "/home/door" not in client.testing.broker.retained
+        assert "/home/door" not in kit_of(client).broker.retained
     assert not hasattr(client, "clear_home_display_text")  # not a retained channel
 
 
@@ -258,7 +275,7 @@ async def test_a_synchronous_handler_is_refused_when_subscribing(smart: ModuleTy
     def not_async(msg: Any, meta: MessageMeta) -> None:
         return None
 
-    async with smart.SmartHomeClient.for_testing() as client:
+    async with for_testing(smart.SmartHomeClient) as client:
         with pytest.raises(TypeError, match="not_async for channel home_door must be an async"):
             await client.subscribe_home_door(not_async)
         with pytest.raises(TypeError, match="must be an async function"):
@@ -271,10 +288,10 @@ async def test_handler_errors_are_logged_under_the_users_function(
     async def door_watcher(msg: Any, meta: MessageMeta) -> None:
         raise RuntimeError("boom")
 
-    async with smart.SmartHomeClient.for_testing() as client:
+    async with for_testing(smart.SmartHomeClient) as client:
         await client.subscribe_home_door(door_watcher)
         with pytest.raises(RuntimeError, match="boom"):
-            await client.testing.deliver_raw("/home/door", b"{}")
+            await kit_of(client).deliver_raw("/home/door", b"{}")
     failures = [r.getMessage() for r in caplog.records if "failed on topic" in r.getMessage()]
     assert failures and "door_watcher" in failures[0] and "on_raw" not in failures[0]
 
@@ -284,7 +301,7 @@ def test_handlers_on_a_client_that_never_connects_are_reported(
 ) -> None:
     import gc
 
-    client = smart.SmartHomeClient.for_testing()
+    client = for_testing(smart.SmartHomeClient)
 
     @client.on_home_door  # no running loop: deferred to connect(), which never comes
     async def door_watcher(msg: Any, meta: MessageMeta) -> None:

@@ -15,6 +15,7 @@ import pytest
 from mqttwire import MessageMeta
 from mqttwire.requests import ReplyRouter
 from mqttwire.specs import ChannelSpec
+from mqttwire.testing import for_testing
 from tars_mqtt import TarsClient
 from tars_mqtt.models import LLMRequest, LLMResponse, LLMStreamDelta
 
@@ -47,7 +48,7 @@ async def stream_with_slow_deltas(tars: TarsClient, monkeypatch: pytest.MonkeyPa
 async def test_final_reply_waits_for_the_deltas_routed_before_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    async with TarsClient.for_testing() as tars:
+    async with for_testing(TarsClient) as tars:
         items = await stream_with_slow_deltas(tars, monkeypatch)
     assert items == ["0", "1", "2", "3", "4", "final"]
 
@@ -59,6 +60,6 @@ async def test_control_without_the_barrier_the_final_reply_overtakes(
         return None
 
     monkeypatch.setattr(ReplyRouter, "_stream_caught_up", no_barrier)
-    async with TarsClient.for_testing() as tars:
+    async with for_testing(TarsClient) as tars:
         items = await stream_with_slow_deltas(tars, monkeypatch)
     assert items[-1] == "final" and len(items) < 6  # the stream ended before all deltas

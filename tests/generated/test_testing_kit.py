@@ -1,4 +1,4 @@
-"""``TarsClient.for_testing()``: a service's handlers unit-tested on the in-memory broker."""
+"""``for_testing(TarsClient)``: a service's handlers unit-tested on the in-memory broker."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from mqttwire import MessageMeta, PayloadValidationError, PublishError, SubscribeError
-from mqttwire.testing import MemoryBroker
+from mqttwire.testing import MemoryBroker, for_testing, kit_of
 from tars_mqtt import TarsClient, channels
 from tars_mqtt.models import (
     FinalTranscript,
@@ -43,11 +43,11 @@ async def start_echo_service(tars: TarsClient) -> None:
 
 
 async def test_deliver_runs_the_handler_and_published_is_typed(protocol: MQTTVersion) -> None:
-    async with TarsClient.for_testing(protocol=protocol) as tars:
+    async with for_testing(TarsClient, protocol=protocol) as tars:
         await start_echo_service(tars)
-        envelope_id = await tars.testing.deliver("stt_final", FinalTranscript(text="hello"))
+        envelope_id = await kit_of(tars).deliver("stt_final", FinalTranscript(text="hello"))
         assert envelope_id is not None
-        [said] = tars.testing.published("tts_say", TtsSay)
+        [said] = kit_of(tars).published("tts_say", TtsSay)
         assert said.model.text == "HELLO"
         assert said.channel == "tts_say"
         assert (said.meta.topic, said.meta.qos, said.meta.event_type) == ("tts/say", 1, "tts.say")
@@ -66,49 +66,49 @@ async def test_deliver_runs_the_handler_and_published_is_typed(protocol: MQTTVer
 
 
 async def test_handler_errors_and_invalid_payloads_fail_the_test() -> None:
-    async with TarsClient.for_testing() as tars:
+    async with for_testing(TarsClient) as tars:
         await start_echo_service(tars)
         with pytest.raises(RuntimeError, match="handler bug"):
-            await tars.testing.deliver("stt_final", FinalTranscript(text="boom"))
+            await kit_of(tars).deliver("stt_final", FinalTranscript(text="boom"))
         with pytest.raises(PayloadValidationError) as info:
-            await tars.testing.deliver_raw(
+            await kit_of(tars).deliver_raw(
                 "stt/final", b'{"id":"1","type":"stt.final","ts":1,"source":"x","data":{}}'
             )
         assert info.value.topic == "stt/final" and info.value.model == "FinalTranscript"
         assert tars.stats.invalid["stt_final"] == 1
         with pytest.raises(PayloadValidationError, match="outgoing"):
             await tars.publish_tts_say(TtsSay.model_construct(text=42))
-        assert tars.testing.published("tts_say") == []  # nothing invalid went out
-        await tars.testing.deliver("stt_final", FinalTranscript(text="fine"))  # errors were reset
-        assert [p.model.text for p in tars.testing.published("tts_say", TtsSay)] == ["FINE"]
+        assert kit_of(tars).published("tts_say") == []  # nothing invalid went out
+        await kit_of(tars).deliver("stt_final", FinalTranscript(text="fine"))  # errors were reset
+        assert [p.model.text for p in kit_of(tars).published("tts_say", TtsSay)] == ["FINE"]
 
 
 async def test_published_filters_by_channel_and_parameters_and_clear() -> None:
-    async with TarsClient.for_testing() as tars:
+    async with for_testing(TarsClient) as tars:
         await tars.publish_system_health(HealthPing(ok=True), client_id="a")
         await tars.publish_system_health(HealthPing(ok=False), client_id="b")
         await tars.publish_tts_say(TtsSay(text="x"))
-        assert [p.meta.params["client_id"] for p in tars.testing.published("system_health")] == [
+        assert [p.meta.params["client_id"] for p in kit_of(tars).published("system_health")] == [
             "a",
             "b",
         ]
-        [b] = tars.testing.published(channels.CH_SYSTEM_HEALTH, client_id="b")
+        [b] = kit_of(tars).published(channels.CH_SYSTEM_HEALTH, client_id="b")
         assert isinstance(b.model, HealthPing) and b.model.ok is False
-        assert [p.channel for p in tars.testing.published()] == [
+        assert [p.channel for p in kit_of(tars).published()] == [
             "system_health",
             "system_health",
             "tts_say",
         ]
         with pytest.raises(TypeError):
-            tars.testing.published("tts_say", HealthPing)
+            kit_of(tars).published("tts_say", HealthPing)
         with pytest.raises(KeyError, match="no channel 'nope'"):
-            tars.testing.published("nope")
-        tars.testing.clear()
-        assert tars.testing.published() == []
+            kit_of(tars).published("nope")
+        kit_of(tars).clear()
+        assert kit_of(tars).published() == []
 
 
 async def test_request_and_serve_on_one_client(protocol: MQTTVersion) -> None:
-    async with TarsClient.for_testing(protocol=protocol) as tars:
+    async with for_testing(TarsClient, protocol=protocol) as tars:
 
         async def fake_llm(request: LLMRequest, meta: MessageMeta) -> LLMResponse:
             for seq, word in enumerate(request.text.split()):
@@ -129,32 +129,32 @@ async def test_request_and_serve_on_one_client(protocol: MQTTVersion) -> None:
         assert [type(i).__name__ for i in items] == ["LLMStreamDelta"] * 2 + ["LLMResponse"]
         result = await tars.request_llm_tool_call_request(ToolCallRequest(call_id="7", name="t"))
         assert result.result == {"tool": "t"}
-        replies = tars.testing.published("llm_response", LLMResponse)
+        replies = kit_of(tars).published("llm_response", LLMResponse)
         if protocol == "5":  # answered on the requester's response topic, not llm/response
             assert replies == []
-            topics = {m.topic for m in tars.testing.broker.log}
+            topics = {m.topic for m in kit_of(tars).broker.log}
             assert tars.response_topic in topics
         else:
             assert [r.model.reply for r in replies] == ["A B", "C D"]
 
 
 async def test_retained_deliveries_reach_late_subscribers() -> None:
-    async with TarsClient.for_testing() as tars:
-        await tars.testing.deliver("tts_say", TtsSay(text="kept"), retain=True)
+    async with for_testing(TarsClient) as tars:
+        await kit_of(tars).deliver("tts_say", TtsSay(text="kept"), retain=True)
         got: asyncio.Queue[tuple[TtsSay, MessageMeta]] = asyncio.Queue()
 
         async def late(msg: TtsSay, meta: MessageMeta) -> None:
             await got.put((msg, meta))
 
         await tars.subscribe_tts_say(late)
-        await tars.testing.settle()
+        await kit_of(tars).settle()
         msg, meta = got.get_nowait()
         assert msg.text == "kept" and meta.retain is True
-        assert set(tars.testing.broker.retained) == {"tts/say"}
+        assert set(kit_of(tars).broker.retained) == {"tts/say"}
 
 
 async def test_decorators_are_subscribed_before_deliver() -> None:
-    async with TarsClient.for_testing() as tars:
+    async with for_testing(TarsClient) as tars:
         heard: list[str] = []
 
         @tars.on_tts_say
@@ -162,14 +162,14 @@ async def test_decorators_are_subscribed_before_deliver() -> None:
             heard.append(msg.text)
 
         await tars.wait_subscribed()
-        await tars.testing.deliver("tts_say", TtsSay(text="via decorator"))
+        await kit_of(tars).deliver("tts_say", TtsSay(text="via decorator"))
         assert heard == ["via decorator"]
 
 
 async def test_share_groups_split_deliveries_between_testing_clients() -> None:
     broker = MemoryBroker()
-    a = TarsClient.for_testing(broker=broker, client_id="worker-a")
-    b = TarsClient.for_testing(broker=broker, client_id="worker-b")
+    a = for_testing(TarsClient, broker=broker, client_id="worker-a")
+    b = for_testing(TarsClient, broker=broker, client_id="worker-b")
     seen: dict[str, list[str]] = {"a": [], "b": []}
 
     def collect(name: str) -> Callable[[TtsSay, MessageMeta], Awaitable[None]]:
@@ -183,8 +183,8 @@ async def test_share_groups_split_deliveries_between_testing_clients() -> None:
         await b.subscribe_tts_say(collect("b"), share_group="speakers")
         assert broker.subscriptions("worker-a") == {"$share/speakers/tts/say": 1}
         for i in range(10):
-            await a.testing.deliver("tts_say", TtsSay(text=str(i)))
-        await b.testing.settle()
+            await kit_of(a).deliver("tts_say", TtsSay(text=str(i)))
+        await kit_of(b).settle()
     assert sorted(seen["a"] + seen["b"], key=int) == [str(i) for i in range(10)]
     assert seen["a"] and seen["b"]
 
@@ -192,7 +192,7 @@ async def test_share_groups_split_deliveries_between_testing_clients() -> None:
 async def test_refusals_surface_reason_codes_in_memory() -> None:
     broker = MemoryBroker()
     broker.deny("tts/#")
-    async with TarsClient.for_testing(broker=broker, protocol="5") as tars:
+    async with for_testing(TarsClient, broker=broker, protocol="5") as tars:
         with pytest.raises(PublishError) as pub:
             await tars.publish_tts_say(TtsSay(text="no"))
         assert pub.value.reason_code == 0x87
@@ -204,10 +204,10 @@ async def test_refusals_surface_reason_codes_in_memory() -> None:
 async def test_a_normal_client_has_no_test_kit(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MQTT_CLIENT_ID", "real")
     with pytest.raises(RuntimeError, match="for_testing"):
-        _ = TarsClient.from_env().testing
+        kit_of(TarsClient.from_env())
 
 
 async def test_deliver_needs_a_connected_client() -> None:
-    tars = TarsClient.for_testing()
+    tars = for_testing(TarsClient)
     with pytest.raises(RuntimeError, match="not connected"):
-        await tars.testing.deliver("tts_say", TtsSay(text="x"))
+        await kit_of(tars).deliver("tts_say", TtsSay(text="x"))

@@ -11,14 +11,15 @@ import logging
 import pytest
 
 from mqttwire import ConfigError, MQTTClient, MQTTClientConfig
+from mqttwire.testing import for_testing, kit_of
 from tars_mqtt import TarsClient
 from tars_mqtt.models import LLMResponse, TtsStatus
 
 
 async def test_contract_qos_and_retain_are_the_default() -> None:
-    async with TarsClient.for_testing() as tars:
+    async with for_testing(TarsClient) as tars:
         await tars.publish_tts_status(TtsStatus(event="speaking_start", text="hi"))
-        (sent,) = tars.testing.published("tts_status")
+        (sent,) = kit_of(tars).published("tts_status")
     assert sent.meta.qos == tars.CHANNELS["tts_status"].publish_qos == 1
     assert sent.meta.retain is False
 
@@ -26,13 +27,13 @@ async def test_contract_qos_and_retain_are_the_default() -> None:
 async def test_per_call_qos_and_retain_override_the_contract(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    async with TarsClient.for_testing() as tars:
+    async with for_testing(TarsClient) as tars:
         with caplog.at_level(logging.WARNING, logger="mqttwire.typed"):
             await tars.publish_tts_status(TtsStatus(event="speaking_start", text="a"), qos=0)
             await tars.publish_tts_status(TtsStatus(event="speaking_end", text="a"), qos=0)
             await tars.publish_llm_response(LLMResponse(id="r1", reply="x"), qos=0)
             await tars.publish_tts_status(TtsStatus(event="paused", text="a"), qos=2, retain=True)
-        sent = tars.testing.published("tts_status")
+        sent = kit_of(tars).published("tts_status")
     assert [(p.meta.qos, p.meta.retain) for p in sent] == [(0, False), (0, False), (2, True)]
     downgrades = [r.getMessage() for r in caplog.records if "below the contract" in r.getMessage()]
     # once per channel: two downgrades on tts_status, one on llm_response; none for qos=2
@@ -44,12 +45,12 @@ async def test_per_call_qos_and_retain_override_the_contract(
 async def test_retain_false_overrides_a_retained_channel() -> None:
     from tars_mqtt.models import HealthPing
 
-    async with TarsClient.for_testing() as tars:
+    async with for_testing(TarsClient) as tars:
         spec = tars.CHANNELS["system_health"]
         assert spec.publish_retain is True
         await tars.publish_system_health(HealthPing(ok=True), client_id="tts", retain=False)
         await tars.publish_system_health(HealthPing(ok=True), client_id="tts")
-        sent = tars.testing.published("system_health")
+        sent = kit_of(tars).published("system_health")
     assert [p.meta.retain for p in sent] == [False, True]
 
 
@@ -98,17 +99,17 @@ def test_health_name_defaults_to_the_client_id_and_is_validated() -> None:
 
 
 async def test_publish_health_is_a_no_op_when_health_is_disabled() -> None:
-    async with TarsClient.for_testing(client_id="tars-tts") as tars:
+    async with for_testing(TarsClient, client_id="tars-tts") as tars:
         await tars.client.publish_health(True, event="ready")  # type: ignore[attr-defined]
-        log = list(tars.testing.broker.log)
+        log = list(kit_of(tars).broker.log)
     assert [m.topic for m in log if m.topic.startswith("system/health/")] == []
 
 
 async def test_publish_health_with_health_enabled_goes_to_the_health_name() -> None:
-    async with TarsClient.for_testing(
-        client_id="tars-tts", enable_health=True, health_name="tts"
+    async with for_testing(
+        TarsClient, client_id="tars-tts", enable_health=True, health_name="tts"
     ) as tars:
         await tars.client.publish_health(False, event="error", error="no speaker")  # type: ignore[attr-defined]
-        health = [m for m in tars.testing.broker.log if m.topic.startswith("system/health/")]
+        health = [m for m in kit_of(tars).broker.log if m.topic.startswith("system/health/")]
     assert {m.topic for m in health} == {"system/health/tts"}
     assert all(m.qos == 1 and m.retain for m in health)

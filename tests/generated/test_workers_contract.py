@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from mqttwire import MessageMeta, MQTTClient, MQTTClientConfig
+from mqttwire.testing import for_testing, kit_of
 from mqttwire.testing.broker import MosquittoBroker
 
 EXPECTED = Path(__file__).resolve().parents[1] / "golden" / "workers_v3" / "expected"
@@ -57,7 +58,7 @@ async def test_expiry_content_type_and_share_groups_come_from_the_contract(
     workers: ModuleType,
 ) -> None:
     models = workers.models
-    async with workers.WorkersClient.for_testing(protocol="5") as client:
+    async with for_testing(workers.WorkersClient, protocol="5") as client:
 
         async def nothing(msg: Any, meta: MessageMeta) -> None:
             return None
@@ -65,19 +66,19 @@ async def test_expiry_content_type_and_share_groups_come_from_the_contract(
         await client.work_on_jobs(nothing)
         await client.read_notes(nothing)
         await client.read_notes(nothing, share_group="editors")
-        assert set(client.testing.broker.subscriptions("test-client")) == {
+        assert set(kit_of(client).broker.subscriptions("test-client")) == {
             "$share/workers/jobs/+",
             "$share/scribes/notes",
             "$share/editors/notes",
         }
         await client.submit_job(models.Job(job_id="1"), kind="resize")
         await client.write_note(models.Note(text="n"))
-        job, note = client.testing.published()
+        job, note = kit_of(client).published()
         assert job.meta.message_expiry_interval == 60
         assert job.meta.content_type == "application/json"
         assert note.meta.message_expiry_interval is None
         assert note.meta.content_type == "application/vnd.workers.note+json"
-        assert [m.properties.payload_format_indicator for m in client.testing.broker.log] == [1, 1]
+        assert [m.properties.payload_format_indicator for m in kit_of(client).broker.log] == [1, 1]
 
 
 @pytest.mark.integration

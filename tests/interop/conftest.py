@@ -30,10 +30,10 @@ from typing import Any
 
 import pytest
 from interop_support import EXPECT, BrokerTarget, Matrix, MatrixNote
+from support.brokers import AmqttBroker, NatsMqttBroker, RabbitMqttBroker
 
 from mqttwire import MQTTClient
 from mqttwire.testing.broker import BrokerNotAvailableError, MosquittoBroker, find_mosquitto
-from mqttwire.testing.brokers import AmqttBroker, NatsMqttBroker, RabbitMqttBroker
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = Path(os.environ.get("MQTTWIRE_INTEROP_RESULTS", ROOT / ".cache" / "interop-results.json"))

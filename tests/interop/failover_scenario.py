@@ -23,10 +23,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import orjson
+from support.brokers import NatsCluster
 
 from mqttwire import ClientState, MessageMeta, MQTTClient, MQTTClientConfig, PublishTimeoutError
 from mqttwire.envelope import encode_envelope
-from mqttwire.testing.brokers import NatsCluster
 
 __all__ = ["FailoverResult", "jetstream_leaders", "run_failover_round"]
 

@@ -19,10 +19,10 @@ import orjson
 import pytest
 from failover_scenario import run_failover_round
 from interop_support import Inbox, Matrix
+from support.brokers import NatsCluster, find_nats_server
 
 from mqttwire import MQTTClient, MQTTClientConfig
 from mqttwire.testing.broker import MosquittoBroker, find_mosquitto
-from mqttwire.testing.brokers import NatsCluster, find_nats_server
 
 pytestmark = [pytest.mark.integration]
 
@@ -167,7 +167,8 @@ def nats_cluster() -> Iterator[NatsCluster]:
     except (RuntimeError, TimeoutError) as exc:
         log = cluster.log()
         cluster.close()
-        pytest.skip(f"a 3-node NATS cluster could not start here: {exc}\n{log[-2000:]}")
+        print(log[-2000:], file=sys.stderr)  # captured; shown with -rA or -s, not in the summary
+        pytest.skip(f"a 3-node NATS cluster could not start here: {exc}")
     try:
         yield cluster
     finally:

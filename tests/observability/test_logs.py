@@ -12,10 +12,10 @@ from pathlib import Path
 import orjson
 import pytest
 from otel_support import Otel
+from support.acl import deny_topics_config
 
 from mqttwire import ConfigError, MessageMeta, MQTTClient, MQTTClientConfig
 from mqttwire.observability.logs import MAX_FIELD, JsonFormatter, configure_logging, log_fields
-from mqttwire.testing.acl import deny_topics_config
 from mqttwire.testing.broker import MosquittoBroker
 from tars_mqtt import TarsClient
 from tars_mqtt.models import FinalTranscript

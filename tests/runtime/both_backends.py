@@ -2,7 +2,7 @@
 
 ``Backend`` hides which one a test runs on: it makes clients, restarts the broker, crashes a
 client's link (so the broker sends its will) and denies topics (Mosquitto: the dynamic security
-plugin via :mod:`mqttwire.testing.acl`; the memory broker: :meth:`MemoryBroker.deny`).
+plugin via :mod:`support.acl`; the memory broker: :meth:`MemoryBroker.deny`).
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from support.acl import deny_topics_config
+
 from mqttwire import MQTTClient, MQTTClientConfig
 from mqttwire.paho_transport import PahoTransport
 from mqttwire.state import ClientState
-from mqttwire.testing.acl import deny_topics_config
 from mqttwire.testing.broker import MosquittoBroker
 from mqttwire.testing.memory import MEMORY_URL, MemoryBroker, MemoryTransport
 

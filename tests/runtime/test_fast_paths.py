@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
+from mqttwire.codec import _with_envelope
 from mqttwire.envelope import EnvelopeFields
 from mqttwire.meta import MessageMeta
-from mqttwire.typed import _with_envelope
 
 
 def test_with_envelope_equals_dataclasses_replace_for_every_field() -> None:
@@ -27,7 +27,7 @@ def test_with_envelope_equals_dataclasses_replace_for_every_field() -> None:
         "message_expiry_interval": 30,
     }
     names = {f.name for f in dataclasses.fields(MessageMeta)}
-    assert names == set(values), "MessageMeta changed: update mqttwire.typed._with_envelope"
+    assert names == set(values), "MessageMeta changed: update mqttwire.codec._with_envelope"
     meta = MessageMeta(**values)  # type: ignore[arg-type]
     envelope = EnvelopeFields("new-id", "new.type", 2.0, "new-source", {})
     params = {"client_id": "x"}

@@ -22,6 +22,7 @@ from mqttwire import (
 from mqttwire.dispatch import Dispatcher
 from mqttwire.metrics import ClientMetrics
 from mqttwire.safe_log import RateLimitedLog, shown
+from mqttwire.testing import for_testing
 from mqttwire.topic_filter import validate_topic_filter, validate_topic_name
 from mqttwire.topic_template import ParamSpec, TopicTemplate, validate_param_value
 from mqttwire.transport import TransportConnectError, TransportDisconnectedError
@@ -116,7 +117,7 @@ async def test_generated_publish_refuses_a_control_character_parameter() -> None
     from tars_mqtt import TarsClient
     from tars_mqtt.models import HealthPing
 
-    tars = TarsClient.for_testing()
+    tars = for_testing(TarsClient)
     async with tars:
         for value in ("a\nb", "\x85", "\uffff"):
             with pytest.raises(TopicParameterError):
@@ -555,7 +556,7 @@ async def test_typed_layer_order_group() -> None:
     from tars_mqtt import TarsClient
     from tars_mqtt.models import FinalTranscript, TtsSay
 
-    tars = TarsClient.for_testing()
+    tars = for_testing(TarsClient)
     order: list[str] = []
     release = asyncio.Event()
 

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.acl import deny_topics_config
 from watch_support import envelope, tars_contract
 
 from mqttwire import ClientState, MQTTClient, MQTTClientConfig
-from mqttwire.testing.acl import deny_topics_config
 from mqttwire.testing.broker import MosquittoBroker
 from mqttwire.transport import MessageProperties
 from mqttwire_codegen.watch.findings import FindingClass

@@ -1,7 +1,7 @@
 """A small TARS service to test: it hears a final transcript, asks the LLM, says the answer.
 
 The service only talks to a ``TarsClient``; in production that client is connected to the
-robot's broker (``TarsClient.from_env()``), in its unit tests it is ``TarsClient.for_testing()``
+robot's broker (``TarsClient.from_env()``), in its unit tests it is ``for_testing(TarsClient)``
 (see test_chat_service.py).
 """
 

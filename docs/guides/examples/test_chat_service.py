@@ -1,4 +1,4 @@
-"""Unit tests of chat_service.py with no broker: ``TarsClient.for_testing()``.
+"""Unit tests of chat_service.py with no broker: ``for_testing(TarsClient)``.
 
 Run:  pytest test_chat_service.py   (needs pytest and pytest-asyncio)
 """
@@ -9,7 +9,7 @@ import pytest
 from chat_service import ChatService
 
 from mqttwire import MessageMeta, PayloadValidationError
-from mqttwire.testing import MemoryBroker
+from mqttwire.testing import MemoryBroker, for_testing, kit_of
 from tars_mqtt import TarsClient
 from tars_mqtt.models import FinalTranscript, LLMRequest, LLMResponse, TtsSay
 
@@ -24,61 +24,61 @@ async def fake_llm(request: LLMRequest, meta: MessageMeta) -> LLMResponse:
 
 
 async def test_says_what_the_llm_answers() -> None:
-    async with TarsClient.for_testing() as tars:
+    async with for_testing(TarsClient) as tars:
         await tars.serve_llm_request(fake_llm)
         await ChatService(tars).start()
 
-        await tars.testing.deliver("stt_final", FinalTranscript(text="hello", utt_id="u1"))
+        await kit_of(tars).deliver("stt_final", FinalTranscript(text="hello", utt_id="u1"))
 
-        [said] = tars.testing.published("tts_say", TtsSay)
+        [said] = kit_of(tars).published("tts_say", TtsSay)
         assert said.model.text == "You said 'hello'."
         assert said.model.utt_id == "u1"
         assert said.meta.topic == "tts/say" and said.meta.qos == 1
-        [asked] = tars.testing.published("llm_request", LLMRequest)
+        [asked] = kit_of(tars).published("llm_request", LLMRequest)
         assert asked.model.text == "hello" and asked.model.stream is False
 
 
 async def test_ignores_silence() -> None:
-    async with TarsClient.for_testing() as tars:
+    async with for_testing(TarsClient) as tars:
         await ChatService(tars).start()
-        await tars.testing.deliver("stt_final", FinalTranscript(text="   "))
-        assert tars.testing.published() == []
+        await kit_of(tars).deliver("stt_final", FinalTranscript(text="   "))
+        assert kit_of(tars).published() == []
 
 
 async def test_apologises_when_the_llm_does_not_answer() -> None:
-    async with TarsClient.for_testing() as tars:  # nobody serves llm/request
+    async with for_testing(TarsClient) as tars:  # nobody serves llm/request
         await ChatService(tars, llm_timeout=0.05).start()
-        await tars.testing.deliver("stt_final", FinalTranscript(text="anyone?"))
-        [said] = tars.testing.published("tts_say", TtsSay)
+        await kit_of(tars).deliver("stt_final", FinalTranscript(text="anyone?"))
+        [said] = kit_of(tars).published("tts_say", TtsSay)
         assert "slow" in said.model.text
 
 
 async def test_handler_errors_fail_the_test() -> None:
-    async with TarsClient.for_testing() as tars:
+    async with for_testing(TarsClient) as tars:
         await tars.serve_llm_request(fake_llm)
         await ChatService(tars).start()
         with pytest.raises(RuntimeError, match="out of memory"):
-            await tars.testing.deliver("stt_final", FinalTranscript(text="crash"))
+            await kit_of(tars).deliver("stt_final", FinalTranscript(text="crash"))
 
 
 async def test_invalid_payloads_are_test_errors() -> None:
-    async with TarsClient.for_testing() as tars:
+    async with for_testing(TarsClient) as tars:
         await ChatService(tars).start()
         with pytest.raises(PayloadValidationError) as info:
-            await tars.testing.deliver_raw("stt/final", b'{"confidence": 7}')
+            await kit_of(tars).deliver_raw("stt/final", b'{"confidence": 7}')
         assert info.value.model == "FinalTranscript"
 
 
 async def test_with_the_plugins_memory_broker(mqtt_memory_broker: MemoryBroker) -> None:
     """Two clients on one in-memory broker: the service and a separate fake LLM worker."""
-    llm = TarsClient.for_testing(broker=mqtt_memory_broker, client_id="llm-worker")
-    service = TarsClient.for_testing(broker=mqtt_memory_broker, client_id="chat")
+    llm = for_testing(TarsClient, broker=mqtt_memory_broker, client_id="llm-worker")
+    service = for_testing(TarsClient, broker=mqtt_memory_broker, client_id="chat")
     async with llm, service:
         await llm.serve_llm_request(fake_llm)
         await ChatService(service).start()
-        await service.testing.deliver("stt_final", FinalTranscript(text="two clients"))
-        [said] = service.testing.published("tts_say", TtsSay)
+        await kit_of(service).deliver("stt_final", FinalTranscript(text="two clients"))
+        [said] = kit_of(service).published("tts_say", TtsSay)
         assert said.model.text == "You said 'two clients'."
-        assert [r.model.reply for r in llm.testing.published("llm_response", LLMResponse)] == [
+        assert [r.model.reply for r in kit_of(llm).published("llm_response", LLMResponse)] == [
             "You said 'two clients'."
         ]

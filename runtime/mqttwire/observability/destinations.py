@@ -12,7 +12,7 @@ destinations named ``mqttwire/reply/{client_id}``.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from mqttwire.requests import RESPONSE_TOPIC_PREFIX
 from mqttwire.specs import ChannelSpec
@@ -40,11 +40,11 @@ class Destinations:
     """Topic -> :class:`Destination`, cached (bounded)."""
 
     def __init__(self) -> None:
-        self._channels: list[ChannelSpec] = []
+        self._channels: list[ChannelSpec[Any]] = []
         self._cache: dict[str, Destination | None] = {}
         self._undeclared: set[str] = set()
 
-    def add_channels(self, channels: Iterable[ChannelSpec]) -> None:
+    def add_channels(self, channels: Iterable[ChannelSpec[Any]]) -> None:
         known = {c.name for c in self._channels}
         self._channels.extend(c for c in channels if c.name not in known)
         self._cache.clear()

@@ -83,7 +83,7 @@ class Instrumentation:
         if self._instruments is not None:
             self._instruments.register(self)
 
-    def watch_typed(self, typed: TypedClient, channels: Iterable[ChannelSpec]) -> None:
+    def watch_typed(self, typed: TypedClient, channels: Iterable[ChannelSpec[Any]]) -> None:
         self._typed.add(typed)
         self.destinations.add_channels(channels)
 
@@ -239,12 +239,12 @@ class Instrumentation:
             span.set_status(Status(StatusCode.ERROR, invalid[:200]))
 
     # -- request/reply ---------------------------------------------------------------------------
-    def request_span(self, channel: ChannelSpec, topic: str) -> RequestSpan:
+    def request_span(self, channel: ChannelSpec[Any], topic: str) -> RequestSpan:
         """A ``request`` span, started now; see :class:`RequestSpan`."""
         return RequestSpan(self, self._tracer, channel, topic)
 
     async def request(
-        self, channel: ChannelSpec, topic: str, call: Callable[[], Awaitable[T]]
+        self, channel: ChannelSpec[Any], topic: str, call: Callable[[], Awaitable[T]]
     ) -> T:
         """Run a request (publish + wait for the reply) inside a ``request`` span."""
         span = self.request_span(channel, topic)
@@ -258,7 +258,7 @@ class Instrumentation:
             span.end()
 
     def _record_request(
-        self, channel: ChannelSpec, seconds: float, failure: BaseException | None
+        self, channel: ChannelSpec[Any], seconds: float, failure: BaseException | None
     ) -> None:
         instruments = self._instruments
         if instruments is None:
@@ -278,7 +278,7 @@ class RequestSpan:
     """
 
     def __init__(
-        self, owner: Instrumentation, tracer: trace.Tracer, channel: ChannelSpec, topic: str
+        self, owner: Instrumentation, tracer: trace.Tracer, channel: ChannelSpec[Any], topic: str
     ) -> None:
         self._owner = owner
         self._channel = channel

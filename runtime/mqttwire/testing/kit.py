@@ -1,12 +1,19 @@
-"""The test kit of a typed client made by ``for_testing()``: deliver messages, see what went out.
+"""Typed clients for unit tests: ``for_testing(Client)`` and its kit (deliver, see what went out).
 
 ::
 
-    async with TarsClient.for_testing() as tars:
+    from mqttwire.testing import for_testing, kit_of
+
+    async with for_testing(TarsClient) as tars:
         await service.start(tars)                                   # registers its handlers
-        await tars.testing.deliver("stt_final", FinalTranscript(text="hello"))
-        [said] = tars.testing.published("tts_say", TtsSay)
+        await kit_of(tars).deliver("stt_final", FinalTranscript(text="hello"))
+        [said] = kit_of(tars).published("tts_say", TtsSay)
         assert said.model.text == "HELLO" and said.meta.qos == 1
+
+``for_testing`` builds the client on an in-memory broker with a strict
+:class:`~mqttwire.codec.Codec`; :func:`kit_of` finds the client's :class:`TestKit`. The typed
+layer knows nothing of this module: the kit is attached from here (the dependency points from
+``mqttwire.testing`` to ``mqttwire.typed``, never back).
 
 ``deliver`` publishes like another client would (through the in-memory broker, so topic
 filters, QoS and retain apply), then waits until every handler is done and re-raises the first
@@ -17,29 +24,26 @@ outgoing, raises :class:`~mqttwire.errors.PayloadValidationError` instead of bei
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
-
-from pydantic import BaseModel
+from typing import Any, Generic, Literal, TypeVar, overload
 
 from mqttwire.client import MQTTClient
+from mqttwire.codec import Codec
 from mqttwire.config import MQTTClientConfig
-from mqttwire.content import encode_body
 from mqttwire.envelope import encode_envelope
 from mqttwire.errors import PayloadValidationError
 from mqttwire.meta import MessageMeta
 from mqttwire.specs import ChannelSpec, InvalidPayload, outgoing_properties
 from mqttwire.testing.memory import MEMORY_URL, BrokerMessage, MemoryBroker
 from mqttwire.transport import MessageProperties
+from mqttwire.typed import TypedClient
 
-if TYPE_CHECKING:
-    from mqttwire.typed import TypedClient
+__all__ = ["Published", "TestKit", "for_testing", "kit_of"]
 
-__all__ = ["Published", "TestKit", "attach_test_kit"]
-
-M = TypeVar("M", bound=BaseModel)
-TC = TypeVar("TC", bound="TypedClient")
+M = TypeVar("M")
+TC = TypeVar("TC", bound=TypedClient)
 
 TEST_PEER = "test-peer"
 """The envelope ``source`` of messages that :meth:`TestKit.deliver` sends."""
@@ -55,22 +59,39 @@ class Published(Generic[M]):
     payload: bytes
 
 
-def attach_test_kit(
+_KITS: weakref.WeakKeyDictionary[TypedClient, TestKit] = weakref.WeakKeyDictionary()
+
+
+def for_testing(
     cls: type[TC],
-    broker: MemoryBroker | None,
-    client_id: str,
-    protocol: str,
-    settings: Mapping[str, Any],
+    *,
+    broker: MemoryBroker | None = None,
+    client_id: str = "test-client",
+    protocol: Literal["3.1.1", "5"] = "3.1.1",
+    **settings: Any,
 ) -> TC:
-    """Build ``cls`` on an in-memory broker, strict, with a :class:`TestKit` (``for_testing``)."""
+    """A ``cls`` client on an in-memory broker (a fresh one unless ``broker`` is given), with a
+    strict codec: invalid payloads, in or out, raise :class:`PayloadValidationError` and
+    handler errors are re-raised by :meth:`TestKit.settle`. ``settings`` are further
+    :class:`MQTTClientConfig` fields. Its kit: :func:`kit_of`."""
     broker = broker if broker is not None else MemoryBroker()
     options = {"shutdown_timeout": 1.0, **settings}
     config = MQTTClientConfig(url=MEMORY_URL, client_id=client_id, protocol=protocol, **options)
     raw = MQTTClient(config, transport=broker.transport())
-    client = cls(client=raw)
-    client._strict = True
-    client._testing = TestKit(client, raw, broker)
+    codec = Codec(strict=True)
+    client = cls(client=raw, codec=codec)
+    _KITS[client] = TestKit(client, raw, broker, codec)
     return client
+
+
+def kit_of(client: TypedClient) -> TestKit:
+    """The test kit of a client made by :func:`for_testing`."""
+    kit = _KITS.get(client)
+    if kit is None:
+        raise RuntimeError(
+            f"this {type(client).__name__} was not made by for_testing(); it has no test kit"
+        )
+    return kit
 
 
 def _meta(message: BrokerMessage) -> MessageMeta:
@@ -89,7 +110,7 @@ def _meta(message: BrokerMessage) -> MessageMeta:
     )
 
 
-def _by_contract_name(spec: ChannelSpec, params: Mapping[str, str]) -> dict[str, str]:
+def _by_contract_name(spec: ChannelSpec[object], params: Mapping[str, str]) -> dict[str, str]:
     """Topic parameters given by Python name (as in generated methods) or contract name."""
     names = {p.py_name or p.name: p.name for p in spec.topic.params.values()}
     out: dict[str, str] = {}
@@ -102,23 +123,31 @@ def _by_contract_name(spec: ChannelSpec, params: Mapping[str, str]) -> dict[str,
 
 
 class TestKit:
-    """Drive and inspect a client made by ``for_testing()`` (``client.testing``)."""
+    """Drive and inspect a client made by :func:`for_testing` (``kit_of(client)``).
+
+    The kit holds the client weakly (a client is forgotten with its kit when the test drops
+    it), its raw ``MQTTClient``, the in-memory broker and the client's strict codec.
+    """
 
     __test__ = False  # not a test class, whatever pytest thinks of the name
 
-    def __init__(self, client: TypedClient, raw: MQTTClient, broker: MemoryBroker) -> None:
-        self._client = client
+    def __init__(
+        self, client: TypedClient, raw: MQTTClient, broker: MemoryBroker, codec: Codec
+    ) -> None:
+        self._client = weakref.ref(client)
+        self._channels = client.CHANNELS
         self._raw = raw
+        self._codec = codec
         self.broker = broker
         self._since = 0
 
-    def _channel(self, channel: str | ChannelSpec) -> ChannelSpec:
+    def _channel(self, channel: str | ChannelSpec[object]) -> ChannelSpec[object]:
         if isinstance(channel, ChannelSpec):
             return channel
         try:
-            return self._client.CHANNELS[channel]
+            return self._channels[channel]
         except KeyError:
-            known = ", ".join(sorted(self._client.CHANNELS))
+            known = ", ".join(sorted(self._channels))
             raise KeyError(f"no channel {channel!r}; the channels are: {known}") from None
 
     # -- what went out -------------------------------------------------------------------------
@@ -128,27 +157,23 @@ class TestKit:
 
     @overload
     def published(
-        self, channel: str | ChannelSpec | None = None, model: None = None, **params: str
-    ) -> list[Published[BaseModel]]: ...
+        self, channel: str | ChannelSpec[object] | None = None, model: None = None, **params: str
+    ) -> list[Published[object]]: ...
 
     @overload
     def published(
-        self, channel: str | ChannelSpec | None, model: type[M], **params: str
+        self, channel: str | ChannelSpec[object] | None, model: type[M], **params: str
     ) -> list[Published[M]]: ...
 
     def published(
         self,
-        channel: str | ChannelSpec | None = None,
-        model: type[BaseModel] | None = None,
+        channel: str | ChannelSpec[object] | None = None,
+        model: type[Any] | None = None,
         **params: str,
     ) -> list[Published[Any]]:
         """What this client published (in order), decoded: on ``channel`` only when given, with
         these topic parameters; ``model`` checks (and types) the payload model."""
-        specs = (
-            [self._channel(channel)]
-            if channel is not None
-            else list(self._client.CHANNELS.values())
-        )
+        specs = [self._channel(channel)] if channel is not None else list(self._channels.values())
         wanted = {spec.name: _by_contract_name(spec, params) for spec in specs}
         found: list[Published[Any]] = []
         for message in self.broker.log[self._since :]:
@@ -159,7 +184,7 @@ class TestKit:
                 if values is None or any(values.get(k) != v for k, v in wanted[spec.name].items()):
                     continue
                 try:
-                    decoded, meta = self._client._decode(spec, message.payload, _meta(message))
+                    decoded, meta = self._codec.decode(spec, message.payload, _meta(message))
                 except InvalidPayload as exc:
                     raise PayloadValidationError(
                         message.topic, exc.model, exc.errors, exc.reason
@@ -176,8 +201,8 @@ class TestKit:
     # -- what comes in -------------------------------------------------------------------------
     async def deliver(
         self,
-        channel: str | ChannelSpec,
-        payload: BaseModel,
+        channel: str | ChannelSpec[object],
+        payload: object,
         *,
         event_type: str | None = None,
         correlation_id: str | None = None,
@@ -192,16 +217,17 @@ class TestKit:
         spec = self._channel(channel)
         topic = spec.topic.format(_by_contract_name(spec, params))
         message = spec.message_for(payload, event_type)
+        model = self._codec.wrap(message, payload, topic)  # a str / bytes payload: its model
         envelope_id: str | None = None
         if spec.enveloped(message):
-            data = payload.model_dump(mode="json", by_alias=True)
+            data = self._codec.envelope_data(model)
             envelope_id, body = encode_envelope(
                 message.event_type, data, source=source, correlation_id=correlation_id
             )
         else:
-            body = encode_body(payload, message.wire)
+            body = self._codec.body(message, model)
         props = None
-        if self._client.mqtt5:
+        if self._raw.protocol == "5":
             props = outgoing_properties(spec, message, properties)
             if envelope_id is not None:
                 mirrored = (("type", message.event_type), ("id", envelope_id), ("source", source))
@@ -246,7 +272,7 @@ class TestKit:
                     raise TimeoutError(f"handlers still busy after {timeout:g}s")
             else:
                 quiet += 1
-        errors = self._client.take_errors()
+        errors = self._codec.take_errors()
         if errors:
             first = errors[0]
             for other in errors[1:]:
@@ -255,14 +281,15 @@ class TestKit:
 
     def _busy(self) -> bool:
         raw = self._raw
+        client = self._client()
         return bool(
             self.broker.in_flight
             or any(sub.pending for sub in raw.subscriptions)
             or (raw.connected and raw.offline_queue_length)
-            or self._client._starting
+            or (client is not None and client.subscribing)
         )
 
     @property
     def errors(self) -> list[BaseException]:
         """Errors kept so far and not yet raised by :meth:`settle` (read-only view)."""
-        return list(self._client._errors)
+        return self._codec.errors

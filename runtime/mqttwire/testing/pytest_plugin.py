@@ -7,8 +7,8 @@
 * ``mqtt_memory_client``: a connected :class:`~mqttwire.MQTTClient` on ``mqtt_memory_broker``
   (needs pytest-asyncio), shut down after the test.
 
-For a generated client use ``for_testing``, e.g.
-``async with TarsClient.for_testing(broker=mqtt_memory_broker) as tars: ...``.
+For a generated client use :func:`mqttwire.testing.for_testing`, e.g.
+``async with for_testing(TarsClient, broker=mqtt_memory_broker) as tars: ...``.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@
 
 from mqttwire.version import require_runtime_api
 
-require_runtime_api("bare_reply_v3_client", 2)
+require_runtime_api("bare_reply_v3_client", 3)
 
 from bare_reply_v3_client import channels, models  # noqa: E402
 from bare_reply_v3_client.client import TarsClient  # noqa: E402

@@ -8,13 +8,18 @@ from types import MappingProxyType
 from typing import Final
 
 from bare_reply_v3_client import models
-from mqttwire.typed import ChannelSpec, MessageSpec, RequestSpec, TopicTemplate
+from mqttwire.typed import (
+    ChannelSpec,
+    MessageSpec,
+    RequestSpec,
+    TopicTemplate,
+)
 
 TOPIC_LLM_REQUEST: Final = "llm/request"
 TOPIC_LLM_RESPONSE: Final = "llm/response"
 TOPIC_CHARACTER_UPDATE: Final = "character/update"
 
-CH_LLM_REQUEST: Final = ChannelSpec(
+CH_LLM_REQUEST: Final[ChannelSpec[models.LLMRequest]] = ChannelSpec(
     name="llm_request",
     topic=TopicTemplate(
         "llm/request",
@@ -28,7 +33,7 @@ CH_LLM_REQUEST: Final = ChannelSpec(
     message_expiry_interval=None,
     share_group=None,
 )
-CH_LLM_RESPONSE: Final = ChannelSpec(
+CH_LLM_RESPONSE: Final[ChannelSpec[models.LLMResponse]] = ChannelSpec(
     name="llm_response",
     topic=TopicTemplate(
         "llm/response",
@@ -42,7 +47,9 @@ CH_LLM_RESPONSE: Final = ChannelSpec(
     message_expiry_interval=None,
     share_group=None,
 )
-CH_CHARACTER_UPDATE: Final = ChannelSpec(
+CH_CHARACTER_UPDATE: Final[
+    ChannelSpec[models.CharacterTraitUpdate | models.CharacterResetTraits]
+] = ChannelSpec(
     name="character_update",
     topic=TopicTemplate(
         "character/update",
@@ -60,7 +67,7 @@ CH_CHARACTER_UPDATE: Final = ChannelSpec(
     share_group=None,
 )
 
-CHANNELS: Final[Mapping[str, ChannelSpec]] = MappingProxyType(
+CHANNELS: Final[Mapping[str, ChannelSpec[object]]] = MappingProxyType(
     {
         "llm_request": CH_LLM_REQUEST,
         "llm_response": CH_LLM_RESPONSE,
@@ -68,9 +75,8 @@ CHANNELS: Final[Mapping[str, ChannelSpec]] = MappingProxyType(
     }
 )
 
-RQ_LLM_REQUEST: Final = RequestSpec(
+RQ_LLM_REQUEST: Final[RequestSpec[models.LLMRequest, models.LLMResponse]] = RequestSpec(
     request=CH_LLM_REQUEST,
     reply=CH_LLM_RESPONSE,
     correlation="envelope-id",
-    stream=None,
 )

@@ -5,7 +5,7 @@
 
 from mqttwire.version import require_runtime_api
 
-require_runtime_api("external_refs_v3_client", 2)
+require_runtime_api("external_refs_v3_client", 3)
 
 from external_refs_v3_client import channels, models  # noqa: E402
 from external_refs_v3_client.client import DoorSensorsClient  # noqa: E402

@@ -8,12 +8,17 @@ from types import MappingProxyType
 from typing import Final
 
 from external_refs_v3_client import models
-from mqttwire.typed import ChannelSpec, MessageSpec, ParamSpec, TopicTemplate
+from mqttwire.typed import (
+    ChannelSpec,
+    MessageSpec,
+    ParamSpec,
+    TopicTemplate,
+)
 
 TOPIC_DOOR_EVENT: Final = "building/{floor}/doors/{door}"
 TOPIC_BATTERY_LOW: Final = "building/battery-low"
 
-CH_DOOR_EVENT: Final = ChannelSpec(
+CH_DOOR_EVENT: Final[ChannelSpec[models.DoorEvent]] = ChannelSpec(
     name="door_event",
     topic=TopicTemplate(
         "building/{floor}/doors/{door}",
@@ -38,7 +43,7 @@ CH_DOOR_EVENT: Final = ChannelSpec(
     message_expiry_interval=None,
     share_group=None,
 )
-CH_BATTERY_LOW: Final = ChannelSpec(
+CH_BATTERY_LOW: Final[ChannelSpec[models.BatteryLow]] = ChannelSpec(
     name="battery_low",
     topic=TopicTemplate(
         "building/battery-low",
@@ -53,7 +58,7 @@ CH_BATTERY_LOW: Final = ChannelSpec(
     share_group=None,
 )
 
-CHANNELS: Final[Mapping[str, ChannelSpec]] = MappingProxyType(
+CHANNELS: Final[Mapping[str, ChannelSpec[object]]] = MappingProxyType(
     {
         "door_event": CH_DOOR_EVENT,
         "battery_low": CH_BATTERY_LOW,

@@ -8,13 +8,19 @@ from types import MappingProxyType
 from typing import Final
 
 from greenhouse_v3_client import models
-from mqttwire.typed import ChannelSpec, MessageSpec, ParamSpec, RequestSpec, TopicTemplate
+from mqttwire.typed import (
+    ChannelSpec,
+    MessageSpec,
+    ParamSpec,
+    RequestSpec,
+    TopicTemplate,
+)
 
 TOPIC_SENSOR_READING: Final = "greenhouse/{zone}/sensors/{sensorId}"
 TOPIC_VENT_COMMAND: Final = "greenhouse/{zone}/vent/set"
 TOPIC_VENT_ACK: Final = "greenhouse/{zone}/vent/ack"
 
-CH_SENSOR_READING: Final = ChannelSpec(
+CH_SENSOR_READING: Final[ChannelSpec[models.Reading]] = ChannelSpec(
     name="sensor_reading",
     topic=TopicTemplate(
         "greenhouse/{zone}/sensors/{sensorId}",
@@ -38,7 +44,7 @@ CH_SENSOR_READING: Final = ChannelSpec(
     message_expiry_interval=None,
     share_group=None,
 )
-CH_VENT_COMMAND: Final = ChannelSpec(
+CH_VENT_COMMAND: Final[ChannelSpec[models.VentCommand]] = ChannelSpec(
     name="vent_command",
     topic=TopicTemplate(
         "greenhouse/{zone}/vent/set",
@@ -61,7 +67,7 @@ CH_VENT_COMMAND: Final = ChannelSpec(
     message_expiry_interval=None,
     share_group=None,
 )
-CH_VENT_ACK: Final = ChannelSpec(
+CH_VENT_ACK: Final[ChannelSpec[models.VentAck]] = ChannelSpec(
     name="vent_ack",
     topic=TopicTemplate(
         "greenhouse/{zone}/vent/ack",
@@ -85,7 +91,7 @@ CH_VENT_ACK: Final = ChannelSpec(
     share_group=None,
 )
 
-CHANNELS: Final[Mapping[str, ChannelSpec]] = MappingProxyType(
+CHANNELS: Final[Mapping[str, ChannelSpec[object]]] = MappingProxyType(
     {
         "sensor_reading": CH_SENSOR_READING,
         "vent_command": CH_VENT_COMMAND,
@@ -93,9 +99,8 @@ CHANNELS: Final[Mapping[str, ChannelSpec]] = MappingProxyType(
     }
 )
 
-RQ_VENT_COMMAND: Final = RequestSpec(
+RQ_VENT_COMMAND: Final[RequestSpec[models.VentCommand, models.VentAck]] = RequestSpec(
     request=CH_VENT_COMMAND,
     reply=CH_VENT_ACK,
     correlation="envelope-id",
-    stream=None,
 )

@@ -7,7 +7,13 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from mqttwire.typed import ChannelSpec, MessageSpec, ParamSpec, RequestSpec, TopicTemplate
+from mqttwire.typed import (
+    ChannelSpec,
+    MessageSpec,
+    ParamSpec,
+    RequestSpec,
+    TopicTemplate,
+)
 from rpc_standard_v3_client import models
 
 TOPIC_LOCK_COMMAND: Final = "lockers/{lockerId}/command"
@@ -17,7 +23,7 @@ TOPIC_DOOR_OPENED: Final = "doors/opened"
 TOPIC_PING: Final = "diag/ping"
 TOPIC_PONG: Final = "diag/pong"
 
-CH_LOCK_COMMAND: Final = ChannelSpec(
+CH_LOCK_COMMAND: Final[ChannelSpec[models.Command]] = ChannelSpec(
     name="lock_command",
     topic=TopicTemplate(
         "lockers/{lockerId}/command",
@@ -31,7 +37,7 @@ CH_LOCK_COMMAND: Final = ChannelSpec(
     message_expiry_interval=None,
     share_group=None,
 )
-CH_LOCK_RESULT: Final = ChannelSpec(
+CH_LOCK_RESULT: Final[ChannelSpec[models.Result]] = ChannelSpec(
     name="lock_result",
     topic=TopicTemplate(
         "lockers/{lockerId}/result",
@@ -45,7 +51,7 @@ CH_LOCK_RESULT: Final = ChannelSpec(
     message_expiry_interval=None,
     share_group=None,
 )
-CH_DOOR_OPEN: Final = ChannelSpec(
+CH_DOOR_OPEN: Final[ChannelSpec[models.Open]] = ChannelSpec(
     name="door_open",
     topic=TopicTemplate(
         "doors/open",
@@ -59,7 +65,7 @@ CH_DOOR_OPEN: Final = ChannelSpec(
     message_expiry_interval=None,
     share_group=None,
 )
-CH_DOOR_OPENED: Final = ChannelSpec(
+CH_DOOR_OPENED: Final[ChannelSpec[models.Opened]] = ChannelSpec(
     name="door_opened",
     topic=TopicTemplate(
         "doors/opened",
@@ -73,7 +79,7 @@ CH_DOOR_OPENED: Final = ChannelSpec(
     message_expiry_interval=None,
     share_group=None,
 )
-CH_PING: Final = ChannelSpec(
+CH_PING: Final[ChannelSpec[models.Ping]] = ChannelSpec(
     name="ping",
     topic=TopicTemplate(
         "diag/ping",
@@ -87,7 +93,7 @@ CH_PING: Final = ChannelSpec(
     message_expiry_interval=None,
     share_group=None,
 )
-CH_PONG: Final = ChannelSpec(
+CH_PONG: Final[ChannelSpec[models.Pong]] = ChannelSpec(
     name="pong",
     topic=TopicTemplate(
         "diag/pong",
@@ -102,7 +108,7 @@ CH_PONG: Final = ChannelSpec(
     share_group=None,
 )
 
-CHANNELS: Final[Mapping[str, ChannelSpec]] = MappingProxyType(
+CHANNELS: Final[Mapping[str, ChannelSpec[object]]] = MappingProxyType(
     {
         "lock_command": CH_LOCK_COMMAND,
         "lock_result": CH_LOCK_RESULT,
@@ -113,24 +119,21 @@ CHANNELS: Final[Mapping[str, ChannelSpec]] = MappingProxyType(
     }
 )
 
-RQ_LOCK_COMMAND: Final = RequestSpec(
+RQ_LOCK_COMMAND: Final[RequestSpec[models.Command, models.Result]] = RequestSpec(
     request=CH_LOCK_COMMAND,
     reply=CH_LOCK_RESULT,
     correlation="$message.payload#/request_id",
-    stream=None,
 )
 
-RQ_DOOR_OPEN: Final = RequestSpec(
+RQ_DOOR_OPEN: Final[RequestSpec[models.Open, models.Opened]] = RequestSpec(
     request=CH_DOOR_OPEN,
     reply=CH_DOOR_OPENED,
     correlation="$message.header#/correlationId",
-    stream=None,
 )
 
-RQ_PING: Final = RequestSpec(
+RQ_PING: Final[RequestSpec[models.Ping, models.Pong]] = RequestSpec(
     request=CH_PING,
     reply=CH_PONG,
     correlation="correlation-data",
-    stream=None,
     reply_to="replyTo",
 )

@@ -5,7 +5,7 @@
 
 from mqttwire.version import require_runtime_api
 
-require_runtime_api("smart_home_v26_client", 2)
+require_runtime_api("smart_home_v26_client", 3)
 
 from smart_home_v26_client import channels, models  # noqa: E402
 from smart_home_v26_client.client import SmartHomeClient  # noqa: E402

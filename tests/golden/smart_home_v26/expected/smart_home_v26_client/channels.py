@@ -7,7 +7,13 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from mqttwire.typed import ChannelSpec, MessageSpec, ParamSpec, TopicTemplate
+from mqttwire.typed import (
+    ChannelSpec,
+    MessageSpec,
+    ParamSpec,
+    RawMessageSpec,
+    TopicTemplate,
+)
 from smart_home_v26_client import models
 
 TOPIC_HOME_ROOM_ALARM: Final = "/home/{room}/alarm"
@@ -17,7 +23,7 @@ TOPIC_HOME_DISPLAY_TEXT: Final = "home/display/text"
 TOPIC_HOME_CAMERA_SNAPSHOT: Final = "home/camera/snapshot"
 TOPIC_HOME_SENSOR_SENSOR_ID_TEMPERATURE: Final = "home/sensor/{sensorId}/temperature"
 
-CH_HOME_ROOM_ALARM: Final = ChannelSpec(
+CH_HOME_ROOM_ALARM: Final[ChannelSpec[models.AlarmState]] = ChannelSpec(
     name="home_room_alarm",
     topic=TopicTemplate(
         "/home/{room}/alarm",
@@ -40,7 +46,7 @@ CH_HOME_ROOM_ALARM: Final = ChannelSpec(
     message_expiry_interval=None,
     share_group=None,
 )
-CH_HOME_ROOM_LIGHT: Final = ChannelSpec(
+CH_HOME_ROOM_LIGHT: Final[ChannelSpec[models.HomeRoomLightMessage]] = ChannelSpec(
     name="home_room_light",
     topic=TopicTemplate(
         "/home/{room}/light",
@@ -63,7 +69,7 @@ CH_HOME_ROOM_LIGHT: Final = ChannelSpec(
     message_expiry_interval=None,
     share_group=None,
 )
-CH_HOME_DOOR: Final = ChannelSpec(
+CH_HOME_DOOR: Final[ChannelSpec[models.HomeDoorMessage]] = ChannelSpec(
     name="home_door",
     topic=TopicTemplate(
         "/home/door",
@@ -77,13 +83,15 @@ CH_HOME_DOOR: Final = ChannelSpec(
     message_expiry_interval=None,
     share_group=None,
 )
-CH_HOME_DISPLAY_TEXT: Final = ChannelSpec(
+CH_HOME_DISPLAY_TEXT: Final[ChannelSpec[str]] = ChannelSpec(
     name="home_display_text",
     topic=TopicTemplate(
         "home/display/text",
         (),
     ),
-    messages=(MessageSpec("message", models.HomeDisplayTextMessage, content_type="text/plain"),),
+    messages=(
+        RawMessageSpec("message", models.HomeDisplayTextMessage, str, content_type="text/plain"),
+    ),
     envelope=False,
     publish_qos=0,
     publish_retain=False,
@@ -91,15 +99,18 @@ CH_HOME_DISPLAY_TEXT: Final = ChannelSpec(
     message_expiry_interval=None,
     share_group=None,
 )
-CH_HOME_CAMERA_SNAPSHOT: Final = ChannelSpec(
+CH_HOME_CAMERA_SNAPSHOT: Final[ChannelSpec[bytes]] = ChannelSpec(
     name="home_camera_snapshot",
     topic=TopicTemplate(
         "home/camera/snapshot",
         (),
     ),
     messages=(
-        MessageSpec(
-            "message", models.HomeCameraSnapshotMessage, content_type="application/octet-stream"
+        RawMessageSpec(
+            "message",
+            models.HomeCameraSnapshotMessage,
+            bytes,
+            content_type="application/octet-stream",
         ),
     ),
     envelope=False,
@@ -109,7 +120,7 @@ CH_HOME_CAMERA_SNAPSHOT: Final = ChannelSpec(
     message_expiry_interval=None,
     share_group=None,
 )
-CH_HOME_SENSOR_SENSOR_ID_TEMPERATURE: Final = ChannelSpec(
+CH_HOME_SENSOR_SENSOR_ID_TEMPERATURE: Final[ChannelSpec[models.TemperatureReading]] = ChannelSpec(
     name="home_sensor_sensor_id_temperature",
     topic=TopicTemplate(
         "home/sensor/{sensorId}/temperature",
@@ -124,7 +135,7 @@ CH_HOME_SENSOR_SENSOR_ID_TEMPERATURE: Final = ChannelSpec(
     share_group=None,
 )
 
-CHANNELS: Final[Mapping[str, ChannelSpec]] = MappingProxyType(
+CHANNELS: Final[Mapping[str, ChannelSpec[object]]] = MappingProxyType(
     {
         "home_room_alarm": CH_HOME_ROOM_ALARM,
         "home_room_light": CH_HOME_ROOM_LIGHT,

@@ -5,7 +5,7 @@
 
 from mqttwire.version import require_runtime_api
 
-require_runtime_api("streetlights_v26_client", 2)
+require_runtime_api("streetlights_v26_client", 3)
 
 from streetlights_v26_client import channels, models  # noqa: E402
 from streetlights_v26_client.client import StreetlightsClient  # noqa: E402

@@ -7,7 +7,12 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from mqttwire.typed import ChannelSpec, MessageSpec, ParamSpec, TopicTemplate
+from mqttwire.typed import (
+    ChannelSpec,
+    MessageSpec,
+    ParamSpec,
+    TopicTemplate,
+)
 from streetlights_v26_client import models
 
 TOPIC_SMARTYLIGHTING_STREETLIGHT_ID_LIGHTING_MEASURED: Final = (
@@ -17,7 +22,9 @@ TOPIC_SMARTYLIGHTING_STREETLIGHT_ID_TURN_STATE: Final = (
     "smartylighting/{streetlightId}/turn/{state}"
 )
 
-CH_SMARTYLIGHTING_STREETLIGHT_ID_LIGHTING_MEASURED: Final = ChannelSpec(
+CH_SMARTYLIGHTING_STREETLIGHT_ID_LIGHTING_MEASURED: Final[
+    ChannelSpec[models.LightMeasuredPayload]
+] = ChannelSpec(
     name="smartylighting_streetlight_id_lighting_measured",
     topic=TopicTemplate(
         "smartylighting/{streetlightId}/lighting/measured",
@@ -31,32 +38,34 @@ CH_SMARTYLIGHTING_STREETLIGHT_ID_LIGHTING_MEASURED: Final = ChannelSpec(
     message_expiry_interval=None,
     share_group=None,
 )
-CH_SMARTYLIGHTING_STREETLIGHT_ID_TURN_STATE: Final = ChannelSpec(
-    name="smartylighting_streetlight_id_turn_state",
-    topic=TopicTemplate(
-        "smartylighting/{streetlightId}/turn/{state}",
-        (
-            ParamSpec("streetlightId", None, "streetlight_id"),
-            ParamSpec(
-                "state",
-                (
-                    "on",
-                    "off",
+CH_SMARTYLIGHTING_STREETLIGHT_ID_TURN_STATE: Final[ChannelSpec[models.TurnOnOffPayload]] = (
+    ChannelSpec(
+        name="smartylighting_streetlight_id_turn_state",
+        topic=TopicTemplate(
+            "smartylighting/{streetlightId}/turn/{state}",
+            (
+                ParamSpec("streetlightId", None, "streetlight_id"),
+                ParamSpec(
+                    "state",
+                    (
+                        "on",
+                        "off",
+                    ),
+                    "state",
                 ),
-                "state",
             ),
         ),
-    ),
-    messages=(MessageSpec("turnOnOff", models.TurnOnOffPayload),),
-    envelope=False,
-    publish_qos=2,
-    publish_retain=False,
-    subscribe_qos=2,
-    message_expiry_interval=None,
-    share_group=None,
+        messages=(MessageSpec("turnOnOff", models.TurnOnOffPayload),),
+        envelope=False,
+        publish_qos=2,
+        publish_retain=False,
+        subscribe_qos=2,
+        message_expiry_interval=None,
+        share_group=None,
+    )
 )
 
-CHANNELS: Final[Mapping[str, ChannelSpec]] = MappingProxyType(
+CHANNELS: Final[Mapping[str, ChannelSpec[object]]] = MappingProxyType(
     {
         "smartylighting_streetlight_id_lighting_measured": CH_SMARTYLIGHTING_STREETLIGHT_ID_LIGHTING_MEASURED,
         "smartylighting_streetlight_id_turn_state": CH_SMARTYLIGHTING_STREETLIGHT_ID_TURN_STATE,

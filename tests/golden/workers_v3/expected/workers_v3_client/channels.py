@@ -7,7 +7,13 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from mqttwire.typed import ChannelSpec, MessageSpec, ParamSpec, RequestSpec, TopicTemplate
+from mqttwire.typed import (
+    ChannelSpec,
+    MessageSpec,
+    ParamSpec,
+    RequestSpec,
+    TopicTemplate,
+)
 from workers_v3_client import models
 
 TOPIC_JOBS: Final = "jobs/{kind}"
@@ -15,7 +21,7 @@ TOPIC_NOTES: Final = "notes"
 TOPIC_RESIZE_REQUEST: Final = "images/resize"
 TOPIC_RESIZE_RESULT: Final = "images/resized"
 
-CH_JOBS: Final = ChannelSpec(
+CH_JOBS: Final[ChannelSpec[models.Job]] = ChannelSpec(
     name="jobs",
     topic=TopicTemplate(
         "jobs/{kind}",
@@ -29,7 +35,7 @@ CH_JOBS: Final = ChannelSpec(
     message_expiry_interval=60,
     share_group="workers",
 )
-CH_NOTES: Final = ChannelSpec(
+CH_NOTES: Final[ChannelSpec[models.Note]] = ChannelSpec(
     name="notes",
     topic=TopicTemplate(
         "notes",
@@ -45,7 +51,7 @@ CH_NOTES: Final = ChannelSpec(
     message_expiry_interval=None,
     share_group="scribes",
 )
-CH_RESIZE_REQUEST: Final = ChannelSpec(
+CH_RESIZE_REQUEST: Final[ChannelSpec[models.ResizeRequest]] = ChannelSpec(
     name="resize_request",
     topic=TopicTemplate(
         "images/resize",
@@ -59,7 +65,7 @@ CH_RESIZE_REQUEST: Final = ChannelSpec(
     message_expiry_interval=None,
     share_group="resizers",
 )
-CH_RESIZE_RESULT: Final = ChannelSpec(
+CH_RESIZE_RESULT: Final[ChannelSpec[models.ResizeResult]] = ChannelSpec(
     name="resize_result",
     topic=TopicTemplate(
         "images/resized",
@@ -74,7 +80,7 @@ CH_RESIZE_RESULT: Final = ChannelSpec(
     share_group=None,
 )
 
-CHANNELS: Final[Mapping[str, ChannelSpec]] = MappingProxyType(
+CHANNELS: Final[Mapping[str, ChannelSpec[object]]] = MappingProxyType(
     {
         "jobs": CH_JOBS,
         "notes": CH_NOTES,
@@ -83,9 +89,8 @@ CHANNELS: Final[Mapping[str, ChannelSpec]] = MappingProxyType(
     }
 )
 
-RQ_RESIZE_REQUEST: Final = RequestSpec(
+RQ_RESIZE_REQUEST: Final[RequestSpec[models.ResizeRequest, models.ResizeResult]] = RequestSpec(
     request=CH_RESIZE_REQUEST,
     reply=CH_RESIZE_RESULT,
     correlation="$message.payload#/request_id",
-    stream=None,
 )

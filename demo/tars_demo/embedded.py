@@ -1,6 +1,6 @@
 """Pick a broker for a demo or a local run: MQTT_URL, else mosquitto from PATH, else amqtt.
 
-amqtt (pure Python) is an optional dependency (`pip install mqttwire[demo]`); it runs
+amqtt (pure Python) is an optional dependency (`pip install 'tars-demo[amqtt]'`); it runs
 in-process on its own thread and event loop so it survives whatever the caller's loop does.
 """
 
@@ -133,7 +133,7 @@ def start_mosquitto() -> DefaultBroker:
 def start_amqtt() -> DefaultBroker:
     """The pure-Python amqtt broker in-process, on a free loopback port."""
     if not _amqtt_available():
-        raise BrokerNotAvailableError("amqtt is not installed (pip install 'mqttwire[demo]')")
+        raise BrokerNotAvailableError("amqtt is not installed (pip install 'tars-demo[amqtt]')")
     server = _AmqttThread(free_port())
     server.start()
     return DefaultBroker(
@@ -155,5 +155,5 @@ def start_default_broker(env: Mapping[str, str] | None = None) -> DefaultBroker:
     if _amqtt_available():
         return start_amqtt()
     raise BrokerNotAvailableError(
-        "no broker: set MQTT_URL, install mosquitto, or `pip install mqttwire[demo]` for amqtt"
+        "no broker: set MQTT_URL, install mosquitto, or `pip install 'tars-demo[amqtt]'` for amqtt"
     )

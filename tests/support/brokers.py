@@ -12,7 +12,7 @@ machine (the system NATS on 4222, RabbitMQ on 5672, Mosquitto on 1883).
 * :class:`RabbitMqttBroker` - a private RabbitMQ node with the ``rabbitmq_mqtt`` plugin
   (3.1.1; QoS 2 is downgraded to 1). It starts in 10-30 s: start it once per test session.
 * :class:`AmqttBroker` - the pure-Python amqtt broker (3.1.1) in a child process of the
-  current Python (the in-process thread of :mod:`mqttwire.testing.embedded` suits demos; tests
+  current Python (the in-process thread of :mod:`tars_demo.embedded` suits the demo; tests
   that kill and restart brokers need a process).
 
 :func:`mqtt_handshake` checks that a broker answers an MQTT 3.1.1 CONNECT with CONNACK 0,
@@ -433,9 +433,7 @@ class AmqttBroker(ProcessBroker):
         try:
             import amqtt.broker  # noqa: F401
         except ImportError as exc:
-            raise BrokerNotAvailableError(
-                "amqtt is not installed (pip install mqttwire[demo])"
-            ) from exc
+            raise BrokerNotAvailableError("amqtt is not installed (pip install amqtt)") from exc
         super().__init__(port, workdir)
 
     def version(self) -> str:
@@ -450,9 +448,10 @@ class AmqttBroker(ProcessBroker):
             [
                 sys.executable,
                 "-c",
-                "import sys; from mqttwire.testing.brokers import _amqtt_main; "
-                "_amqtt_main(int(sys.argv[1]))",
+                "import sys; sys.path.insert(0, sys.argv[2]); "
+                "from support.brokers import _amqtt_main; _amqtt_main(int(sys.argv[1]))",
                 str(self.port),
+                str(Path(__file__).resolve().parents[1]),
             ]
         )
         _wait_ready("amqtt", self.host, self.port, self._process, timeout, self.log_path)
