@@ -81,7 +81,7 @@ def mqttwire_result(row: Row, out: Path) -> str:
                 pkg = package_name(row["file"])
                 result = generate_package(path, pkg)
                 write_package(result.files, out / pkg)
-                if not result.contract.channels:
+                if not result.contract.client_channels:
                     rules = sorted({w.rule for w in result.warnings if w.severity == "warning"})
                     return "generates without channels: " + ", ".join(rules)
                 return "generates"

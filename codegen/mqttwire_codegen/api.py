@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mqttwire_codegen.build import build_contract, precheck_protocol
+from mqttwire_codegen.build import build_contract
 from mqttwire_codegen.diagnostics import ContractError, Diagnostic
 from mqttwire_codegen.ir import Contract
 from mqttwire_codegen.loader import Resolver
+from mqttwire_codegen.protocol import precheck_protocol
 from mqttwire_codegen.validate import validate_document
 
 

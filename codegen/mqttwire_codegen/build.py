@@ -1,13 +1,22 @@
-"""Raw AsyncAPI (2.x or 3.0, already validated) -> the version-neutral IR."""
+"""The document in the 3.0 shape (:mod:`~mqttwire_codegen.adapter`, already validated) -> the IR."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from mqttwire_codegen.diagnostics import ContractError, Diagnostic, Location, NotMQTTError
+from mqttwire_codegen.adapter import (
+    SourceChannel,
+    SourceDocument,
+    SourceMessage,
+    SourceOperation,
+    SourceReply,
+    read_document,
+)
+from mqttwire_codegen.channel_names import check_names, method_names
+from mqttwire_codegen.diagnostics import ContractError, Diagnostic, Location
 from mqttwire_codegen.ir import (
     Action,
     Channel,
@@ -29,8 +38,10 @@ from mqttwire_codegen.naming import (
     safe_identifier,
     snake_case,
 )
+from mqttwire_codegen.options import read_options
+from mqttwire_codegen.protocol import mqtt_servers
 from mqttwire_codegen.schemas import SchemaBundle
-from mqttwire_codegen.validate import MQTT_PROTOCOLS, PARAM_RE, major_version
+from mqttwire_codegen.validate import PARAM_RE
 
 RESERVED_KWARGS = frozenset(
     {
@@ -45,19 +56,14 @@ RESERVED_KWARGS = frozenset(
         "share_group",
     }
 )
-# attributes of the generated client's base class (mqttwire.typed.TypedClient)
-_CLIENT_API = frozenset(
-    {
-        "CHANNELS", "client", "codec", "connect", "disconnect", "for_testing", "from_env",
-        "mqtt5", "ordered", "requests_in_flight", "response_topic", "run_until_signal",
-        "shutdown", "stats", "subscribing", "take_errors", "testing", "wait_subscribed",
-    }
-)  # fmt: skip
 _SHARE_GROUP_FORBIDDEN = ("/", "+", "#", "\x00")
 
 
 def reply_problem(request: Channel, reply: Channel, correlation: str) -> str | None:
     """Why no typed request method can be generated for this reply, or ``None`` if it can."""
+    for channel in (request, reply):
+        if channel.topic.address is None:
+            return f"channel {channel.id!r} has no address (given at runtime)"
     if request.topic.has_wildcards:
         return f"request channel {request.id!r} has a wildcard address"
     if correlation == "envelope-id":
@@ -74,17 +80,6 @@ def reply_problem(request: Channel, reply: Channel, correlation: str) -> str | N
     )
 
 
-def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    """Trait merge: ``over`` wins; nested objects (bindings) are merged recursively."""
-    out = dict(base)
-    for key, value in over.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
 def _strs(value: Any) -> tuple[str, ...]:
     if isinstance(value, list):
         return tuple(str(v) for v in value)
@@ -95,79 +90,39 @@ def _strs(value: Any) -> tuple[str, ...]:
 
 @dataclass
 class _ChannelDraft:
-    id: str
-    address: str
-    raw: dict[str, Any]
-    loc: Location
+    source: SourceChannel
+    envelope: bool
     messages: list[Message] = field(default_factory=list)
-    envelope: bool = False
-    params: tuple[Parameter, ...] = ()
+    keys: list[str] = field(default_factory=list)  # per source message: its key in ``messages``
     ops: list[Operation] = field(default_factory=list)
 
+    @property
+    def id(self) -> str:
+        return self.source.id
 
-ENUM_STYLES = ("literal", "str-enum")
-ROOT_OPTIONS = ("enums", "whole-system")
+    @property
+    def raw(self) -> dict[str, Any]:
+        return self.source.node
+
+    @property
+    def loc(self) -> Location:
+        return self.source.at
 
 
 class Builder:
     def __init__(self, resolver: Resolver, *, client_name: str | None = None) -> None:
         self.r = resolver
-        self.doc: dict[str, Any] = resolver.root
+        self.source: SourceDocument = read_document(resolver)
+        self.doc: dict[str, Any] = self.source.root
         self.root = resolver.root_location
-        self.major = major_version(self.doc)
         self.client_name_override = client_name
-        self.diags: list[Diagnostic] = []
-        self.options = self.root_options()
-        self.enums = self.enum_style()
-        self.whole_system = self.whole_system_option()
+        options, self.diags = read_options(self.doc, self.root)
+        self.enums = options.enums
+        self.whole_system = options.whole_system
         self.bundle = SchemaBundle(resolver, named_enums=self.enums == "str-enum")
         self.root_envelope = bool(self.doc.get("x-envelope", False))
         self._message_cache: dict[Location, Message] = {}
-
-    def root_options(self) -> dict[str, Any]:
-        """Root ``x-mqttwire`` mapping: ``enums`` and ``whole-system`` (unknown options fail)."""
-        options = self.doc.get("x-mqttwire")
-        if options is None:
-            return {}
-        loc = self.root.child("x-mqttwire")
-        if not isinstance(options, dict):
-            self.fail(loc, "bad-extension", "x-mqttwire must be a mapping")
-            return {}
-        unknown = sorted(set(options) - set(ROOT_OPTIONS))
-        if unknown:
-            self.fail(
-                loc,
-                "bad-extension",
-                f"x-mqttwire has unknown options {unknown}",
-                f"known: {', '.join(ROOT_OPTIONS)}",
-            )
-        return options
-
-    def enum_style(self) -> str:
-        """``x-mqttwire: {enums: literal | str-enum}`` (default ``literal``)."""
-        style = self.options.get("enums", "literal")
-        if style not in ENUM_STYLES:
-            self.fail(
-                self.root.child("x-mqttwire").child("enums"),
-                "bad-extension",
-                f"x-mqttwire.enums is {style!r}",
-                f"use one of {', '.join(ENUM_STYLES)}",
-            )
-            return "literal"
-        return str(style)
-
-    def whole_system_option(self) -> bool:
-        """``x-mqttwire: {whole-system: true}``: every channel in both directions."""
-        value = self.options.get("whole-system", False)
-        if not isinstance(value, bool):
-            self.fail(
-                self.root.child("x-mqttwire").child("whole-system"),
-                "bad-extension",
-                f"x-mqttwire.whole-system is {value!r}",
-                "use true or false",
-            )
-            return False
-        return value
+        self.params: dict[str, tuple[Parameter, ...]] = {}
 
     # -- generic ---------------------------------------------------------------------------
     def deref(self, node: Any, loc: Location) -> tuple[Any, Location]:
@@ -175,20 +130,6 @@ class Builder:
 
     def fail(self, loc: Location, rule: str, message: str, hint: str = "") -> None:
         self.diags.append(Diagnostic(loc, rule, message, "error", hint))
-
-    def apply_traits(self, node: dict[str, Any], loc: Location) -> dict[str, Any]:
-        traits = node.get("traits")
-        if not isinstance(traits, list):
-            return node
-        merged: dict[str, Any] = {}
-        for i, trait in enumerate(traits):
-            t, _ = self.deref(trait, loc.child("traits", i))
-            if isinstance(t, list) and t:
-                t, _ = self.deref(t[0], loc.child("traits", i, 0))
-            if isinstance(t, dict):
-                merged = _merge(merged, t)
-        own = {k: v for k, v in node.items() if k != "traits"}
-        return _merge(merged, own)
 
     def mqtt_binding(self, node: Mapping[str, Any], loc: Location) -> dict[str, Any]:
         bindings = node.get("bindings")
@@ -211,94 +152,36 @@ class Builder:
 
     # -- protocol --------------------------------------------------------------------------
     def servers(self) -> list[Server]:
-        out: list[Server] = []
-        servers = self.doc.get("servers")
-        if not isinstance(servers, dict):
-            return out
-        for name, raw in servers.items():
-            s, sloc = self.deref(raw, self.root.child("servers", name))
-            if not isinstance(s, dict):
-                continue
-            host = s.get("host") if self.major == 3 else s.get("url")
-            if self.major == 3 and isinstance(s.get("pathname"), str):
-                host = f"{host}{s['pathname']}"
-            out.append(
-                Server(
-                    name=name,
-                    host=str(host or ""),
-                    protocol=str(s.get("protocol", "")).lower(),
-                    protocol_version=str(s["protocolVersion"]) if "protocolVersion" in s else None,
-                    bindings=self.resolved_bindings(s, sloc),
-                )
+        return [
+            Server(
+                name=s.name,
+                host=s.host,
+                protocol=s.protocol,
+                protocol_version=s.protocol_version,
+                bindings=self.resolved_bindings(s.node, s.loc),
             )
-        return out
-
-    def binding_kinds(self) -> set[str]:
-        kinds: set[str] = set()
-        stack: list[Any] = [self.doc]
-        while stack:
-            node = stack.pop()
-            if isinstance(node, dict):
-                b = node.get("bindings")
-                if isinstance(b, dict):
-                    kinds.update(k for k in b if not k.startswith("x-") and k != "$ref")
-                stack.extend(node.values())
-            elif isinstance(node, list):
-                stack.extend(node)
-        return kinds
+            for s in self.source.servers
+        ]
 
     def check_protocol(self, servers: list[Server]) -> set[str]:
-        """Names of MQTT servers; raises NotMQTTError for a document about another protocol."""
-        mqtt_servers = {s.name for s in servers if s.protocol in MQTT_PROTOCOLS}
-        kinds = self.binding_kinds()
-        if mqtt_servers or "mqtt" in kinds or "mqtt5" in kinds:
-            return mqtt_servers
-        protocols = sorted({s.protocol for s in servers} | kinds)
-        if protocols:
-            raise NotMQTTError(
-                [
-                    Diagnostic(
-                        self.root.child("servers") if servers else self.root,
-                        "not-mqtt",
-                        f"this AsyncAPI document describes a {', '.join(protocols)} API, not MQTT: "
-                        "no server with protocol mqtt/mqtts and no mqtt bindings",
-                        hint="mqttwire generates MQTT clients only",
-                    )
-                ]
-            )
-        self.diags.append(
-            Diagnostic(
-                self.root,
-                "protocol-unspecified",
-                "no servers and no bindings: channels are treated as MQTT topics",
-                "warning",
-            )
-        )
-        return mqtt_servers
+        found, diags = mqtt_servers(self.doc, self.root, servers)
+        self.diags += diags
+        return found
 
     # -- parameters ------------------------------------------------------------------------
-    def parameters(self, address: str, raw: Any, loc: Location) -> tuple[Parameter, ...]:
+    def parameters(self, channel: SourceChannel, address: str) -> tuple[Parameter, ...]:
         names = list(dict.fromkeys(PARAM_RE.findall(address)))
         params: list[Parameter] = []
-        declared: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        declared = {p.name: p for p in channel.parameters}
+        loc = channel.loc
         for name in names:
-            ploc = loc.child("parameters", name)
-            p: Any = {}
-            if name in declared:
-                p, ploc = self.deref(declared[name], ploc)
-            if not isinstance(p, dict):
-                p = {}
-            spec = p
-            if self.major == 2 and isinstance(p.get("schema"), dict):
-                spec, _ = self.deref(p["schema"], ploc.child("schema"))
-                spec = spec if isinstance(spec, dict) else {}
-            enum = spec.get("enum")
-            default = spec.get("default")
-            py = (
-                p.get("x-python-name")
-                if isinstance(p.get("x-python-name"), str)
-                else safe_identifier(snake_case(name))
-            )
+            source = declared.get(name)
+            p = source.node if source else {}
+            ploc = source.loc if source else loc.child("parameters", name)
+            enum = p.get("enum")
+            default = p.get("default")
+            override = p.get("x-python-name")
+            py = override if isinstance(override, str) else safe_identifier(snake_case(name))
             if not is_identifier(py) or py in RESERVED_KWARGS:
                 self.fail(
                     ploc,
@@ -315,9 +198,9 @@ class Builder:
                     else None,
                     enum=tuple(str(v) for v in enum) if isinstance(enum, list) else None,
                     default=str(default) if default is not None else None,
-                    examples=_strs(p.get("examples", spec.get("examples"))),
+                    examples=_strs(p.get("examples")),
                     location=ploc,
-                    pattern=spec["pattern"] if isinstance(spec.get("pattern"), str) else None,
+                    pattern=p["pattern"] if isinstance(p.get("pattern"), str) else None,
                 )
             )
         seen: dict[str, Parameter] = {}
@@ -333,42 +216,15 @@ class Builder:
         return tuple(params)
 
     # -- messages --------------------------------------------------------------------------
-    def message(
-        self,
-        raw: Any,
-        loc: Location,
-        key: str | None,
-        envelope_default: bool,
-        context: tuple[str, ...] = (),
-    ) -> Message:
-        """``context``: names (operationId, channel id) that name an untitled inline payload
-        when the message's own name is missing or already taken by another schema."""
-        ref_loc = loc
-        m, mloc = self.deref(raw, loc)
-        cache_key = mloc
-        if cache_key in self._message_cache and key is None:
-            return self._message_cache[cache_key]
-        m = self.apply_traits(m, mloc) if isinstance(m, dict) else {}
-        named = key is not None
-        if key is None:
-            key = (
-                m.get("messageId")
-                or m.get("name")
-                or (mloc.pointer.rsplit("/", 1)[-1] if "/messages/" in mloc.pointer else None)
-            )
-            named = key is not None
-            key = key or "message"
-        key = str(key)
+    def message(self, source: SourceMessage, envelope_default: bool) -> Message:
+        """An untitled inline payload is named by the message's own name when it has one, else
+        by ``source.context`` (operationId, channel id) when that name is taken."""
+        if not source.keyed and source.loc in self._message_cache:
+            return self._message_cache[source.loc]
+        m, mloc, key, named = source.node, source.loc, source.key, source.named
         name = str(m.get("name") or key)
-        payload = m.get("payload")
-        ploc = mloc.child("payload")
-        if (
-            self.major == 3
-            and isinstance(payload, dict)
-            and "schema" in payload
-            and "schemaFormat" in payload
-        ):
-            payload, ploc = payload["schema"], ploc.child("schema")
+        payload, ploc = source.payload, source.payload_loc
+        context = source.context
         override = m.get("x-python-name")
         if isinstance(override, str):
             candidates = [override]
@@ -407,10 +263,11 @@ class Builder:
             bindings=self.resolved_bindings(m, mloc),
             envelope=envelope,
             payload_location=ploc,
-            location=ref_loc,
+            location=source.at,
             headers_class=headers_class,
         )
-        self._message_cache[cache_key] = msg
+        if not source.keyed:
+            self._message_cache[source.loc] = msg
         return msg
 
     # -- shared subscriptions --------------------------------------------------------------
@@ -449,170 +306,117 @@ class Builder:
         )
 
     # -- channel servers -------------------------------------------------------------------
-    def on_mqtt(
-        self,
-        channel: Mapping[str, Any],
-        loc: Location,
-        mqtt_servers: set[str],
-        all_servers: set[str],
-    ) -> bool:
-        servers = channel.get("servers")
-        if not isinstance(servers, list) or not servers or not all_servers:
+    @staticmethod
+    def on_mqtt(channel: SourceChannel, mqtt_names: set[str], all_servers: set[str]) -> bool:
+        if channel.servers is None or not all_servers or not mqtt_names:
             return True
-        names: set[str] = set()
-        for i, s in enumerate(servers):
-            if isinstance(s, str):
-                names.add(s)
-            elif isinstance(s, dict) and "$ref" in s:
-                try:
-                    _, sloc = self.r.resolve_ref(s["$ref"], loc.child("servers", i, "$ref"))
-                except ContractError:
-                    continue
-                names.add(sloc.pointer.rsplit("/", 1)[-1])
-        return bool(names & mqtt_servers) if mqtt_servers else True
+        return bool(set(channel.servers) & mqtt_names)
 
-    # -- 3.0 -------------------------------------------------------------------------------
-    def drafts_3(
-        self, mqtt_servers: set[str], all_servers: set[str]
+    # -- channels and operations -------------------------------------------------------------
+    def drafts(
+        self, mqtt_names: set[str], all_servers: set[str]
     ) -> tuple[dict[str, _ChannelDraft], list[Operation]]:
         drafts: dict[str, _ChannelDraft] = {}
-        loc_to_id: dict[Location, str] = {}
-        chans = self.doc.get("channels") or {}
-        for cid, raw in chans.items():
-            if cid.startswith("x-"):
+        for source in self.source.channels:
+            if not self.on_mqtt(source, mqtt_names, all_servers):
                 continue
-            cloc0 = self.root.child("channels", cid)
-            ch, cloc = self.deref(raw, cloc0)
-            loc_to_id[cloc0] = cid
-            loc_to_id[cloc] = cid
-            address = ch.get("address")
-            if not isinstance(address, str):
+            if source.address is None:
                 self.diags.append(
                     Diagnostic(
-                        cloc0,
+                        source.at,
                         "channel-without-address",
-                        f"channel {cid!r} has no address; skipped",
+                        f"channel {source.id!r} has no 'address': in AsyncAPI 3 its topic is "
+                        "unknown until runtime; the generated client has no methods for it yet",
                         "warning",
+                        hint="give the channel an `address` (with {parameters} for the parts "
+                        "that vary) to get typed methods",
                     )
                 )
-                continue
-            if not self.on_mqtt(ch, cloc, mqtt_servers, all_servers):
-                continue
+            ch = source.node
             envelope = bool(ch["x-envelope"]) if "x-envelope" in ch else self.root_envelope
-            draft = _ChannelDraft(cid, address, ch, cloc0, envelope=envelope)
-            draft.params = self.parameters(address, ch.get("parameters"), cloc)
-            for mkey, mraw in (ch.get("messages") or {}).items():
-                draft.messages.append(
-                    self.message(
-                        mraw, cloc.child("messages", mkey), mkey, envelope, (f"{cid} {mkey}",)
-                    )
-                )
-            drafts[cid] = draft
+            draft = _ChannelDraft(source, envelope)
+            self.params[source.id] = self.parameters(source, source.address or "")
+            for item in source.messages:
+                msg = self.message(item, envelope)
+                same_key = [m for m in draft.messages if m.key == msg.key]
+                if same_key and same_key[0].class_name != msg.class_name:
+                    # unnamed 2.x messages share the key "message": keep each of them
+                    msg = replace(msg, key=f"{msg.key}{len(draft.messages) + 1}")
+                    same_key = []
+                if not same_key:
+                    draft.messages.append(msg)
+                draft.keys.append(msg.key)
+            drafts[source.id] = draft
         ops: list[Operation] = []
-        for oid, raw in (self.doc.get("operations") or {}).items():
-            if oid.startswith("x-"):
+        for op in self.source.operations:
+            if op.channel_id is None or op.channel_id not in drafts:
                 continue
-            oloc0 = self.root.child("operations", oid)
-            op, oloc = self.deref(raw, oloc0)
-            op = self.apply_traits(op, oloc)
-            cid = self._channel_id(op.get("channel"), oloc.child("channel"), loc_to_id)
-            if cid is None or cid not in drafts:
-                continue
-            draft = drafts[cid]
-            keys = self._message_keys(op.get("messages"), oloc.child("messages"), draft)
-            reply = self._reply(
-                op.get("reply"), oloc.child("reply"), loc_to_id, drafts, op, draft, keys
-            )
-            stream = op.get("x-reply-stream")
-            stream_id = (
-                self._channel_id(stream, oloc.child("x-reply-stream"), loc_to_id)
-                if isinstance(stream, dict)
-                else None
-            )
-            action: Action = "send" if op.get("action") == "send" else "receive"
+            draft = drafts[op.channel_id]
+            keys = self.message_keys(op.messages, draft)
+            reply = self.reply(op, draft, keys, drafts) if op.reply else None
+            action: Action = "send" if op.action == "send" else "receive"
             operation = Operation(
-                id=oid,
+                id=op.id,
                 action=action,
-                channel_id=cid,
+                channel_id=op.channel_id,
                 message_keys=keys,
-                delivery=self.delivery(op, oloc),
+                delivery=self.delivery(op.node, op.loc),
                 reply=reply,
-                reply_stream_channel_id=stream_id,
-                share_group=self.share_group(op, oloc),
-                summary=op.get("summary"),
-                description=op.get("description"),
-                bindings=self.resolved_bindings(op, oloc),
-                location=oloc0,
+                reply_stream_channel_id=op.reply_stream,
+                share_group=self.share_group(op.node, op.loc),
+                summary=op.node.get("summary"),
+                description=op.node.get("description"),
+                bindings=self.resolved_bindings(op.node, op.loc),
+                location=op.at,
+                declared_id=op.declared_id,
             )
             draft.ops.append(operation)
             ops.append(operation)
         return drafts, ops
 
-    def _channel_id(self, ref: Any, loc: Location, loc_to_id: Mapping[Location, str]) -> str | None:
-        if not isinstance(ref, dict) or "$ref" not in ref:
-            return None
-        _, tloc = self.r.resolve_ref(ref["$ref"], loc.child("$ref"))
-        if tloc in loc_to_id:
-            return loc_to_id[tloc]
-        _, dloc = self.deref(ref, loc)
-        return loc_to_id.get(dloc)
-
-    def _message_keys(self, refs: Any, loc: Location, draft: _ChannelDraft) -> tuple[str, ...]:
-        if not isinstance(refs, list):
+    @staticmethod
+    def message_keys(indices: tuple[int, ...] | None, draft: _ChannelDraft) -> tuple[str, ...]:
+        if indices is None:
             return tuple(m.key for m in draft.messages)
-        keys: list[str] = []
-        for i, item in enumerate(refs):
-            if isinstance(item, dict) and "$ref" in item:
-                _, tloc = self.r.resolve_ref(item["$ref"], loc.child(i, "$ref"))
-                keys.append(tloc.pointer.rsplit("/", 1)[-1].replace("~1", "/").replace("~0", "~"))
-        return tuple(keys)
+        return tuple(draft.keys[i] for i in indices)
 
-    def _reply(
+    def reply(
         self,
-        raw: Any,
-        loc: Location,
-        loc_to_id: Mapping[Location, str],
-        drafts: Mapping[str, _ChannelDraft],
-        op: Mapping[str, Any],
+        op: SourceOperation,
         request: _ChannelDraft,
         request_keys: tuple[str, ...],
+        drafts: Mapping[str, _ChannelDraft],
     ) -> Reply | None:
-        if raw is None:
+        rep: SourceReply | None = op.reply
+        if rep is None:
             return None
-        rep, rloc = self.deref(raw, loc)
-        if not isinstance(rep, dict):
-            return None
-        cid = self._channel_id(rep.get("channel"), rloc.child("channel"), loc_to_id)
-        if cid is None or cid not in drafts:
+        if rep.channel_id is None or rep.channel_id not in drafts:
             self.diags.append(
                 Diagnostic(
-                    rloc,
+                    rep.loc,
                     "reply-without-channel",
                     "reply has no usable channel (dynamic reply addresses are not supported); request method skipped",
                     "warning",
                 )
             )
             return None
-        draft = drafts[cid]
-        keys = self._message_keys(rep.get("messages"), rloc.child("messages"), draft)
+        draft = drafts[rep.channel_id]
+        keys = self.message_keys(rep.messages, draft)
         messages = tuple(m for m in draft.messages if m.key in keys)
-        address = rep.get("address")
-        addr_loc = None
-        if isinstance(address, dict):
-            a, _ = self.deref(address, rloc.child("address"))
-            addr_loc = a.get("location") if isinstance(a, dict) else None
-        corr = rep.get("x-correlation", op.get("x-correlation"))
+        corr = rep.node.get("x-correlation", op.node.get("x-correlation"))
+        if corr is None and None in (request.source.address, draft.source.address):
+            corr = "correlation-data"  # no request_ method (request-not-generated says why)
         if corr is None:
             requests = [m for m in request.messages if m.key in request_keys]
             corr = self._standard_correlation(
-                [*requests, *(messages or draft.messages)], request, draft, op, rloc
+                [*requests, *(messages or draft.messages)], request, draft, rep.loc
             )
         return Reply(
-            channel_id=cid,
+            channel_id=rep.channel_id,
             messages=messages,
             correlation=str(corr),
-            address=addr_loc if isinstance(addr_loc, str) else None,
-            location=rloc,
+            address=rep.address_location,
+            location=rep.loc,
         )
 
     def _standard_correlation(
@@ -620,7 +424,6 @@ class Builder:
         messages: list[Message],
         request: _ChannelDraft,
         reply: _ChannelDraft,
-        op: Mapping[str, Any],
         loc: Location,
     ) -> str:
         """AsyncAPI's own ``correlationId`` of the request or reply messages; without one, the
@@ -644,88 +447,25 @@ class Builder:
         )
         return "correlation-data"
 
-    # -- 2.x -------------------------------------------------------------------------------
-    def drafts_2(
-        self, mqtt_servers: set[str], all_servers: set[str]
-    ) -> tuple[dict[str, _ChannelDraft], list[Operation]]:
-        drafts: dict[str, _ChannelDraft] = {}
-        ops: list[Operation] = []
-        for address, raw in (self.doc.get("channels") or {}).items():
-            if address.startswith("x-"):
-                continue
-            cloc0 = self.root.child("channels", address)
-            ch, cloc = self.deref(raw, cloc0)
-            if not self.on_mqtt(ch, cloc, mqtt_servers, all_servers):
-                continue
-            envelope = bool(ch["x-envelope"]) if "x-envelope" in ch else self.root_envelope
-            cid = address.strip("/") or address
-            # ``/a/b`` and ``a/b`` are different MQTT topics: the address is kept as written
-            draft = _ChannelDraft(cid, address, ch, cloc0, envelope=envelope)
-            draft.params = self.parameters(address, ch.get("parameters"), cloc)
-            for verb in ("subscribe", "publish"):  # 2.x subscribe = the application sends
-                if verb not in ch:
-                    continue
-                op, oloc = self.deref(ch[verb], cloc.child(verb))
-                op = self.apply_traits(op, oloc)
-                keys: list[str] = []
-                if "message" in op:
-                    mraw, mloc = self.deref(op["message"], oloc.child("message"))
-                    items: list[tuple[Any, Location]] = (
-                        [(x, mloc.child("oneOf", i)) for i, x in enumerate(mraw["oneOf"])]
-                        if isinstance(mraw, dict) and isinstance(mraw.get("oneOf"), list)
-                        else [(op["message"], oloc.child("message"))]
-                    )
-                    op_id = op.get("operationId")
-                    context = (cid, *([op_id] if isinstance(op_id, str) else []))
-                    for item, iloc in items:
-                        msg = self.message(item, iloc, None, envelope, context)
-                        same_key = [m for m in draft.messages if m.key == msg.key]
-                        if same_key and same_key[0].class_name != msg.class_name:
-                            # unnamed oneOf items share the key "message": keep each of them
-                            msg = replace(msg, key=f"{msg.key}{len(draft.messages) + 1}")
-                            same_key = []
-                        if not same_key:
-                            draft.messages.append(msg)
-                        keys.append(msg.key)
-                action: Action = "send" if verb == "subscribe" else "receive"
-                operation = Operation(
-                    id=str(op.get("operationId") or f"{verb}_{snake_case(cid)}"),
-                    action=action,
-                    channel_id=cid,
-                    message_keys=tuple(keys),
-                    delivery=self.delivery(op, oloc),
-                    share_group=self.share_group(op, oloc) if action == "receive" else None,
-                    summary=op.get("summary"),
-                    description=op.get("description"),
-                    bindings=self.resolved_bindings(op, oloc),
-                    location=cloc0.child(verb),
-                    declared_id="operationId" in op,
-                )
-                draft.ops.append(operation)
-                ops.append(operation)
-            drafts[cid] = draft
-        return drafts, ops
-
     # -- assemble --------------------------------------------------------------------------
     def build(self) -> Contract:
         servers = self.servers()
-        mqtt_servers = self.check_protocol(servers)
+        mqtt_names = self.check_protocol(servers)
         all_servers = {s.name for s in servers}
-        if self.major == 3:
-            drafts, ops = self.drafts_3(mqtt_servers, all_servers)
-        else:
-            drafts, ops = self.drafts_2(mqtt_servers, all_servers)
+        drafts, ops = self.drafts(mqtt_names, all_servers)
         channels = [self.channel(d) for d in drafts.values()]
-        self.check_names(channels)
-        channels = self.method_names(channels)
+        self.diags += check_names(channels, self.root)
+        channels, renamed = method_names(channels, self.root)
+        self.diags += renamed
         by_id = {ch.id: ch for ch in channels}
-        for op in ops:
+        for index, op in enumerate(ops):
             if op.reply is None or op.channel_id not in by_id or op.reply.channel_id not in by_id:
                 continue
             problem = reply_problem(
                 by_id[op.channel_id], by_id[op.reply.channel_id], op.reply.correlation
             )
             if problem:
+                ops[index] = replace(op, reply=replace(op.reply, problem=problem))
                 self.diags.append(
                     Diagnostic(
                         op.reply.location or self.root,
@@ -832,7 +572,7 @@ class Builder:
             id=d.id,
             py_name=py,
             const_name=const_name(py),
-            topic=TopicTemplate(d.address, d.params),
+            topic=TopicTemplate(d.source.address, self.params[d.id]),
             messages=tuple(d.messages),
             envelope=d.envelope,
             publish_policy=publish,
@@ -882,75 +622,6 @@ class Builder:
             return DeliveryPolicy(qos=qos, retain=retain, declared_at=loc)
         return None
 
-    def method_names(self, channels: list[Channel]) -> list[Channel]:
-        """operationIds name the publish/subscribe methods; one that is not an identifier or
-        clashes with another generated name or the client's own API keeps the channel-based
-        name, with a warning."""
-        fixed = {
-            f"{prefix}{ch.py_name}"
-            for ch in channels
-            for prefix in ("on_", "request_", "serve_", "stream_", "clear_")
-        }
-        taken: dict[str, str] = {}
-        out: list[Channel] = []
-        for ch in channels:
-            names: dict[str, str] = {}
-            for attr, default in (
-                ("publish_method", f"publish_{ch.py_name}"),
-                ("subscribe_method", f"subscribe_{ch.py_name}"),
-            ):
-                name = getattr(ch, attr) or default
-                own = {f"{prefix}{ch.py_name}" for prefix in ("on_", "request_", "serve_")}
-                if name in own:
-                    name = default  # ``onThermostatSet``: the decorator's own name, no surprise
-                if name != default and (
-                    not is_identifier(name)
-                    or name in fixed
-                    or name in taken
-                    or name in _CLIENT_API
-                    or name.startswith("_")
-                ):
-                    self.diags.append(
-                        Diagnostic(
-                            ch.location or self.root,
-                            "method-name-fallback",
-                            f"channel {ch.id!r}: the operationId would name a method {name!r}, "
-                            f"which clashes or is not usable; the method is {default!r}",
-                            "warning",
-                        )
-                    )
-                    name = default
-                taken[name] = ch.id
-                names[attr] = name
-            out.append(
-                replace(
-                    ch,
-                    publish_method=names["publish_method"],
-                    subscribe_method=names["subscribe_method"],
-                )
-            )
-        return out
-
-    def check_names(self, channels: Iterable[Channel]) -> None:
-        seen: dict[str, Channel] = {}
-        for ch in channels:
-            if not is_identifier(ch.py_name):
-                self.fail(
-                    ch.location or self.root,
-                    "name-collision",
-                    f"channel {ch.id!r}: {ch.py_name!r} is not a Python identifier",
-                    hint="add `x-python-name` to the channel",
-                )
-            if ch.py_name in seen:
-                other = seen[ch.py_name]
-                self.fail(
-                    ch.location or self.root,
-                    "name-collision",
-                    f"channels {other.id!r} and {ch.id!r} both map to the method suffix {ch.py_name!r}",
-                    hint=f"add `x-python-name: <unique_name>` to channel {ch.id!r}",
-                )
-            seen[ch.py_name] = ch
-
 
 def build_contract(
     resolver: Resolver, *, client_name: str | None = None
@@ -959,16 +630,3 @@ def build_contract(
     builder = Builder(resolver, client_name=client_name)
     contract = builder.build()
     return contract, [d for d in builder.diags if d.severity != "error"]
-
-
-def precheck_protocol(resolver: Resolver) -> None:
-    """Reject documents about another protocol before reporting their other problems."""
-    if major_version(resolver.root) == 0:
-        return
-    builder = Builder(resolver)
-    try:
-        servers = builder.servers()
-    except (ContractError, AttributeError, TypeError):
-        return  # malformed: the validator reports it
-    if servers:
-        builder.check_protocol(servers)

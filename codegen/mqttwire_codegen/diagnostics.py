@@ -6,6 +6,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from mqttwire_codegen import pointer
+
 
 @dataclass(frozen=True, slots=True)
 class Location:
@@ -15,10 +17,7 @@ class Location:
     pointer: str
 
     def child(self, *tokens: str | int) -> Location:
-        ptr = self.pointer
-        for token in tokens:
-            ptr += "/" + str(token).replace("~", "~0").replace("/", "~1")
-        return Location(self.file, ptr)
+        return Location(self.file, pointer.join(self.pointer, *tokens))
 
     def __str__(self) -> str:
         return f"{self.file}#{self.pointer}"

@@ -36,7 +36,7 @@ class Parameter:
 class TopicTemplate:
     """An MQTT topic with ``{param}`` placeholders."""
 
-    address: str
+    address: str | None  # None: unknown, given at runtime (AsyncAPI 3 channel without address)
     parameters: tuple[Parameter, ...] = ()
 
     @property
@@ -45,7 +45,9 @@ class TopicTemplate:
 
     @property
     def has_wildcards(self) -> bool:
-        return any(level in ("+", "#") for level in self.address.split("/"))
+        return self.address is not None and any(
+            level in ("+", "#") for level in self.address.split("/")
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +90,8 @@ class Reply:
     correlation: str = "envelope-id"
     address: str | None = None
     location: Location | None = None
+    # why no typed request_/serve_ methods can be made for it (None: they are made)
+    problem: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +133,14 @@ class Channel:
     location: Location | None = None
     publish_method: str = ""  # the send operation's operationId, else publish_<py_name>
     subscribe_method: str = ""  # the receive operation's operationId, else subscribe_<py_name>
+
+    @property
+    def address_text(self) -> str:
+        """The address for people: as written, or the channel id and that the address is
+        given at runtime."""
+        if self.topic.address is not None:
+            return self.topic.address
+        return f"{self.id} (address given at runtime)"
 
     @property
     def publish_name(self) -> str:
@@ -186,5 +198,26 @@ class Contract:
         return "send" in actions, "receive" in actions
 
     @property
+    def client_channels(self) -> tuple[Channel, ...]:
+        """The channels the generated client has methods for: with messages and a known
+        address (a channel whose address is given at runtime is kept here, without methods)."""
+        return tuple(ch for ch in self.channels if ch.messages and ch.topic.address is not None)
+
+    @property
     def requests(self) -> tuple[Operation, ...]:
         return tuple(op for op in self.operations if op.reply is not None)
+
+    @property
+    def request_methods(self) -> tuple[tuple[Operation, Channel, Channel], ...]:
+        """(operation, request channel, reply channel) of each request the generated client
+        offers ``request_``/``serve_`` methods for: a reply without a problem, both channels
+        with messages, the first operation of each request channel."""
+        by_id = {ch.id: ch for ch in self.client_channels}
+        out: dict[str, tuple[Operation, Channel, Channel]] = {}
+        for op in self.requests:
+            assert op.reply is not None
+            req, rep = by_id.get(op.channel_id), by_id.get(op.reply.channel_id)
+            if req is None or rep is None or op.reply.problem is not None:
+                continue
+            out.setdefault(req.py_name, (op, req, rep))
+        return tuple(out.values())

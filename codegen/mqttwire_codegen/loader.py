@@ -13,6 +13,7 @@ from urllib.parse import unquote
 
 import yaml
 
+from mqttwire_codegen import pointer
 from mqttwire_codegen.diagnostics import ContractError, Diagnostic, Location
 
 try:  # pragma: no cover - depends on the PyYAML build
@@ -47,10 +48,6 @@ def _stringify_keys(node: Any) -> Any:
     if isinstance(node, list):
         return [_stringify_keys(v) for v in node]
     return node
-
-
-def _unescape(token: str) -> str:
-    return token.replace("~1", "/").replace("~0", "~")
 
 
 class Resolver:
@@ -120,8 +117,7 @@ class Resolver:
         except yaml.YAMLError:
             return None
         line = node.start_mark.line if node is not None else None
-        for raw in loc.pointer.lstrip("/").split("/") if loc.pointer else []:
-            token = _unescape(raw)
+        for token in pointer.split(loc.pointer):
             if isinstance(node, yaml.MappingNode):
                 match = next(((k, v) for k, v in node.value if k.value == token), None)
                 if match is None:
@@ -136,28 +132,14 @@ class Resolver:
                 return None
         return None if line is None else line + 1
 
-    def pointer_get(self, doc: Any, pointer: str, file: Path, referrer: Location) -> Any:
-        node = doc
-        if pointer in ("", "/"):
-            return node
-        for raw in pointer.lstrip("/").split("/"):
-            token = _unescape(raw)
-            if isinstance(node, dict) and token in node:
-                node = node[token]
-            elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
-                node = node[int(token)]
-            else:
-                where = "" if file == self.root_file else f"{file.name}"
-                raise ContractError(
-                    [
-                        Diagnostic(
-                            referrer,
-                            "invalid-ref",
-                            f"'{where}#{pointer}' does not exist",
-                        )
-                    ]
-                )
-        return node
+    def pointer_get(self, doc: Any, ptr: str, file: Path, referrer: Location) -> Any:
+        try:
+            return pointer.resolve(doc, ptr)
+        except LookupError:
+            where = "" if file == self.root_file else f"{file.name}"
+            raise ContractError(
+                [Diagnostic(referrer, "invalid-ref", f"'{where}#{ptr}' does not exist")]
+            ) from None
 
     def resolve_ref(self, ref: object, referrer: Location) -> tuple[Any, Location]:
         """Resolve one ``$ref`` value found at ``referrer`` (the location of the ref object)."""
@@ -174,17 +156,13 @@ class Resolver:
                     )
                 ]
             )
-        file_part, _, pointer = ref.partition("#")
+        file_part, _, ptr = ref.partition("#")
         # a $ref is a URI reference: its parts may be percent-encoded (FastStream writes
         # ``#/components/schemas/Gate%43ommand``)
-        file_part, pointer = unquote(file_part), unquote(pointer)
-        if pointer and not pointer.startswith("/"):
+        file_part, ptr = unquote(file_part), unquote(ptr)
+        if ptr and not ptr.startswith("/"):
             raise ContractError(
-                [
-                    Diagnostic(
-                        referrer, "invalid-ref", f"$ref pointer {pointer!r} must start with '/'"
-                    )
-                ]
+                [Diagnostic(referrer, "invalid-ref", f"$ref pointer {ptr!r} must start with '/'")]
             )
         if file_part:
             target_file = (referrer.file.parent / file_part).resolve()
@@ -193,8 +171,8 @@ class Resolver:
             target_file = referrer.file
             cached = self._docs.get(target_file)
             doc = cached if cached is not None else self.load(target_file, referrer)
-        node = self.pointer_get(doc, pointer, target_file, referrer)
-        return node, Location(target_file, pointer)
+        node = self.pointer_get(doc, ptr, target_file, referrer)
+        return node, Location(target_file, ptr)
 
     def deref(self, node: Any, loc: Location) -> tuple[Any, Location]:
         """Follow a chain of reference objects to the real node."""

@@ -49,7 +49,12 @@ def generate_package(
     # our diagnostics instead of Python warnings printed with a path into site-packages
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        models = generate_models(contract.schema_defs, enums=contract.enums)
+        models = generate_models(
+            contract.schema_defs,
+            enums=contract.enums,
+            header=head
+            + f'"""Payload models of {context.title} (Pydantic v2, from the contract\'s JSON Schemas)."""',
+        )
     notes = [
         Diagnostic(
             contract.source_file,
@@ -60,11 +65,7 @@ def generate_package(
         )
         for text in dict.fromkeys(str(w.message) for w in caught)
     ]
-    sources["models.py"] = (
-        head
-        + f'"""Payload models of {context["title"]} (Pydantic v2, from the contract\'s JSON Schemas)."""\n\n'
-        + models
-    )
+    sources["models.py"] = models
     first_party = ("mqttwire", package.split(".")[0])
     files: dict[str, str] = {}
     for index, (name, src) in enumerate(sorted(sources.items()), start=1):

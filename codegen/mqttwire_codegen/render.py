@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from mqttwire_codegen import __version__
-from mqttwire_codegen.build import reply_problem
+from mqttwire_codegen import __version__, pointer
 from mqttwire_codegen.ir import Channel, Contract, Message, Parameter
 
 RUNTIME_API = 3
@@ -32,16 +32,95 @@ def _summary(text: str) -> str:
     return paragraph if end < 0 else paragraph[: end + 1]
 
 
-def _param_view(p: Parameter) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class ParamView:
+    name: str
+    py_name: str
+    type: str  # Python annotation
+    enum: tuple[str, ...] | None
+    default: str | None
+    pattern: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageView:
+    event_type: str
+    class_name: str
+    raw_type: str | None  # ``str``/``bytes`` for a bare text/binary message (see ``raw_type``)
+    envelope: bool | None  # only spelled out where it departs from the channel's rule
+    content_type: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelView:
+    name: str
+    publish_method: str
+    subscribe_method: str
+    const: str
+    address: str
+    params: tuple[ParamView, ...]
+    messages: tuple[MessageView, ...]
+    payload_type: str
+    headers_type: str
+    envelope: bool
+    carries_envelope: bool  # correlation_id= is offered only where an envelope can carry it
+    publish_qos: int
+    publish_retain: bool
+    subscribe_qos: int
+    expiry: int | None
+    share_group: str | None
+    publishable: bool
+    receivable: bool
+    event_types: tuple[str, ...]
+    publish_doc: str
+    description: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RequestView:
+    name: str
+    const: str
+    request_const: str
+    reply_const: str
+    stream_const: str | None
+    stream_address: str | None
+    stream_type: str | None
+    stream_only_type: str | None
+    address: str
+    reply_address: str
+    params: tuple[ParamView, ...]
+    share_group: str | None
+    payload_type: str
+    reply_type: str
+    serve: bool
+    correlation: str
+    reply_to: str | None
+    timeout: float
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateContext:
+    generator_version: str
+    contract_name: str
+    asyncapi_version: str
+    sha256: str
+    title: str
+    version: str
+    description: str | None
+    package: str
+    client_name: str
+    runtime_api: int
+    channels: tuple[ChannelView, ...]
+    requests: tuple[RequestView, ...]
+
+    def variables(self) -> dict[str, Any]:
+        """The template variables (views stay objects: templates read ``ch.name``)."""
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+def _param_view(p: Parameter) -> ParamView:
     type_ = "Literal[" + ", ".join(repr(v) for v in p.enum) + "]" if p.enum else "str"
-    return {
-        "name": p.name,
-        "py_name": p.py_name,
-        "type": type_,
-        "enum": p.enum,
-        "default": p.default,
-        "pattern": p.pattern,
-    }
+    return ParamView(p.name, p.py_name, type_, p.enum, p.default, p.pattern)
 
 
 def _union(names: list[str]) -> str:
@@ -101,104 +180,94 @@ def _header_name(location: str | None) -> str | None:
     prefix = "$message.header#/"
     if location is None or not location.startswith(prefix):
         return None
-    return location[len(prefix) :].replace("~1", "/").replace("~0", "~")
+    return pointer.unescape(location[len(prefix) :])
 
 
-def _channel_view(ch: Channel, sends: bool = True, receives: bool = True) -> dict[str, Any]:
-    return {
-        "name": ch.py_name,
-        "publish_method": ch.publish_name,
-        "subscribe_method": ch.subscribe_name,
-        "const": ch.const_name,
-        "address": ch.topic.address,
-        "params": [_param_view(p) for p in ch.topic.parameters],
-        "messages": [
-            {
-                "event_type": m.name,
-                "class_name": m.class_name,
-                "raw_type": raw_type(m),
-                # only spelled out where a message departs from its channel's envelope rule
-                "envelope": None if m.envelope == ch.envelope else m.envelope,
-                "content_type": m.content_type,
-            }
+def _channel_view(ch: Channel, sends: bool = True, receives: bool = True) -> ChannelView:
+    return ChannelView(
+        name=ch.py_name,
+        publish_method=ch.publish_name,
+        subscribe_method=ch.subscribe_name,
+        const=ch.const_name,
+        address=ch.address_text,
+        params=tuple(_param_view(p) for p in ch.topic.parameters),
+        messages=tuple(
+            MessageView(
+                event_type=m.name,
+                class_name=m.class_name,
+                raw_type=raw_type(m),
+                envelope=None if m.envelope == ch.envelope else m.envelope,
+                content_type=m.content_type,
+            )
             for m in ch.messages
-        ],
-        "payload_type": _types(ch.messages),
-        "headers_type": _union([m.headers_class for m in ch.messages if m.headers_class]),
-        "envelope": ch.envelope,
-        # correlation_id= is offered only where an envelope can carry it
-        "carries_envelope": ch.envelope or any(m.envelope for m in ch.messages),
-        "publish_qos": ch.publish_policy.qos,
-        "publish_retain": ch.publish_policy.retain,
-        "subscribe_qos": ch.subscribe_policy.qos,
-        "expiry": ch.publish_policy.message_expiry_interval,
-        "share_group": ch.share_group,
-        "publishable": sends and not ch.topic.has_wildcards,
-        "receivable": receives,
-        "event_types": _shared_event_types(ch),
-        "publish_doc": _policy_doc(ch),
-        "description": ch.description,
-    }
+        ),
+        payload_type=_types(ch.messages),
+        headers_type=_union([m.headers_class for m in ch.messages if m.headers_class]),
+        envelope=ch.envelope,
+        carries_envelope=ch.envelope or any(m.envelope for m in ch.messages),
+        publish_qos=ch.publish_policy.qos,
+        publish_retain=ch.publish_policy.retain,
+        subscribe_qos=ch.subscribe_policy.qos,
+        expiry=ch.publish_policy.message_expiry_interval,
+        share_group=ch.share_group,
+        publishable=sends and not ch.topic.has_wildcards,
+        receivable=receives,
+        event_types=tuple(_shared_event_types(ch)),
+        publish_doc=_policy_doc(ch),
+        description=ch.description,
+    )
 
 
-def template_context(contract: Contract, package: str, contract_name: str) -> dict[str, Any]:
-    channels = [ch for ch in contract.channels if ch.messages]
+def template_context(contract: Contract, package: str, contract_name: str) -> TemplateContext:
+    channels = contract.client_channels
     by_id = {ch.id: ch for ch in channels}
-    requests: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for op in contract.requests:
+    requests: list[RequestView] = []
+    for op, req, rep in contract.request_methods:
         assert op.reply is not None
-        req = by_id.get(op.channel_id)
-        rep = by_id.get(op.reply.channel_id)
-        if req is None or rep is None or req.py_name in seen:
-            continue
-        if reply_problem(req, rep, op.reply.correlation) is not None:
-            continue
-        seen.add(req.py_name)
         replies = op.reply.messages
         if not {m.class_name for m in rep.messages} <= {m.class_name for m in replies}:
             # any message of the reply channel is handed over as the reply: type it so
             replies = rep.messages
         stream = by_id.get(op.reply_stream_channel_id or "")
         requests.append(
-            {
-                "name": req.py_name,
-                "const": req.const_name,
-                "request_const": req.const_name,
-                "reply_const": rep.const_name,
-                "stream_const": stream.const_name if stream else None,
-                "stream_address": stream.topic.address if stream else None,
-                "stream_type": _types([*stream.messages, *replies]) if stream else None,
-                "stream_only_type": _types(stream.messages) if stream else None,
-                "address": req.topic.address,
-                "reply_address": rep.topic.address,
-                "params": [_param_view(p) for p in req.topic.parameters],
-                "share_group": req.share_group,
-                "payload_type": _types(req.messages),
-                "reply_type": _types(replies),
-                "serve": contract.directions(req.id)[1],
-                "correlation": op.reply.correlation,
-                "reply_to": _header_name(op.reply.address),
-                "timeout": DEFAULT_REQUEST_TIMEOUT,
-            }
+            RequestView(
+                name=req.py_name,
+                const=req.const_name,
+                request_const=req.const_name,
+                reply_const=rep.const_name,
+                stream_const=stream.const_name if stream else None,
+                stream_address=stream.topic.address if stream else None,
+                stream_type=_types([*stream.messages, *replies]) if stream else None,
+                stream_only_type=_types(stream.messages) if stream else None,
+                address=req.address_text,
+                reply_address=rep.address_text,
+                params=tuple(_param_view(p) for p in req.topic.parameters),
+                share_group=req.share_group,
+                payload_type=_types(req.messages),
+                reply_type=_types(replies),
+                serve=contract.directions(req.id)[1],
+                correlation=op.reply.correlation,
+                reply_to=_header_name(op.reply.address),
+                timeout=DEFAULT_REQUEST_TIMEOUT,
+            )
         )
-    return {
-        "generator_version": __version__,
-        "contract_name": contract_name,
-        "asyncapi_version": contract.asyncapi_version,
-        "sha256": contract.sha256,
-        "title": contract.title,
-        "version": contract.version,
-        "description": contract.description,
-        "package": package,
-        "client_name": contract.client_name,
-        "runtime_api": RUNTIME_API,
-        "channels": [_channel_view(ch, *contract.directions(ch.id)) for ch in channels],
-        "requests": requests,
-    }
+    return TemplateContext(
+        generator_version=__version__,
+        contract_name=contract_name,
+        asyncapi_version=contract.asyncapi_version,
+        sha256=contract.sha256,
+        title=contract.title,
+        version=contract.version,
+        description=contract.description,
+        package=package,
+        client_name=contract.client_name,
+        runtime_api=RUNTIME_API,
+        channels=tuple(_channel_view(ch, *contract.directions(ch.id)) for ch in channels),
+        requests=tuple(requests),
+    )
 
 
-def render_templates(context: dict[str, Any]) -> dict[str, str]:
+def render_templates(context: TemplateContext) -> dict[str, str]:
     """``{relative path: source}`` for the jinja-rendered modules (unformatted)."""
     import jinja2
 
@@ -213,14 +282,15 @@ def render_templates(context: dict[str, Any]) -> dict[str, str]:
     env.filters["py"] = _py
     env.filters["doc"] = _doc
     env.filters["summary"] = _summary
+    variables = context.variables()
     return {
-        "__init__.py": env.get_template("init.py.j2").render(context),
-        "channels.py": env.get_template("channels.py.j2").render(context),
-        "client.py": env.get_template("client.py.j2").render(context),
+        "__init__.py": env.get_template("init.py.j2").render(variables),
+        "channels.py": env.get_template("channels.py.j2").render(variables),
+        "client.py": env.get_template("client.py.j2").render(variables),
     }
 
 
-def header(context: dict[str, Any]) -> str:
+def header(context: TemplateContext) -> str:
     import jinja2
 
     env = jinja2.Environment(
@@ -228,4 +298,4 @@ def header(context: dict[str, Any]) -> str:
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
     )
-    return env.get_template("header.j2").render(context)
+    return env.get_template("header.j2").render(context.variables())

@@ -11,16 +11,11 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from mqttwire_codegen import pointer
 from mqttwire_codegen.diagnostics import ContractError, Diagnostic, Location
 from mqttwire_codegen.loader import Resolver
 from mqttwire_codegen.naming import class_name_from
 
-_SUBSCHEMA_MAPS = ("properties", "patternProperties", "dependentSchemas")
-_SUBSCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
-_SUBSCHEMA_ONE = (
-    "additionalProperties", "not", "if", "then", "else", "contains", "propertyNames",
-    "additionalItems", "unevaluatedProperties", "unevaluatedItems",
-)  # fmt: skip
 RESERVED_MODEL_NAMES = frozenset(
     {
         "Any", "Annotated", "Literal", "Optional", "Union", "BaseModel", "ConfigDict", "Field",
@@ -107,8 +102,8 @@ class SchemaBundle:
                 return override
             if isinstance(schema.get("title"), str):
                 return class_name_from(schema["title"])
-        token = loc.pointer.rsplit("/", 1)[-1] if loc.pointer else loc.file.stem.split(".")[0]
-        return class_name_from(token.replace("~1", "/").replace("~0", "~"))
+        token = pointer.last(loc.pointer) if loc.pointer else loc.file.stem.split(".")[0]
+        return class_name_from(token)
 
     def _define(self, schema: Any, loc: Location, name: str) -> str:
         if loc in self._by_location:
@@ -175,15 +170,13 @@ class SchemaBundle:
         for key, value in node.items():
             if key in _DROP:
                 continue
-            if key in _SUBSCHEMA_MAPS and isinstance(value, dict):
+            kind = pointer.SUBSCHEMA_KEYWORDS.get(key)
+            if kind == "map" and isinstance(value, dict):
                 out[key] = {k: self._walk(v, loc.child(key, k)) for k, v in value.items()}
-            elif key in _SUBSCHEMA_LISTS and isinstance(value, list):
+            elif kind is not None and kind != "map" and isinstance(value, list):
                 out[key] = [self._walk(v, loc.child(key, i)) for i, v in enumerate(value)]
-            elif key in _SUBSCHEMA_ONE or key == "items":
-                if isinstance(value, list):
-                    out[key] = [self._walk(v, loc.child(key, i)) for i, v in enumerate(value)]
-                else:
-                    out[key] = self._walk(value, loc.child(key))
+            elif kind == "one":
+                out[key] = self._walk(value, loc.child(key))
             else:
                 out[key] = value
         return out

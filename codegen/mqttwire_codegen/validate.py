@@ -11,9 +11,16 @@ mqttwire's own (``unsupported-schema-format``, ``channel-parameters-missing``).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any
 
+from mqttwire_codegen.adapter import (
+    Adapter,
+    SourceChannel,
+    SourceDocument,
+    SourceMessage,
+    major_version,
+)
+from mqttwire_codegen.defaults import default_diagnostics
 from mqttwire_codegen.diagnostics import ContractError, Diagnostic, Location
 from mqttwire_codegen.loader import Resolver
 from mqttwire_codegen.spec_schema import schema_diagnostics
@@ -22,47 +29,26 @@ MQTT_PROTOCOLS = frozenset({"mqtt", "mqtts", "secure-mqtt", "mqtt5", "ws+mqtt", 
 PARAM_RE = re.compile(r"\{([^{}]*)\}")
 _SCHEMA_FORMAT_OK = ("application/vnd.aai.asyncapi", "application/schema+json")
 
-
-def major_version(doc: Any) -> int:
-    version = doc.get("asyncapi") if isinstance(doc, dict) else None
-    if isinstance(version, str) and version[:2] in ("2.", "3."):
-        return int(version[0])
-    return 0
+__all__ = ["MQTT_PROTOCOLS", "PARAM_RE", "major_version", "validate_document"]
 
 
 class Validator:
     """Collects diagnostics; never raises for document problems (only the caller does).
 
-    Malformed structure is left to the official schema: these checks skip what they cannot read.
+    Reads the document in the 3.0 shape (:mod:`~mqttwire_codegen.adapter`, a 2.x document
+    upgraded, every node at its original file + pointer). Malformed structure is left to the
+    official schema: these checks skip what they cannot read.
     """
 
     def __init__(self, resolver: Resolver) -> None:
         self.r = resolver
         self.diags: list[Diagnostic] = []
 
-    # -- helpers ---------------------------------------------------------------------------
     def error(self, loc: Location, rule: str, message: str, hint: str = "") -> None:
         self.diags.append(Diagnostic(loc, rule, message, "error", hint, self.r.line_of(loc)))
 
     def warn(self, loc: Location, rule: str, message: str, hint: str = "") -> None:
         self.diags.append(Diagnostic(loc, rule, message, "warning", hint, self.r.line_of(loc)))
-
-    def deref(self, node: Any, loc: Location) -> tuple[Any, Location] | None:
-        try:
-            return self.r.deref(node, loc)
-        except ContractError as exc:
-            self.diags.extend(exc.diagnostics)
-            return None
-
-    def each(self, mapping: Any, loc: Location, fn: Callable[[str, Any, Location], None]) -> None:
-        if not isinstance(mapping, dict):
-            return
-        for key, value in mapping.items():
-            if key.startswith("x-"):
-                continue
-            got = self.deref(value, loc.child(key))
-            if got is not None and isinstance(got[0], dict):
-                fn(key, got[0], got[1])
 
     # -- entry -----------------------------------------------------------------------------
     def run(self) -> list[Diagnostic]:
@@ -81,28 +67,28 @@ class Validator:
             )
             return self.diags
         self.diags.extend(schema_diagnostics(self.r))
+        self.diags.extend(default_diagnostics(self.r, major))
+        adapter = Adapter(self.r)
+        try:
+            source = adapter.read()
+            components = adapter.component_messages()
+        except (AttributeError, TypeError, ValueError):
+            return self.unique()  # malformed beyond reading: the official schema said where
         self.check_tags(doc.get("tags"), root.child("tags"))
-        self.each(
-            doc.get("servers"),
-            root.child("servers"),
-            lambda _, server, loc: self.check_tags(server.get("tags"), loc.child("tags")),
-        )
-        if major == 2:
-            self.each(doc.get("channels"), root.child("channels"), self.check_channel_2)
-        else:
-            self.each(doc.get("channels"), root.child("channels"), self.check_channel_3)
-            self.each(doc.get("operations"), root.child("operations"), self.check_operation_3)
-        comps = doc.get("components")
-        if isinstance(comps, dict):
-            self.each(
-                comps.get("messages"),
-                root.child("components", "messages"),
-                lambda _, msg, loc: self.check_message(msg, loc, major),
-            )
-        unique: dict[tuple[Location, str, str], Diagnostic] = {}
+        for server in source.servers:
+            self.check_tags(server.node.get("tags"), server.loc.child("tags"))
+        for channel in source.channels:
+            self.check_channel(channel, major)
+        self.check_operations(source)
+        for message in components:
+            self.check_message(message)
+        return self.unique()
+
+    def unique(self) -> list[Diagnostic]:
+        found: dict[tuple[Location, str, str], Diagnostic] = {}
         for d in self.diags:
-            unique.setdefault((d.location, d.rule, d.message), d)
-        return list(unique.values())
+            found.setdefault((d.location, d.rule, d.message), d)
+        return list(found.values())
 
     # -- tags ------------------------------------------------------------------------------
     def check_tags(self, tags: Any, loc: Location) -> None:
@@ -110,8 +96,11 @@ class Validator:
             return
         seen: set[str] = set()
         for i, tag in enumerate(tags):
-            got = self.deref(tag, loc.child(i))
-            name = got[0].get("name") if got is not None and isinstance(got[0], dict) else None
+            try:
+                node, _ = self.r.deref(tag, loc.child(i))
+            except ContractError:
+                continue
+            name = node.get("name") if isinstance(node, dict) else None
             if not isinstance(name, str):
                 continue
             if name in seen:
@@ -123,19 +112,12 @@ class Validator:
             seen.add(name)
 
     # -- messages --------------------------------------------------------------------------
-    def check_message(self, msg: Any, loc: Location, major: int) -> None:
-        if not isinstance(msg, dict):
-            return
-        if major == 2 and isinstance(msg.get("oneOf"), list):
-            for i, item in enumerate(msg["oneOf"]):
-                got = self.deref(item, loc.child("oneOf", i))
-                if got is not None:
-                    self.check_message(got[0], got[1], major)
-            return
-        self.check_tags(msg.get("tags"), loc.child("tags"))
-        fmt = msg.get("schemaFormat")
-        payload = msg.get("payload")
-        if major == 3 and isinstance(payload, dict) and "schemaFormat" in payload:
+    def check_message(self, message: SourceMessage) -> None:
+        m, loc = message.node, message.loc
+        self.check_tags(m.get("tags"), loc.child("tags"))
+        fmt = m.get("schemaFormat")
+        payload = m.get("payload")
+        if isinstance(payload, dict) and "schemaFormat" in payload:  # 3.0 multi-format schema
             fmt = payload.get("schemaFormat")
         if fmt is not None and not (isinstance(fmt, str) and fmt.startswith(_SCHEMA_FORMAT_OK)):
             self.error(
@@ -144,19 +126,21 @@ class Validator:
                 f"schemaFormat {fmt!r} is not supported (JSON Schema / AsyncAPI schema only)",
             )
 
-    # -- parameters ------------------------------------------------------------------------
-    def check_address_params(
-        self, address: Any, params: Any, loc: Location, rule: str, *, params_required: bool
-    ) -> None:
-        if not isinstance(address, str):
+    # -- channels --------------------------------------------------------------------------
+    def check_channel(self, channel: SourceChannel, major: int) -> None:
+        self.check_address_params(channel, f"asyncapi{major}-channel-parameters")
+        for message in channel.messages:
+            self.check_message(message)
+        self.check_tags(channel.node.get("tags"), channel.loc.child("tags"))
+
+    def check_address_params(self, channel: SourceChannel, rule: str) -> None:
+        if channel.address is None:
             return
-        names = PARAM_RE.findall(address)
+        names = PARAM_RE.findall(channel.address)
+        params = channel.node.get("parameters")
+        loc = channel.loc
         if params is None:
-            if names and params_required:
-                self.error(
-                    loc, rule, f"address parameters {names} are not described in 'parameters'"
-                )
-            elif names:
+            if names:
                 self.warn(
                     loc,
                     "channel-parameters-missing",
@@ -181,93 +165,27 @@ class Validator:
                 hint=f"remove {extra!r} from parameters or use {{{extra}}} in the address",
             )
 
-    # -- 3.x -------------------------------------------------------------------------------
-    def check_channel_3(self, key: str, channel: dict[str, Any], loc: Location) -> None:
-        self.check_address_params(
-            channel.get("address"),
-            channel.get("parameters"),
-            loc,
-            "asyncapi3-channel-parameters",
-            params_required=False,
-        )
-        self.each(
-            channel.get("messages"),
-            loc.child("messages"),
-            lambda _, msg, mloc: self.check_message(msg, mloc, 3),
-        )
-        self.check_tags(channel.get("tags"), loc.child("tags"))
+    # -- operations ------------------------------------------------------------------------
+    def check_operations(self, source: SourceDocument) -> None:
+        channels = {c.id: c for c in source.channels}
+        for op in source.operations:
+            self.check_tags(op.node.get("tags"), op.loc.child("tags"))
+            self.check_stray(op.stray, op.loc, channels.get(op.channel_id or ""))
+            if op.reply is not None:
+                reply = op.reply
+                self.check_stray(reply.stray, reply.loc, channels.get(reply.channel_id or ""))
 
-    def check_operation_3(self, key: str, op: dict[str, Any], loc: Location) -> None:
-        self.check_tags(op.get("tags"), loc.child("tags"))
-        chan_ref = op.get("channel")
-        if not isinstance(chan_ref, dict) or "$ref" not in chan_ref:
-            return  # the official schema requires a Reference Object here
-        self.check_op_messages(
-            op.get("messages"), chan_ref, loc.child("messages"), loc.child("channel")
-        )
-        reply = op.get("reply")
-        if reply is not None:
-            got = self.deref(reply, loc.child("reply"))
-            if got is not None and isinstance(got[0], dict):
-                rep, rloc = got
-                rchan = rep.get("channel")
-                if isinstance(rchan, dict) and "$ref" in rchan:
-                    self.check_op_messages(
-                        rep.get("messages"), rchan, rloc.child("messages"), rloc.child("channel")
-                    )
-
-    def check_op_messages(
-        self, messages: Any, chan_ref: dict[str, Any], loc: Location, chan_loc: Location
+    def check_stray(
+        self, stray: tuple[int, ...], loc: Location, channel: SourceChannel | None
     ) -> None:
-        try:
-            channel, cloc = self.r.resolve_ref(chan_ref["$ref"], chan_loc.child("$ref"))
-            channel, cloc = self.r.deref(channel, cloc)
-        except ContractError:
-            return  # already reported by check_all_refs
-        if not isinstance(messages, list):
-            return
-        allowed: set[Location] = set()
-        if isinstance(channel, dict) and isinstance(channel.get("messages"), dict):
-            allowed = {cloc.child("messages", k) for k in channel["messages"]}
-            # a channel message that is itself a $ref is the same message as its target
-            for k, v in channel["messages"].items():
-                got = self.deref(v, cloc.child("messages", k))
-                if got is not None:
-                    allowed.add(got[1])
-        for i, item in enumerate(messages):
-            if not isinstance(item, dict) or "$ref" not in item:
-                continue  # the official schema requires Reference Objects here
-            try:
-                _, mloc = self.r.resolve_ref(item["$ref"], loc.child(i, "$ref"))
-            except ContractError:
-                continue
-            if mloc not in allowed:
-                self.error(
-                    loc.child(i),
-                    "asyncapi3-operation-messages-from-referred-channel",
-                    "Operation message does not belong to the specified channel.",
-                    hint=f"reference a message under the channel's 'messages' ({sorted(channel.get('messages') or {})})",
-                )
-
-    # -- 2.x -------------------------------------------------------------------------------
-    def check_channel_2(self, address: str, channel: dict[str, Any], loc: Location) -> None:
-        self.check_address_params(
-            address,
-            channel.get("parameters"),
-            loc,
-            "asyncapi2-channel-parameters",
-            params_required=False,
-        )
-        for verb in ("publish", "subscribe"):
-            got = self.deref(channel.get(verb), loc.child(verb)) if verb in channel else None
-            if got is None or not isinstance(got[0], dict):
-                continue
-            op, oloc = got
-            self.check_tags(op.get("tags"), oloc.child("tags"))
-            if "message" in op:
-                got_msg = self.deref(op["message"], oloc.child("message"))
-                if got_msg is not None:
-                    self.check_message(got_msg[0], got_msg[1], 2)
+        keys = sorted(m.key for m in channel.messages) if channel else []
+        for i in stray:
+            self.error(
+                loc.child("messages", i),
+                "asyncapi3-operation-messages-from-referred-channel",
+                "Operation message does not belong to the specified channel.",
+                hint=f"reference a message under the channel's 'messages' ({keys})",
+            )
 
 
 def validate_document(resolver: Resolver) -> list[Diagnostic]:

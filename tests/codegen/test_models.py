@@ -110,3 +110,37 @@ def test_tars_samples(name: str, kind: str, index: int) -> None:
     else:
         with pytest.raises(ValidationError):
             model.model_validate(sample)
+
+
+def test_an_annotated_ref_to_a_union_accepts_every_alternative(tmp_path: Path) -> None:
+    """``{allOf: [<oneOf string | object | array>], description: ...}`` (how a ``$ref`` to a
+    union is annotated where it is used): a plain string, an object and a list all validate,
+    and what the model dumps is what it read."""
+    union = {
+        "oneOf": [
+            {"type": "string", "maxLength": 5},
+            {
+                "type": "object",
+                "required": ["text"],
+                "properties": {"text": {"type": "string"}},
+            },
+            {"type": "array", "items": {"type": "string"}, "minItems": 1},
+        ]
+    }
+    ns = load_models(
+        tmp_path,
+        {
+            "Screen": {
+                "type": "object",
+                "properties": {"label": {"allOf": [union], "description": "shown at the bottom"}},
+            }
+        },
+    )
+    Screen = ns["Screen"]
+    assert isinstance(Screen, type) and issubclass(Screen, BaseModel)
+    for value in ("hi", {"text": "hi"}, ["a", "b"]):
+        screen = Screen.model_validate({"label": value})
+        assert screen.model_dump(mode="json", exclude_none=True) == {"label": value}
+    for bad in ("toolong", [], 3):
+        with pytest.raises(ValidationError):
+            Screen.model_validate({"label": bad})

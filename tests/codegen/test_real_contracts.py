@@ -54,14 +54,12 @@ INVALID = [r["file"] for r in ROWS if r["parser"] == "INVALID"]
 KNOWN_GENERATE_FAILURES: dict[str, str] = {}
 # Valid documents whose client has no channel at all: file -> rule id of the warning.
 KNOWN_EMPTY_CLIENTS: dict[str, str] = {
-    # 3.0 channels without `address` (the spec: address unknown or dynamic) are skipped
+    # 3.0 channels without `address` (the spec: unknown, given at runtime): the IR keeps them
+    # (address None, test_channels_without_address_are_kept), the client has no methods yet
     "IonTachyon__Internet-of-Things-and-Services/asyncapi.yaml": "channel-without-address",
 }
 # Documents the official parser rejects but `mqttwire validate` accepts: file -> parser rule.
-KNOWN_INVALID_ACCEPTED: dict[str, str] = {
-    # a `type: string` schema with `default: 0` (not a string, not in its enum)
-    "fraserdickson36__4thYearMicrocontrollersWebpageUI/asyncapi.yml": "asyncapi2-schema-default",
-}
+KNOWN_INVALID_ACCEPTED: dict[str, str] = {}
 # Valid documents whose generated package fails `mypy --strict`: file -> mypy error codes.
 KNOWN_MYPY_FAILURES: dict[str, str] = {}
 # Topics on which the generated client publishes payloads its contract forbids: file -> topics.
@@ -91,7 +89,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
             outcome[file] = "fails: " + ", ".join(sorted(exc.rules))
             continue
         write_package(result.files, out / pkg)
-        if not result.contract.channels:
+        if not result.contract.client_channels:
             outcome[file] = "empty: " + ", ".join(sorted({w.rule for w in result.warnings}))
     return out, outcome
 
@@ -370,3 +368,52 @@ def test_rows_without_channels_are_the_documents_that_are_not_yaml_mappings() ->
             except yaml.YAMLError:
                 continue
             assert not isinstance(doc, dict), row["file"]
+
+
+def test_pixelcast_text_fields_take_a_plain_string_and_segments(on_path: Path) -> None:
+    """esp32-pixelcast's polymorphic text (``allOf: [$ref: PolymorphicTextField31x8]``, a
+    ``oneOf`` of string, object and segment list): every form its contract allows validates."""
+    file = "nicolas-codemate__esp32-pixelcast/docs/api/asyncapi.yaml"
+    module = importlib.import_module(tool.package_name(file) + ".models")
+    schema = yaml.safe_load((DATA / file).parent.joinpath("schemas/common.yaml").read_text())
+    forms = ["ATH 73.6K", {"text": "ATH", "color": "#FF8800"}, [{"t": "Vol ", "c": "#888888"}]]
+    for value in forms:
+        jsonschema.validate(value, {**schema["PolymorphicTextField31x8"], **schema})
+        model = module.TrackerUpdateRequest.model_validate({"bottomText": value})
+        assert model.model_dump(mode="json", by_alias=True, exclude_none=True)["bottomText"] == (
+            value
+        )
+
+
+def test_channels_without_address_are_kept() -> None:
+    """AsyncAPI 3: a channel without ``address`` has a topic given at runtime. The IR keeps
+    it (address None) with its messages and operations, and one warning per channel says so
+    at the channel's own file + pointer."""
+    file = "IonTachyon__Internet-of-Things-and-Services/asyncapi.yaml"
+    contract, diagnostics = load_contract(DATA / file)
+    assert {ch.id: ch.topic.address for ch in contract.channels} == {
+        "newelectricinfo": None,
+        "highvoltage": None,
+    }  # "analyzed" is on the NATS server
+    assert all(ch.messages for ch in contract.channels)
+    assert {op.channel_id for op in contract.operations} == {"newelectricinfo", "highvoltage"}
+    assert contract.client_channels == ()
+    assert contract.channels[0].address_text == "newelectricinfo (address given at runtime)"
+    found = [d for d in diagnostics if d.rule == "channel-without-address"]
+    assert [(d.location.file, d.location.pointer) for d in found] == [
+        (DATA / file, "/channels/newelectricinfo"),
+        (DATA / file, "/channels/highvoltage"),
+    ]
+    assert all("given at runtime" in d.message or "until runtime" in d.message for d in found)
+
+
+def test_a_default_its_schema_rejects_is_an_error_at_its_place() -> None:
+    """fraserdickson: ``{type: string, default: 0}`` -- the official parser's
+    ``asyncapi2-schema-default``, at the file + JSON pointer of the default."""
+    file = "fraserdickson36__4thYearMicrocontrollersWebpageUI/asyncapi.yml"
+    with pytest.raises(ContractError) as caught:
+        load_contract(DATA / file)
+    (error,) = [d for d in caught.value.diagnostics if d.rule == "asyncapi2-schema-default"]
+    assert error.location.file == DATA / file
+    assert error.location.pointer == "/components/schemas/Potentiometer Trigger/default"
+    assert error.line == 133 and "not of type 'string'" in error.message

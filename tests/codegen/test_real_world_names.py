@@ -377,7 +377,7 @@ operations:
 def test_reserved_method_names_cover_the_client_base_class() -> None:
     """An operationId never names a method that shadows one of ``TypedClient``'s own."""
     from mqttwire.typed import TypedClient
-    from mqttwire_codegen.build import _CLIENT_API
+    from mqttwire_codegen.channel_names import CLIENT_API as _CLIENT_API
 
     public = {name for name in dir(TypedClient) if not name.startswith("_")}
     assert public <= _CLIENT_API

@@ -13,9 +13,11 @@ from typing import Any
 
 from mqttwire_codegen.compat import rules as r
 from mqttwire_codegen.compat.changes import Change
-from mqttwire_codegen.compat.schema_diff import SchemaDiff, pointer_join
+from mqttwire_codegen.compat.schema_diff import SchemaDiff
 from mqttwire_codegen.diagnostics import Location
 from mqttwire_codegen.ir import Channel, Contract, DeliveryPolicy, Message, Operation, Parameter
+from mqttwire_codegen.pointer import join as pointer_join
+from mqttwire_codegen.pointer import last as pointer_last
 
 _PARAM = re.compile(r"\{[^}]*\}")
 
@@ -89,7 +91,7 @@ class ContractDiff:
         return _pair(
             self.old.channels,
             self.new.channels,
-            keys=(lambda ch: ch.id, lambda ch: topic_shape(ch.topic.address)),
+            keys=(lambda ch: ch.id, lambda ch: topic_shape(ch.topic.address or "")),
         )
 
     def _channels(self) -> Iterator[Change]:
@@ -117,7 +119,8 @@ class ContractDiff:
             same_version = self.old.asyncapi_version[0] == self.new.asyncapi_version[0]
             if same_version:
                 yield Change(r.CHANNEL_ID_RENAMED, po, pn, f"channel id {old.id} -> {new.id}")
-        old_shape, new_shape = topic_shape(old.topic.address), topic_shape(new.topic.address)
+        old_shape = topic_shape(old.topic.address or "")
+        new_shape = topic_shape(new.topic.address or "")
         if old_shape != new_shape:
             rule = r.ADDRESS_CHANGED
             if old_shape.count("{}") < new_shape.count("{}"):
@@ -215,7 +218,7 @@ class ContractDiff:
             )
         for old, new in paired:
             for change in self._message(old, new):
-                self._channel_of[id(change)] = new_ch.topic.address
+                self._channel_of[id(change)] = new_ch.address_text
                 yield change
 
     def _message(self, old: Message, new: Message) -> Iterator[Change]:
@@ -331,7 +334,7 @@ def _sub(pointer: str | None, token: str) -> str | None:
 def _defs_resolver(contract: Contract) -> Any:
     def resolve(schema: Mapping[str, Any], pointer: str) -> tuple[Mapping[str, Any], str]:
         ref = str(schema["$ref"])
-        name = ref.rsplit("/", 1)[-1]
+        name = pointer_last(ref.partition("#")[2])
         target = contract.schema_defs.get(name)
         if target is None:
             return {}, pointer  # unresolved: treat as "anything"

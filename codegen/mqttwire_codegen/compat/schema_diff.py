@@ -13,6 +13,7 @@ from typing import Any
 
 from mqttwire_codegen.compat import rules as r
 from mqttwire_codegen.compat.changes import Change, Rule
+from mqttwire_codegen.pointer import join as pointer_join
 
 Schema = Mapping[str, Any]
 # Follows a {"$ref": ...} node: returns the target schema and its JSON pointer.
@@ -21,11 +22,6 @@ Resolver = Callable[[Schema, str], tuple[Schema, str]]
 _LOWER_BOUNDS = ("minimum", "exclusiveMinimum", "minLength", "minItems", "minProperties")
 _UPPER_BOUNDS = ("maximum", "exclusiveMaximum", "maxLength", "maxItems", "maxProperties")
 _COMPOSITIONS = ("oneOf", "anyOf", "allOf")
-
-
-def pointer_join(pointer: str, *parts: str | int) -> str:
-    escaped = (str(p).replace("~", "~0").replace("/", "~1") for p in parts)
-    return "/".join([pointer, *escaped])
 
 
 @dataclass(frozen=True, slots=True)

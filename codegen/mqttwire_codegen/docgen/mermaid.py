@@ -36,7 +36,7 @@ def render_mermaid(graph: ServiceGraph) -> str:
         ch = node.channel
         enveloped = any(m.envelope for m in ch.messages) if ch.messages else ch.envelope
         caption = topic_caption(ch.publish_policy.qos, ch.publish_policy.retain, enveloped)
-        lines.append(f"  {topics[ch.id]}[{_label(ch.topic.address, caption)}]")
+        lines.append(f"  {topics[ch.id]}[{_label(ch.address_text, caption)}]")
     for node in graph.topics:
         tid = topics[node.channel.id]
         lines += [f"  {services[p]} --> {tid}" for p in node.publishers]

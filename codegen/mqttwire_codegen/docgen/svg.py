@@ -68,7 +68,7 @@ class _Geometry:
 def _geometry(graph: ServiceGraph, layout: Layout, title: str) -> _Geometry:
     labels = [service_label(s) for s in graph.services] or [""]
     service_w = max(len(label) for label in labels) * CHAR_W + 24
-    address_w = max((len(t.channel.topic.address) for t in graph.topics), default=0) * CHAR_W
+    address_w = max((len(t.channel.address_text) for t in graph.topics), default=0) * CHAR_W
     caption_w = max((len(caption(t)) for t in graph.topics), default=0) * SMALL_W
     topic_w = address_w + caption_w + 32
     lane = REPLY_LANE if graph.replies else 0
@@ -211,7 +211,7 @@ def _topics(
             f'<rect x="{_n(geo.topic_x)}" y="{_n(y - BOX_H / 2)}" width="{_n(geo.topic_w)}" '
             f'height="{BOX_H}" rx="3" fill="#fff6e0" stroke="#b7791f" stroke-width="1.2"{dash}/>'
         )
-        out.append(_text(geo.topic_x + 8, y + 4, node.channel.topic.address, fill=INK))
+        out.append(_text(geo.topic_x + 8, y + 4, node.channel.address_text, fill=INK))
         out.append(
             _text(
                 geo.topic_x + geo.topic_w - 8,

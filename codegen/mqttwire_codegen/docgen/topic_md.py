@@ -40,7 +40,7 @@ class DocContext:
         return self.anchors.link("model", name, name)
 
     def topic_link(self, channel_id: str) -> str:
-        address = self.contract.channel(channel_id).topic.address
+        address = self.contract.channel(channel_id).address_text
         return self.anchors.link("topic", channel_id, code(address))
 
 
@@ -116,7 +116,7 @@ def python_methods(ctx: DocContext, node: TopicNode) -> str:
 def facts(ctx: DocContext, node: TopicNode) -> list[str]:
     ch = node.channel
     rows = [
-        ("Address", code(ch.topic.address)),
+        ("Address", code(ch.address_text)),
         ("Channel", code(ch.id)),
         ("Direction", direction_text(node)),
         ("Publishers → subscribers", f"{names(node.publishers)} → {names(node.subscribers)}"),
@@ -223,7 +223,7 @@ def operations_details(node: TopicNode) -> list[str]:
 
 def topic_section(ctx: DocContext, node: TopicNode) -> list[str]:
     ch = node.channel
-    out = [ctx.anchors.tag("topic", ch.id), "", f"### {code(ch.topic.address)}", ""]
+    out = [ctx.anchors.tag("topic", ch.id), "", f"### {code(ch.address_text)}", ""]
     description = paragraph(ch.description)
     if description:
         out += [description, ""]

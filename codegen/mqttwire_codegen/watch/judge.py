@@ -54,7 +54,7 @@ class _ChannelRule:
     def __init__(self, channel: Channel, defs: Mapping[str, Mapping[str, Any]]) -> None:
         self.channel = channel
         self.template = TopicTemplate(
-            channel.topic.address,
+            channel.topic.address or "",
             [ParamSpec(p.name, p.enum) for p in channel.topic.parameters],
         )
         self.enveloped = tuple(m for m in channel.messages if m.envelope)
@@ -106,7 +106,11 @@ class Judge:
         self.contract = contract
         self.subscription_qos = subscription_qos
         self.publisher_aliases = dict(publisher_aliases or {})
-        rules = [_ChannelRule(ch, contract.schema_defs) for ch in contract.channels]
+        rules = [
+            _ChannelRule(ch, contract.schema_defs)
+            for ch in contract.channels
+            if ch.topic.address is not None  # given at runtime: nothing to match on the wire
+        ]
         self._static = {r.channel.topic.address: r for r in rules if r.template.is_static}
         self._templated = [r for r in rules if not r.template.is_static]
         self._filters = {r.channel.id: r.template.filter() for r in rules}
