@@ -326,10 +326,11 @@ class Builder:
                         source.at,
                         "channel-without-address",
                         f"channel {source.id!r} has no 'address': in AsyncAPI 3 its topic is "
-                        "unknown until runtime; the generated client has no methods for it yet",
-                        "warning",
+                        "unknown until runtime, so its generated methods take the topic at "
+                        "runtime (publish: topic=, subscribe: topic_filter=; no on_ decorator)",
+                        "info",
                         hint="give the channel an `address` (with {parameters} for the parts "
-                        "that vary) to get typed methods",
+                        "that vary) if the topic is known upfront",
                     )
                 )
             ch = source.node

@@ -199,9 +199,9 @@ class Contract:
 
     @property
     def client_channels(self) -> tuple[Channel, ...]:
-        """The channels the generated client has methods for: with messages and a known
-        address (a channel whose address is given at runtime is kept here, without methods)."""
-        return tuple(ch for ch in self.channels if ch.messages and ch.topic.address is not None)
+        """The channels the generated client has methods for: those with messages (a channel
+        whose address is given at runtime gets methods that take the topic)."""
+        return tuple(ch for ch in self.channels if ch.messages)
 
     @property
     def requests(self) -> tuple[Operation, ...]:

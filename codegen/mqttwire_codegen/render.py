@@ -58,6 +58,7 @@ class ChannelView:
     subscribe_method: str
     const: str
     address: str
+    runtime_address: bool  # no address in the contract: methods take the topic / filter
     params: tuple[ParamView, ...]
     messages: tuple[MessageView, ...]
     payload_type: str
@@ -190,6 +191,7 @@ def _channel_view(ch: Channel, sends: bool = True, receives: bool = True) -> Cha
         subscribe_method=ch.subscribe_name,
         const=ch.const_name,
         address=ch.address_text,
+        runtime_address=ch.topic.address is None,
         params=tuple(_param_view(p) for p in ch.topic.parameters),
         messages=tuple(
             MessageView(

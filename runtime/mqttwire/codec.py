@@ -203,8 +203,9 @@ class Codec:
         self, spec: ChannelSpec[M], payload: bytes, meta: MessageMeta
     ) -> tuple[M, MessageMeta]:
         """The model and full metadata of a received payload; raises :class:`InvalidPayload`."""
-        params = spec.topic.match(meta.topic) or {}
-        problem = spec.topic.check(params) if params else None
+        template = spec.topic  # None: a channel without address (no parameters)
+        params = (template.match(meta.topic) or {}) if template is not None else {}
+        problem = template.check(params) if template is not None and params else None
         if problem is not None:
             raise InvalidPayload(problem, [], "/".join(m.model.__name__ for m in spec.messages))
         candidates = spec.messages

@@ -200,7 +200,7 @@ class ReplyRouter:
                 self._advance(channel.name)
 
         await self._subscribe_once(
-            channel.name, channel.topic.filter(), channel.subscribe_qos, on_reply
+            channel.name, channel.template.filter(), channel.subscribe_qos, on_reply
         )
 
     async def _ensure_inbox(self) -> str:
@@ -388,7 +388,7 @@ class ReplyRouter:
         telemetry = self._telemetry
         if telemetry is None:
             return await self._request(spec, payload, params, timeout)
-        topic = spec.request.topic.format(params)
+        topic = spec.request.topic_for(params)
         return await telemetry.request(
             spec.request, topic, lambda: self._request(spec, payload, params, timeout)
         )
@@ -410,9 +410,7 @@ class ReplyRouter:
                     if final:
                         return item  # type: ignore[return-value]  # decoded by spec.reply: an R
         except TimeoutError:
-            raise RequestTimeoutError(
-                spec.request.topic.format(params), waiter.key, timeout
-            ) from None
+            raise RequestTimeoutError(spec.request.topic_for(params), waiter.key, timeout) from None
         finally:
             self._finish(waiter)
 
@@ -432,7 +430,7 @@ class ReplyRouter:
                 async for item in items:
                     yield item
             return
-        span = telemetry.request_span(spec.request, spec.request.topic.format(params))
+        span = telemetry.request_span(spec.request, spec.request.topic_for(params))
         try:
             with span.current():
                 waiter = await self._start(spec, payload, params, streaming=True)
@@ -460,7 +458,7 @@ class ReplyRouter:
                         item, final = await waiter.queue.get()
                 except TimeoutError:
                     raise RequestTimeoutError(
-                        spec.request.topic.format(params), waiter.key, timeout
+                        spec.request.topic_for(params), waiter.key, timeout
                     ) from None
                 if isinstance(item, BaseException):
                     raise item
@@ -489,7 +487,9 @@ class ReplyRouter:
         async def answer(request: Q, meta: MessageMeta) -> None:
             reply = await handler(request, meta)
             params = {
-                name: meta.params[name] for name in spec.reply.topic.params if name in meta.params
+                name: meta.params[name]
+                for name in spec.reply.template.params
+                if name in meta.params
             }
             echoed = (
                 ((header, meta.user_properties[header]),)

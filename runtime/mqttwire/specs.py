@@ -13,7 +13,13 @@ from typing import Any, Generic, TypeVar, cast
 from pydantic import BaseModel, RootModel
 
 from mqttwire.content import WireFormat, wire_format
-from mqttwire.topic_filter import share_filter
+from mqttwire.errors import InvalidTopicError
+from mqttwire.topic_filter import (
+    share_filter,
+    split_shared,
+    validate_topic_filter,
+    validate_topic_name,
+)
 from mqttwire.topic_template import TopicTemplate
 from mqttwire.transport import MessageProperties
 
@@ -112,10 +118,14 @@ class ChannelSpec(Generic[M]):
     ``message_expiry_interval`` comes from the send operation's MQTT binding and
     ``share_group`` from ``x-share-group`` on the receive operation (or the channel): when set,
     subscriptions are shared (``$share/<group>/<filter>``) unless the call names another group.
+
+    ``topic`` is ``None`` for an AsyncAPI 3 channel without ``address`` (unknown until runtime):
+    every publish then names its topic and every subscription its filter (see
+    :meth:`topic_for` and :meth:`subscription_filter`).
     """
 
     name: str
-    topic: TopicTemplate
+    topic: TopicTemplate | None
     messages: tuple[MessageSpec[M] | RawMessageSpec[M], ...]
     envelope: bool = False
     publish_qos: int = 0
@@ -153,13 +163,72 @@ class ChannelSpec(Generic[M]):
     def event_type_for(self, payload: object) -> str:
         return self.message_for(payload).event_type
 
+    @property
+    def address(self) -> str | None:
+        """The contract's address (``None``: given at runtime)."""
+        return None if self.topic is None else self.topic.address
+
+    @property
+    def label(self) -> str:
+        """The address for logs and metrics (bounded): as declared, or
+        ``<name> (address given at runtime)``."""
+        return (
+            self.topic.address
+            if self.topic is not None
+            else f"{self.name} (address given at runtime)"
+        )
+
+    @property
+    def template(self) -> TopicTemplate:
+        """The topic template; :class:`InvalidTopicError` for a channel without address."""
+        if self.topic is None:
+            raise InvalidTopicError(
+                "", f"channel {self.name} has no address: its topic is given at runtime"
+            )
+        return self.topic
+
+    def topic_for(self, params: Mapping[str, str], topic: str | None = None) -> str:
+        """The topic to publish on: ``topic`` when given (a response topic, or the runtime
+        topic of a channel without address, then validated as an MQTT topic name), else the
+        channel's address filled with ``params``."""
+        if self.topic is not None:
+            return topic if topic is not None else self.topic.format(params)
+        if topic is None:
+            raise InvalidTopicError(
+                "", f"channel {self.name} has no address: its topic is given at runtime (topic=)"
+            )
+        validate_topic_name(topic)
+        return topic
+
     def subscription_filter(
-        self, filters: Mapping[str, str | None] | None = None, share_group: str | None = None
+        self,
+        filters: Mapping[str, str | None] | None = None,
+        share_group: str | None = None,
+        topic_filter: str | None = None,
     ) -> str:
         """The broker filter for ``filters`` (topic parameters; ``None`` values match any),
-        shared when ``share_group`` (or the contract's group) is set."""
+        shared when ``share_group`` (or the contract's group) is set. A channel without
+        address takes ``topic_filter`` instead (validated; wildcards allowed, no ``$share/``:
+        the group is ``share_group``)."""
         group = share_group if share_group is not None else self.share_group
-        return share_filter(group, self.topic.filter(filters))
+        if self.topic is not None:
+            if topic_filter is not None:
+                raise TypeError(
+                    f"channel {self.name} has an address; its filter comes from its parameters"
+                )
+            return share_filter(group, self.topic.filter(filters))
+        if topic_filter is None:
+            raise InvalidTopicError(
+                "",
+                f"channel {self.name} has no address: its filter is given at runtime "
+                "(topic_filter=)",
+            )
+        validate_topic_filter(topic_filter)
+        if split_shared(topic_filter)[0] is not None:
+            raise InvalidTopicError(
+                topic_filter, "give the share group with share_group=, not in the filter"
+            )
+        return share_filter(group, topic_filter)
 
 
 @dataclass(frozen=True, slots=True)

@@ -270,7 +270,7 @@ class TypedClient:
         config = getattr(self._client, "config", None)
         if not self.CHANNELS or config is None:
             return
-        addresses = {spec.topic.address for spec in self.CHANNELS.values()}
+        addresses = {spec.address for spec in self.CHANNELS.values()}
         for flag, variable, address in _CONVENTIONS:
             if getattr(config, flag, False) is True and address not in addresses:
                 raise ConfigError(
@@ -414,15 +414,15 @@ class TypedClient:
         """Publish a model on its channel; returns the envelope id (``None`` for bare JSON).
 
         ``event_type`` picks one of several message names that share the payload's model;
-        ``topic`` replaces the channel's (a response topic); ``extra`` adds MQTT 5 properties;
+        ``topic`` replaces the channel's (a response topic) or, on a channel without address,
+        is the topic (required, validated); ``extra`` adds MQTT 5 properties;
         ``headers`` (the message's declared headers) become MQTT 5 user properties.
         ``qos`` / ``retain`` replace the contract's values for this call (``None``: the
         contract's); a QoS below the contract's is allowed and logged once per channel.
         """
         if headers is not None:
             extra = self._with_headers(spec, headers, extra)
-        if topic is None:
-            topic = spec.topic.format(params)
+        topic = spec.topic_for(params, topic)
         if qos is None:
             qos = spec.publish_qos
         elif qos < spec.publish_qos:
@@ -447,10 +447,13 @@ class TypedClient:
         )
         return None
 
-    async def _clear(self, spec: ChannelSpec[object], params: Mapping[str, str]) -> None:
-        """Clear the retained message of a retained channel: an empty retained payload."""
+    async def _clear(
+        self, spec: ChannelSpec[object], params: Mapping[str, str], *, topic: str | None = None
+    ) -> None:
+        """Clear the retained message of a retained channel: an empty retained payload
+        (``topic``: the topic of a channel without address)."""
         await self._client.publish(
-            spec.topic.format(params), b"", qos=spec.publish_qos, retain=True
+            spec.topic_for(params, topic), b"", qos=spec.publish_qos, retain=True
         )
 
     def _with_headers(
@@ -487,15 +490,18 @@ class TypedClient:
         *,
         share_group: str | None = None,
         order_group: str | None = None,
+        topic_filter: str | None = None,
     ) -> Subscription:
         """Subscribe a typed handler; only valid payloads reach it.
+
+        ``topic_filter`` is the filter of a channel without address (required there).
 
         ``share_group`` (else the contract's ``x-share-group``) makes it a shared subscription:
         the broker gives each message to one member of the group. Returns once the broker
         acknowledged the subscription when connected (else it is made on connect).
         """
         require_async(handler, spec.name)
-        topic_filter = spec.subscription_filter(filters, share_group)
+        topic_filter = spec.subscription_filter(filters, share_group, topic_filter)
         codec = self._codec
 
         async def on_raw(payload: bytes, meta: MessageMeta) -> None:
@@ -533,6 +539,9 @@ class TypedClient:
     ) -> Callable[[Handler[M]], Handler[M]]:
         """Decorator form of :meth:`_subscribe`; the subscription starts in the background
         (``connect`` and :meth:`wait_subscribed` wait for it)."""
+
+        if spec.topic is None:
+            raise TypeError(f"channel {spec.name} has no address: subscribe with a topic_filter")
 
         def register(handler: Handler[M]) -> Handler[M]:
             require_async(handler, spec.name)

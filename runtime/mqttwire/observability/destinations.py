@@ -57,7 +57,7 @@ class Destinations:
             (
                 Destination(c.topic.address, c.name)
                 for c in self._channels
-                if c.topic.match(topic) is not None
+                if c.topic is not None and c.topic.match(topic) is not None
             ),
             None,
         )

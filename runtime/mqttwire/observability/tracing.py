@@ -264,7 +264,7 @@ class Instrumentation:
         if instruments is None:
             return
         kind = error_type(failure) if failure is not None else None
-        labels = self._labels(channel.topic.address, channel.name, kind)
+        labels = self._labels(channel.label, channel.name, kind)
         instruments.request_duration.record(seconds, labels)
         if isinstance(failure, RequestTimeoutError):
             instruments.request_timeouts.add(1, labels)
@@ -285,13 +285,13 @@ class RequestSpan:
         self._failure: BaseException | None = None
         self._started = time.perf_counter()
         self._span = tracer.start_span(
-            f"request {channel.topic.address}",
+            f"request {channel.label}",
             kind=SpanKind.CLIENT,
             attributes={
                 "messaging.system": SYSTEM,
                 "messaging.operation.name": "request",
                 "messaging.destination.name": topic,
-                "messaging.destination.template": channel.topic.address,
+                "messaging.destination.template": channel.label,
                 "messaging.client.id": owner.client_id,
                 "mqttwire.channel": channel.name,
             },

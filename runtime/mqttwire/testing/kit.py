@@ -37,6 +37,7 @@ from mqttwire.errors import PayloadValidationError
 from mqttwire.meta import MessageMeta
 from mqttwire.specs import ChannelSpec, InvalidPayload, outgoing_properties
 from mqttwire.testing.memory import MEMORY_URL, BrokerMessage, MemoryBroker
+from mqttwire.topic_filter import topic_matches
 from mqttwire.transport import MessageProperties
 from mqttwire.typed import TypedClient
 
@@ -111,7 +112,15 @@ def _meta(message: BrokerMessage) -> MessageMeta:
 
 
 def _by_contract_name(spec: ChannelSpec[object], params: Mapping[str, str]) -> dict[str, str]:
-    """Topic parameters given by Python name (as in generated methods) or contract name."""
+    """Topic parameters given by Python name (as in generated methods) or contract name; for a
+    channel without address, ``topic`` only (the topic, or in ``published`` a filter)."""
+    if spec.topic is None:
+        if set(params) != {"topic"}:
+            raise TypeError(
+                f"channel {spec.name} has no address: give its topic (topic=...), "
+                f"not {sorted(params)}"
+            )
+        return dict(params)
     names = {p.py_name or p.name: p.name for p in spec.topic.params.values()}
     out: dict[str, str] = {}
     for key, value in params.items():
@@ -120,6 +129,16 @@ def _by_contract_name(spec: ChannelSpec[object], params: Mapping[str, str]) -> d
             raise TypeError(f"channel {spec.name} has no topic parameter {key!r}")
         out[name] = value
     return out
+
+
+def _match(
+    spec: ChannelSpec[object], wanted: Mapping[str, str], topic: str
+) -> dict[str, str] | None:
+    """The topic parameters of ``topic`` on ``spec`` (``None``: not this channel); a channel
+    without address matches the topics of its ``topic`` filter."""
+    if spec.topic is not None:
+        return spec.topic.match(topic)
+    return {} if topic_matches(wanted["topic"], topic) else None
 
 
 class TestKit:
@@ -172,16 +191,25 @@ class TestKit:
         **params: str,
     ) -> list[Published[Any]]:
         """What this client published (in order), decoded: on ``channel`` only when given, with
-        these topic parameters; ``model`` checks (and types) the payload model."""
-        specs = [self._channel(channel)] if channel is not None else list(self._channels.values())
+        these topic parameters; ``model`` checks (and types) the payload model. A channel
+        without address is named and takes ``topic=`` (a filter: what matches it counts); the
+        other form (``channel=None``) leaves such channels out."""
+        specs = (
+            [self._channel(channel)]
+            if channel is not None
+            else [spec for spec in self._channels.values() if spec.topic is not None]
+        )
         wanted = {spec.name: _by_contract_name(spec, params) for spec in specs}
         found: list[Published[Any]] = []
         for message in self.broker.log[self._since :]:
             if message.sender != self._raw.client_id:
                 continue
             for spec in specs:
-                values = spec.topic.match(message.topic)
-                if values is None or any(values.get(k) != v for k, v in wanted[spec.name].items()):
+                values = _match(spec, wanted[spec.name], message.topic)
+                if values is None or (
+                    spec.topic is not None
+                    and any(values.get(k) != v for k, v in wanted[spec.name].items())
+                ):
                     continue
                 try:
                     decoded, meta = self._codec.decode(spec, message.payload, _meta(message))
@@ -213,9 +241,11 @@ class TestKit:
     ) -> str | None:
         """Publish ``payload`` on ``channel`` as another client would (envelope, QoS and MQTT 5
         properties from the contract), wait until the handlers are done, and re-raise the first
-        error they raised. Returns the envelope id (``None`` on a bare-JSON channel)."""
+        error they raised. Returns the envelope id (``None`` on a bare-JSON channel). On a
+        channel without address ``topic=`` gives the topic (validated)."""
         spec = self._channel(channel)
-        topic = spec.topic.format(_by_contract_name(spec, params))
+        given = _by_contract_name(spec, params)
+        topic = spec.topic_for(given, given.get("topic") if spec.topic is None else None)
         message = spec.message_for(payload, event_type)
         model = self._codec.wrap(message, payload, topic)  # a str / bytes payload: its model
         envelope_id: str | None = None
