@@ -384,7 +384,7 @@ def test_pixelcast_text_fields_take_a_plain_string_and_segments(on_path: Path) -
 def test_channels_without_address_are_kept() -> None:
     """AsyncAPI 3: a channel without ``address`` has a topic given at runtime. The IR keeps
     it (address None) with its messages and operations, the client has methods for it that
-    take the topic (tests/codegen/test_runtime_address.py), and one informational note per
+    take the topic (tests/codegen/test_generate_runtime_address.py), and one informational note per
     channel says so at the channel's own file + pointer."""
     file = "IonTachyon__Internet-of-Things-and-Services/asyncapi.yaml"
     contract, diagnostics = load_contract(DATA / file)
