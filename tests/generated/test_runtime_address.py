@@ -15,8 +15,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import jsonschema
 import orjson
 import pytest
+import yaml
 from generated_support import Inbox, MQTTVersion
 
 from mqttwire import MQTTClient, MQTTClientConfig
@@ -194,6 +196,8 @@ async def test_mosquitto_publish_and_receive_on_runtime_topics(
     await receiver.receive_reading(inbox, topic_filter="plant/+/readings")
     elsewhere: Inbox[Any] = Inbox()
     await receiver.receive_reading(elsewhere, topic_filter="plant/hall/#")
+    wire: Inbox[bytes] = Inbox()  # the bytes on the wire, checked against the contract's schema
+    await receiver.client.subscribe("plant/#", wire, qos=1)
     await sender.send_reading(models.Reading(sensor="a", value=1.5), topic="plant/lab/readings")
     await sender.send_reading(models.Reading(sensor="b", value=2.5), topic="plant/hall/readings")
     first, second = await inbox.get(), await inbox.get()
@@ -205,6 +209,10 @@ async def test_mosquitto_publish_and_receive_on_runtime_topics(
     assert (reading.sensor, meta.topic, meta.qos) == ("b", "plant/hall/readings", 1)
     if protocol == "5":
         assert meta.content_type is None  # JSON without a declared contentType
+    schema = yaml.safe_load(CONTRACT.read_text())["components"]["schemas"]["Reading"]
+    for _ in range(2):
+        payload, _meta = await wire.get()
+        jsonschema.validate(orjson.loads(payload), schema)
     # an invalid payload from another client on a subscribed runtime topic never reaches the
     # handler and is counted under the channel
     raw = make("raw", protocol)
