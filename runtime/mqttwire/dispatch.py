@@ -315,7 +315,7 @@ class Subscription:
                 self._running = True
                 self._current_ack = ack
                 try:
-                    await self._handle(payload, meta)
+                    await self.handle(payload, meta)
                 finally:
                     self._running = False
                 current, self._current_ack = self._current_ack, None
@@ -326,7 +326,7 @@ class Subscription:
             self._wakeup.clear()
             await self._wakeup.wait()
 
-    async def _handle(self, payload: bytes, meta: MessageMeta) -> None:
+    async def handle(self, payload: bytes, meta: MessageMeta) -> None:
         """Call the handler, retrying as ``retry`` says; never raises but the worker's own
         cancellation."""
         metrics = self._metrics
@@ -493,7 +493,7 @@ class OrderedLane:
                 self._running = sub
                 self._current_ack = ack
                 try:
-                    await sub._handle(payload, meta)
+                    await sub.handle(payload, meta)
                 finally:
                     self._running = None
                 current, self._current_ack = self._current_ack, None

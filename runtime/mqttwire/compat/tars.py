@@ -60,7 +60,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -124,23 +124,31 @@ class _Route:
 
     The runtime hands a message to every subscription whose filter matches; each route lets it
     through only when its filter is the one the seed's rule selects and it belongs to the
-    current cycle, so exactly one handler runs.
+    current cycle, so exactly one handler runs. The client gives each route its lookup and
+    dispatch functions (bound methods), so the route needs nothing else of it.
     """
 
-    __slots__ = ("_owner", "qos", "topic_filter")
+    __slots__ = ("_dispatch", "_handler_for", "qos", "topic_filter")
 
-    def __init__(self, owner: MQTTClient, topic_filter: str, qos: int) -> None:
-        self._owner = owner
+    def __init__(
+        self,
+        topic_filter: str,
+        qos: int,
+        handler_for: Callable[[str], SubscriptionHandler | None],
+        dispatch: Callable[[_Route, bytes, str], Awaitable[None]],
+    ) -> None:
+        self._handler_for = handler_for
+        self._dispatch = dispatch
         self.topic_filter = topic_filter
         self.qos = qos
 
     def __repr__(self) -> str:
-        handler = self._owner._handler_for(self.topic_filter)
+        handler = self._handler_for(self.topic_filter)
         name = getattr(handler, "__qualname__", handler)
         return f"{name} (mqttwire.compat.tars, {self.topic_filter!r})"
 
     async def __call__(self, payload: bytes, meta: MessageMeta) -> None:
-        await self._owner._dispatch(self, payload, meta.topic)
+        await self._dispatch(self, payload, meta.topic)
 
 
 async def _ignore(payload: bytes) -> None:
@@ -389,7 +397,7 @@ class MQTTClient:
         self._handlers.set(topic, handler)  # InvalidTopicError for a malformed filter
         route = self._routes.get(topic)
         if route is None:
-            route = self._routes[topic] = _Route(self, topic, qos)
+            route = self._routes[topic] = _Route(topic, qos, self._handler_for, self._dispatch)
             try:
                 await runtime.subscribe(topic, route, qos=qos)
             except BaseException:

@@ -257,9 +257,10 @@ class Instrumentation:
         finally:
             span.end()
 
-    def _record_request(
+    def record_request(
         self, channel: ChannelSpec[Any], seconds: float, failure: BaseException | None
     ) -> None:
+        """Record a finished request's duration (and timeout); :meth:`RequestSpan.end` calls it."""
         instruments = self._instruments
         if instruments is None:
             return
@@ -313,6 +314,6 @@ class RequestSpan:
 
     def end(self) -> None:
         self._span.end()
-        self._owner._record_request(
+        self._owner.record_request(
             self._channel, time.perf_counter() - self._started, self._failure
         )

@@ -76,8 +76,9 @@ class _Session:
     offline_since: float | None = None
 
 
-class _Link:
-    """One network connection of a client (its inbox ends when the link closes)."""
+class BrokerLink:
+    """The broker's side of one network connection of a client (its inbox ends when the link
+    closes). Made by :meth:`MemoryBroker.attach` for a :class:`MemoryTransport`."""
 
     def __init__(self, options: ConnectOptions) -> None:
         self.options = options
@@ -112,7 +113,7 @@ class MemoryBroker:
         self.persistence = persistence
         self._clock = clock
         self._running = True
-        self._links: dict[str, _Link] = {}
+        self._links: dict[str, BrokerLink] = {}
         self._sessions: dict[str, _Session] = {}
         self._retained: dict[str, BrokerMessage] = {}
         self._turns: dict[str, int] = {}
@@ -204,8 +205,15 @@ class MemoryBroker:
         return sum(len(link.inbox) for link in self._links.values())
 
     # ------------------------------------------------------------------ transport side
+    # What a MemoryTransport calls, one BrokerLink per network connection; tests use the test
+    # controls above instead.
 
-    def _connect(self, options: ConnectOptions) -> _Link:
+    def now(self) -> float:
+        """The broker's clock (message expiry, session expiry)."""
+        return self._clock()
+
+    def attach(self, options: ConnectOptions) -> BrokerLink:
+        """CONNECT: a new link for ``options.client_id`` (a takeover cuts the old link)."""
         if not self._running:
             raise TransportConnectError("connection refused: the in-memory broker is stopped")
         client_id = options.client_id
@@ -235,7 +243,7 @@ class MemoryBroker:
             session.persistent, session.expiry = persistent, expiry
         session.v5 = v5
         session.offline_since = None
-        link = _Link(options)
+        link = BrokerLink(options)
         self._links[client_id] = link
         pending, session.pending = session.pending, deque()
         for message, ids in pending:
@@ -243,13 +251,14 @@ class MemoryBroker:
                 link.put(_incoming(message, message.qos, False, v5, now, ids))
         return link
 
-    def _disconnect(self, link: _Link, *, will: bool) -> None:
+    def detach(self, link: BrokerLink, *, will: bool) -> None:
+        """The link ends: cleanly (``will=False``, a DISCONNECT) or as a network failure."""
         if self._links.get(link.client_id) is link:
             self._drop(link, will=will)
         else:
             link.close()
 
-    def _drop(self, link: _Link, *, will: bool) -> None:
+    def _drop(self, link: BrokerLink, *, will: bool) -> None:
         link.close()
         if self._links.get(link.client_id) is link:
             del self._links[link.client_id]
@@ -279,16 +288,18 @@ class MemoryBroker:
                 return True
         return False
 
-    def _publish(self, link: _Link, message: BrokerMessage) -> None:
+    def receive_publish(self, link: BrokerLink, message: BrokerMessage) -> None:
+        """A PUBLISH from ``link``'s client (raises :class:`TransportRefusedError` when denied)."""
         if self._refused(message.topic, publish=True):
             if link.v5 and message.qos > 0:
                 raise TransportRefusedError(NOT_AUTHORIZED, reason_name(NOT_AUTHORIZED))
             return
         self._route(message)
 
-    def _subscribe(
-        self, link: _Link, filters: Sequence[tuple[str, int]], identifier: int | None
+    def receive_subscribe(
+        self, link: BrokerLink, filters: Sequence[tuple[str, int]], identifier: int | None
     ) -> list[int]:
+        """A SUBSCRIBE from ``link``'s client; returns the SUBACK's granted QoS / reason codes."""
         session = self._sessions[link.client_id]
         identifier = identifier if link.v5 else None
         ids = (identifier,) if identifier is not None else ()
@@ -310,7 +321,8 @@ class MemoryBroker:
                     link.put(_incoming(retained, min(retained.qos, qos), True, link.v5, now, ids))
         return granted
 
-    def _unsubscribe(self, link: _Link, filters: Sequence[str]) -> None:
+    def receive_unsubscribe(self, link: BrokerLink, filters: Sequence[str]) -> None:
+        """An UNSUBSCRIBE from ``link``'s client."""
         session = self._sessions[link.client_id]
         for topic_filter in filters:
             session.subscriptions.pop(topic_filter, None)
@@ -391,7 +403,7 @@ class MemoryTransport:
 
     def __init__(self, broker: MemoryBroker) -> None:
         self.broker = broker
-        self._link: _Link | None = None
+        self._link: BrokerLink | None = None
 
     def __repr__(self) -> str:
         state = "connected" if self._link is not None and self._link.open else "down"
@@ -401,7 +413,7 @@ class MemoryTransport:
     def native(self) -> object | None:
         return self if self._link is not None and self._link.open else None
 
-    def _require(self) -> _Link:
+    def _require(self) -> BrokerLink:
         link = self._link
         if link is None or not link.open:
             raise TransportDisconnectedError("not connected")
@@ -410,8 +422,8 @@ class MemoryTransport:
     async def connect(self, options: ConnectOptions) -> None:
         await asyncio.sleep(0)
         if self._link is not None:
-            self.broker._disconnect(self._link, will=False)
-        self._link = self.broker._connect(options)
+            self.broker.detach(self._link, will=False)
+        self._link = self.broker.attach(options)
 
     async def publish(
         self,
@@ -428,7 +440,7 @@ class MemoryTransport:
         try:
             validate_topic_name(topic)
         except InvalidTopicError:
-            self.broker._disconnect(link, will=True)  # a broker closes the link on bad topics
+            self.broker.detach(link, will=True)  # a broker closes the link on bad topics
             raise TransportDisconnectedError(
                 f"broker closed the link: bad topic {topic!r}"
             ) from None
@@ -439,9 +451,9 @@ class MemoryTransport:
             retain,
             link.client_id,
             properties if link.v5 and properties else None,
-            self.broker._clock(),
+            self.broker.now(),
         )
-        self.broker._publish(link, message)
+        self.broker.receive_publish(link, message)
 
     async def subscribe(
         self,
@@ -454,11 +466,11 @@ class MemoryTransport:
         link = self._require()
         for topic_filter, _qos in filters:
             validate_topic_filter(topic_filter)
-        return self.broker._subscribe(link, filters, subscription_id)
+        return self.broker.receive_subscribe(link, filters, subscription_id)
 
     async def unsubscribe(self, filters: Sequence[str], ack_timeout: float) -> None:
         await asyncio.sleep(0)
-        self.broker._unsubscribe(self._require(), filters)
+        self.broker.receive_unsubscribe(self._require(), filters)
 
     def ack(self, message: IncomingMessage) -> None:
         """The in-memory broker delivers on receipt: nothing to acknowledge."""
@@ -478,15 +490,15 @@ class MemoryTransport:
     def abort(self) -> None:
         """Drop the link without a DISCONNECT, as a crash would: the broker sends the will."""
         if self._link is not None:
-            self.broker._disconnect(self._link, will=True)
+            self.broker.detach(self._link, will=True)
 
     async def disconnect(self, ack_timeout: float) -> None:
         link, self._link = self._link, None
         if link is not None:
-            self.broker._disconnect(link, will=False)
+            self.broker.detach(link, will=False)
 
 
-def _drain(link: _Link) -> Iterator[IncomingMessage]:
+def _drain(link: BrokerLink) -> Iterator[IncomingMessage]:
     inbox = link.inbox
     while inbox and link.open:
         yield inbox.popleft()
