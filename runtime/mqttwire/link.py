@@ -76,6 +76,8 @@ class Link:
         self._transport = context.transport
         self.params = params
         self.up = False
+        # Loop time of open() (None: the link never got that far), kept after it goes down.
+        self.opened_at: float | None = None
         # Highest QoS the broker grants (learned from SUBACKs), or None.
         self.max_qos: int | None = None
         self._last_heartbeat_seen = 0.0
@@ -115,7 +117,7 @@ class Link:
     def open(self) -> None:
         """Mark the link up: publishes go to it from now on."""
         self.up = True
-        self._last_heartbeat_seen = asyncio.get_running_loop().time()
+        self.opened_at = self._last_heartbeat_seen = asyncio.get_running_loop().time()
 
     async def catch_up(self, subscribed: dict[str, int]) -> None:
         """``subscribe()`` calls made while we were setting up saw the link down: catch them up."""

@@ -38,6 +38,8 @@ __all__ = ["Supervisor"]
 
 _LOG = logging.getLogger("mqttwire.client")
 
+# The states in which a link was up since start() (see Supervisor._connected_once).
+_CONNECTED_ONCE = frozenset({ClientState.CONNECTED, ClientState.RECONNECTING})
 # CONNACK codes for "unacceptable protocol version": 3.1.1 return code 1, MQTT 5 reason 0x84.
 _PROTOCOL_REFUSED = frozenset({1, 0x84})
 
@@ -67,8 +69,6 @@ class Supervisor:
         self._first_result: asyncio.Future[None] | None = None
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
-        # A link was established since start(): later failures reconnect instead of raising.
-        self._connected_once = False
         self._auth_error: ConnectError | None = None
         self._failures_in_row = 0
         self._short_links = 0
@@ -80,6 +80,13 @@ class Supervisor:
     @property
     def state(self) -> ClientState:
         return self._state
+
+    @property
+    def _connected_once(self) -> bool:
+        """A link was established since :meth:`start`: later failures reconnect instead of
+        raising. Read from the state: ``CONNECTING`` until the first link is up, then
+        ``CONNECTED`` and ``RECONNECTING`` (``start`` goes back to ``CONNECTING``)."""
+        return self._state in _CONNECTED_ONCE
 
     @property
     def link_up(self) -> bool:
@@ -123,7 +130,6 @@ class Supervisor:
         loop = asyncio.get_running_loop()
         self._stop.clear()
         self._wake.clear()
-        self._connected_once = False
         self._first_result = loop.create_future()
         self.set_state(ClientState.CONNECTING)
         self._task = loop.create_task(
@@ -248,10 +254,10 @@ class Supervisor:
                     return
                 started = loop.time()
                 reason = "link lost"
-                self.link = Link(self._ctx, self.params)
+                link = self.link = Link(self._ctx, self.params)
                 try:
-                    await self._link_established(self.link)
-                    reason = await self._run_link(self.link)
+                    await self._link_established(link)
+                    reason = await self._run_link(link)
                 except TransportError as exc:
                     reason = f"link lost during setup: {exc}"
                 except BrokerLimitError as exc:
@@ -279,7 +285,8 @@ class Supervisor:
                             self._config.client_id,
                         )
                 self._metrics.reconnects += 1
-                self.set_state(ClientState.RECONNECTING)
+                if link.opened_at is not None:  # (else a first connect() is still connecting)
+                    self.set_state(ClientState.RECONNECTING)
                 _LOG.info("MQTT link to %s down (%s); reconnecting", self.params, reason)
                 await self._transport.disconnect(1.0)
                 self._next_broker()
@@ -290,10 +297,10 @@ class Supervisor:
             self.set_state(ClientState.DISCONNECTED)
         finally:
             self._drop_link()
-            if not self._connected_once:
-                self._resolve_first(
-                    ConnectError(self.params.host, self.params.port, "connect cancelled")
-                )
+            # (a no-op once the first connection's outcome is known)
+            self._resolve_first(
+                ConnectError(self.params.host, self.params.port, "connect cancelled")
+            )
 
     def _next_broker(self) -> None:
         """Failover: the next broker of ``MQTT_URL`` (round robin; a no-op for one broker)."""
@@ -338,6 +345,8 @@ class Supervisor:
         self._metrics.connect_failures += 1
         error = self._connect_error(exc)
         self._ctx.report(error)
+        if self._stop.is_set():
+            return None  # disconnect() or shutdown() is under way: its state stands
         self._round_errors.append(error)
         if round_done:
             errors, self._round_errors = self._round_errors, []
@@ -379,7 +388,6 @@ class Supervisor:
         await link.announce(reconnect=reconnect)
         self._auth_error = None
         link.open()
-        self._connected_once = True
         await link.catch_up(subscribed)
         if self.uses_qos2 and link.max_qos is None:
             await link.probe_max_qos()  # before the offline queue is flushed

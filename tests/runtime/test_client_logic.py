@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 
 import orjson
 import pytest
@@ -20,7 +21,7 @@ from mqttwire import (
     PublishTimeoutError,
     SubscribeError,
 )
-from mqttwire.transport import TransportConnectError
+from mqttwire.transport import ConnectOptions, TransportConnectError
 
 
 def make(transport: FakeTransport, **settings: object) -> MQTTClient:
@@ -286,3 +287,75 @@ async def test_shutdown_drains_offline_queue_and_is_idempotent() -> None:
     assert client.state is ClientState.DISCONNECTED
     with pytest.raises(NotConnectedError):
         await client.connect()
+
+
+class _SetupFails(FakeTransport):
+    """The first ``failures`` links drop while the client subscribes (before they are up)."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    async def subscribe(
+        self,
+        filters: Sequence[tuple[str, int]],
+        ack_timeout: float,
+        *,
+        subscription_id: int | None = None,
+    ) -> list[int]:
+        if self.failures:
+            self.failures -= 1
+            self.drop()
+        return await super().subscribe(filters, ack_timeout, subscription_id=subscription_id)
+
+
+async def test_a_first_link_lost_before_it_is_up_leaves_the_client_connecting() -> None:
+    """The state alone says whether a link was up since ``connect()``: a link lost during its
+    setup does not make the first connect a reconnect (health says ``ready``, not
+    ``reconnected``; the state never shows ``reconnecting``)."""
+    transport = _SetupFails(1)
+    client = make(transport, enable_health=True)
+    states: list[ClientState] = []
+    client.add_state_listener(states.append)
+
+    async def handler(payload: bytes) -> None: ...
+
+    await client.subscribe("a/b", handler, qos=1)
+    await client.connect()
+    assert len(transport.connects) == 2 and client.metrics.reconnects == 1
+    assert states == [ClientState.CONNECTING, ClientState.CONNECTED]
+    health = [orjson.loads(p[1]) for p in transport.published if p[0] == "system/health/svc"]
+    assert [h["data"]["event"] for h in health] == ["ready"]
+    await client.shutdown()
+
+
+class _GatedRefusal(FakeTransport):
+    """``connect`` waits for ``gate``, then is refused."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.attempts = asyncio.Event()
+
+    async def connect(self, options: ConnectOptions) -> None:
+        self.connects.append(options)
+        self.attempts.set()
+        await self.gate.wait()
+        raise TransportConnectError("connection refused")
+
+
+async def test_disconnect_during_a_connect_attempt_keeps_its_states() -> None:
+    transport = _GatedRefusal()
+    client = make(transport, connect_retry=True)
+    states: list[ClientState] = []
+    client.add_state_listener(states.append)
+    connecting = asyncio.create_task(client.connect())
+    await asyncio.wait_for(transport.attempts.wait(), 5)
+    disconnecting = asyncio.create_task(client.disconnect())
+    await asyncio.sleep(0)
+    transport.gate.set()  # the attempt fails while disconnect() is under way
+    await asyncio.wait_for(disconnecting, 5)
+    with pytest.raises(ConnectError, match="connect cancelled"):
+        await connecting
+    assert states == [ClientState.CONNECTING, ClientState.DISCONNECTING, ClientState.DISCONNECTED]
+    assert client.metrics.connect_failures == 1
