@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
 
 import pytest
-from fault_support import RecordingTransport
+from fault_support import ClientFactory, start_broker
 from proxy import FaultProxy
 
-from mqttwire import MQTTClient, MQTTClientConfig
-from mqttwire.testing.broker import MosquittoBroker, find_mosquitto
+from mqttwire.testing.broker import MosquittoBroker
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]
 
@@ -22,18 +20,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.faults)
 
 
-def _broker(**kwargs: Any) -> MosquittoBroker:
-    if find_mosquitto() is None:
-        pytest.fail("mosquitto is required for the fault suite; `nox -s tests` installs it")
-    broker = MosquittoBroker(**kwargs)
-    broker.start()
-    return broker
-
-
 @pytest.fixture
 def broker() -> Iterator[MosquittoBroker]:
     """A fresh broker that publishes $SYS every second."""
-    b = _broker(extra_config=["sys_interval 1"])
+    b = start_broker(extra_config=["sys_interval 1"])
     try:
         yield b
     finally:
@@ -43,34 +33,11 @@ def broker() -> Iterator[MosquittoBroker]:
 @pytest.fixture
 def persistent_broker() -> Iterator[MosquittoBroker]:
     """A broker with persistence (saved on SIGTERM and every second)."""
-    b = _broker(persistence=True)
+    b = start_broker(persistence=True)
     try:
         yield b
     finally:
         b.close()
-
-
-class ClientFactory:
-    """Makes MQTTClients on the production transport (recording); shuts them all down."""
-
-    def __init__(self) -> None:
-        self.clients: list[MQTTClient] = []
-
-    def __call__(self, client_id: str, url: str, **settings: Any) -> MQTTClient:
-        settings.setdefault("reconnect_min_delay", 0.1)
-        settings.setdefault("reconnect_max_delay", 0.5)
-        settings.setdefault("shutdown_timeout", 2.0)
-        settings.setdefault("connect_timeout", 3.0)
-        settings.setdefault("publish_timeout", 10.0)
-        config = MQTTClientConfig(url=url, client_id=client_id, **settings)
-        client = MQTTClient(config, transport=RecordingTransport())
-        self.clients.append(client)
-        return client
-
-    async def close(self) -> None:
-        for client in self.clients:
-            await client.shutdown()
-        self.clients.clear()
 
 
 @pytest.fixture

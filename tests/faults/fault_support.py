@@ -1,4 +1,6 @@
-"""Helpers of the fault-injection suite: recording transport, inboxes, paced publishers, waits."""
+"""Helpers of the fault-injection suite: brokers, a client factory, recording transport, inboxes,
+paced publishers, waits. (Test modules import them from here, not from ``conftest``: a module
+named ``conftest`` is one of several when test directories are run together.)"""
 
 from __future__ import annotations
 
@@ -12,17 +14,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+import pytest
 
-from mqttwire import ClientState, MessageMeta, MQTTClient
+from mqttwire import ClientState, MessageMeta, MQTTClient, MQTTClientConfig
 from mqttwire.paho_transport import PahoTransport
+from mqttwire.testing.broker import MosquittoBroker, find_mosquitto
 from mqttwire.transport import ConnectOptions
 
 __all__ = [
+    "ClientFactory",
     "EnvelopeInbox",
     "PacedPublisher",
     "RecordingTransport",
     "count_fds",
     "last_autosave",
+    "start_broker",
     "wait_state",
     "wait_until",
 ]
@@ -145,3 +151,44 @@ class PacedPublisher:
             if delay > 0:
                 await asyncio.sleep(delay)
         return seq
+
+
+def start_broker(**kwargs: Any) -> MosquittoBroker:
+    """A started Mosquitto (the fault suite fails, not skips, without one)."""
+    if find_mosquitto() is None:
+        pytest.fail("mosquitto is required for the fault suite; `nox -s tests` installs it")
+    broker = MosquittoBroker(**kwargs)
+    broker.start()
+    return broker
+
+
+class ClientFactory:
+    """Makes MQTTClients on the production transport (recording); shuts them all down.
+
+    ``transport_of(client)`` is the client's :class:`RecordingTransport`."""
+
+    def __init__(self) -> None:
+        self.clients: list[MQTTClient] = []
+        self._transports: dict[int, RecordingTransport] = {}
+
+    def __call__(self, client_id: str, url: str, **settings: Any) -> MQTTClient:
+        settings.setdefault("reconnect_min_delay", 0.1)
+        settings.setdefault("reconnect_max_delay", 0.5)
+        settings.setdefault("shutdown_timeout", 2.0)
+        settings.setdefault("connect_timeout", 3.0)
+        settings.setdefault("publish_timeout", 10.0)
+        config = MQTTClientConfig(url=url, client_id=client_id, **settings)
+        transport = RecordingTransport()
+        client = MQTTClient(config, transport=transport)
+        self.clients.append(client)
+        self._transports[id(client)] = transport
+        return client
+
+    def transport_of(self, client: MQTTClient) -> RecordingTransport:
+        return self._transports[id(client)]
+
+    async def close(self) -> None:
+        for client in self.clients:
+            await client.shutdown()
+        self.clients.clear()
+        self._transports.clear()

@@ -11,7 +11,7 @@ import textwrap
 from typing import Literal
 
 import pytest
-from conftest import ClientFactory
+from fault_support import ClientFactory
 
 from mqttwire.testing.broker import MosquittoBroker
 

@@ -10,8 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ClientFactory
-from fault_support import wait_state, wait_until
+from fault_support import ClientFactory, wait_state, wait_until
 
 from mqttwire import AuthenticationError, ClientState, PublishError
 from mqttwire.testing.broker import MosquittoBroker

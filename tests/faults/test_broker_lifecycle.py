@@ -8,10 +8,9 @@ import re
 
 import orjson
 import pytest
-from conftest import ClientFactory
-from fault_support import RecordingTransport, wait_state, wait_until
+from fault_support import ClientFactory, wait_state, wait_until
 
-from mqttwire import ClientState, MessageMeta
+from mqttwire import ClientState, MessageMeta, MQTTClient
 from mqttwire.testing.broker import MosquittoBroker
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]
@@ -56,7 +55,7 @@ async def test_sigstop_then_sigcont_leaves_exactly_one_live_connection(
         await asyncio.sleep(10.0 - 3.0)  # the rest of the 10 s freeze: attempts pile up
     finally:
         broker.resume()
-    attempts_while_frozen = len(_attempts(service))
+    attempts_while_frozen = len(_attempts(make_client, service))
     assert attempts_while_frozen >= 3  # CONNECTs that the frozen broker never answered
 
     await wait_state(service, ClientState.CONNECTED, 20)
@@ -77,17 +76,12 @@ async def test_sigstop_then_sigcont_leaves_exactly_one_live_connection(
     assert health[-1]["ok"] is True and health[-1]["event"] == "reconnected"
 
 
-def _attempts(client: object) -> list[float]:
-    transport = client._transport  # type: ignore[attr-defined]
-    assert isinstance(transport, RecordingTransport)
-    return transport.connect_attempts
+def _attempts(make_client: ClientFactory, client: MQTTClient) -> list[float]:
+    return make_client.transport_of(client).connect_attempts
 
 
-async def _holds(client: object, seconds: float) -> None:
+async def _holds(client: MQTTClient, seconds: float) -> None:
     """Wait until ``client`` stays connected (no new connect) for ``seconds``."""
-    from mqttwire import MQTTClient
-
-    assert isinstance(client, MQTTClient)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 30
     while loop.time() < deadline:
@@ -130,7 +124,7 @@ async def test_broker_absent_at_startup_client_backs_off_then_connects(
     connecting = asyncio.create_task(client.connect())
     await asyncio.sleep(2.0)  # the broker is away for 2 s
     assert not connecting.done() and client.state is ClientState.CONNECTING
-    attempts = list(_attempts(client))
+    attempts = list(_attempts(make_client, client))
     failures_seen = client.metrics.connect_failures  # read with the attempts, before any await
     await asyncio.to_thread(broker.start)
     await asyncio.wait_for(connecting, 10)

@@ -10,11 +10,10 @@ import asyncio
 import time
 
 import pytest
-from conftest import ClientFactory
 from fault_support import (
+    ClientFactory,
     EnvelopeInbox,
     PacedPublisher,
-    RecordingTransport,
     last_autosave,
     wait_state,
     wait_until,
@@ -75,8 +74,7 @@ async def test_broker_sigkill_loses_only_what_the_broker_acked_but_had_not_saved
 ) -> None:
     broker = persistent_broker
     sub, inbox, pub = await _pair(make_client, broker, "sigkill")
-    transport = pub._transport
-    assert isinstance(transport, RecordingTransport)
+    transport = make_client.transport_of(pub)
     await asyncio.sleep(1.5)  # the subscriber's session is in an autosave (every 1 s)
     publisher = PacedPublisher(pub, TOPIC, RATE)
     run = asyncio.create_task(publisher.run())
@@ -142,8 +140,7 @@ async def test_broker_sigkill_with_subscriber_away_loses_at_most_the_unsaved_tai
     dies; what it acked after its last autosave is gone, everything older arrives."""
     broker = persistent_broker
     sub, inbox, pub = await _pair(make_client, broker, "away")
-    transport = pub._transport
-    assert isinstance(transport, RecordingTransport)
+    transport = make_client.transport_of(pub)
     await sub.disconnect()  # clean DISCONNECT: the session (and its subscription) stays
     publisher = PacedPublisher(pub, TOPIC, RATE)
     await asyncio.wait_for(publisher.run(1000), 60)  # 5 s, every call acknowledged

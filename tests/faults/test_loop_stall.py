@@ -6,8 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import ClientFactory
-from fault_support import wait_until
+from fault_support import ClientFactory, wait_until
 
 from mqttwire.testing.broker import MosquittoBroker
 

@@ -7,8 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from conftest import ClientFactory, _broker
-from fault_support import wait_until
+from fault_support import ClientFactory, start_broker, wait_until
 
 from mqttwire.client import POISON_STRIKES
 from mqttwire.testing.broker import MosquittoBroker
@@ -19,7 +18,7 @@ pytestmark = [pytest.mark.faults, pytest.mark.integration]
 @pytest.fixture
 def small_packet_broker() -> Iterator[MosquittoBroker]:
     """Mosquitto disconnects a client that sends a packet above 2,000 bytes."""
-    b = _broker(extra_config=["max_packet_size 2000"])
+    b = start_broker(extra_config=["max_packet_size 2000"])
     try:
         yield b
     finally:

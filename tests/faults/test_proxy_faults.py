@@ -9,8 +9,14 @@ from collections import Counter
 
 import orjson
 import pytest
-from conftest import ClientFactory
-from fault_support import EnvelopeInbox, PacedPublisher, count_fds, wait_state, wait_until
+from fault_support import (
+    ClientFactory,
+    EnvelopeInbox,
+    PacedPublisher,
+    count_fds,
+    wait_state,
+    wait_until,
+)
 from proxy import PROXY_TASK_PREFIX, FaultProxy
 
 from mqttwire import ClientState, MessageMeta

@@ -10,8 +10,7 @@ import textwrap
 
 import orjson
 import pytest
-from conftest import ClientFactory
-from fault_support import wait_until
+from fault_support import ClientFactory, wait_until
 
 from mqttwire import MessageMeta
 from mqttwire.testing.broker import MosquittoBroker

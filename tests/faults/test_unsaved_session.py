@@ -13,8 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from conftest import ClientFactory, _broker
-from fault_support import wait_state, wait_until
+from fault_support import ClientFactory, start_broker, wait_state, wait_until
 
 from mqttwire import ClientState
 from mqttwire.testing.broker import MosquittoBroker
@@ -27,7 +26,7 @@ HELD = 50
 @pytest.fixture
 def unsaved_broker() -> Iterator[MosquittoBroker]:
     """Persistence on, but no autosave during the test: only a clean stop writes the file."""
-    b = _broker(persistence=True, extra_config=["autosave_interval 3600"])
+    b = start_broker(persistence=True, extra_config=["autosave_interval 3600"])
     try:
         yield b
     finally:
