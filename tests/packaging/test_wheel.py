@@ -13,6 +13,7 @@ that sees nothing of the development install.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -257,6 +258,48 @@ def test_runtime_alone(runtime_venv: Venv) -> None:
     assert done.stdout.startswith(str(runtime_venv.root)), "imported the development copy"
     assert not runtime_venv.script("mqttwire").exists()
     assert not runtime_venv.script("tars-demo").exists()
+
+
+def test_installing_the_runtime_installs_its_dependencies_and_nothing_else(
+    runtime_venv: Venv,
+) -> None:
+    """``pip install mqttwire`` brings mqttwire and the closure of its declared requirements
+    (paho-mqtt, pydantic, orjson and theirs): no generator, robot package, demo, aiomqtt or
+    anything of the workspace's extras."""
+    code = (
+        "import importlib.metadata as md, re, json\n"
+        "def key(n): return re.sub(r'[-_.]+', '-', n).lower()\n"
+        "dists = {key(d.metadata['Name']): d for d in md.distributions()}\n"
+        "installed = set(dists) - {'pip', 'setuptools', 'wheel'}\n"
+        "needed, todo = set(), ['mqttwire']\n"
+        "while todo:\n"
+        "    name = todo.pop()\n"
+        "    if name in needed or name not in dists: continue\n"
+        "    needed.add(name)\n"
+        "    for req in dists[name].requires or []:\n"
+        "        if 'extra ==' in req: continue\n"
+        "        todo.append(key(re.split(r'[<>=!~\\[; (]', req, maxsplit=1)[0]))\n"
+        "print(json.dumps({'installed': sorted(installed), 'needed': sorted(needed)}))\n"
+    )
+    done = runtime_venv.run(runtime_venv.python, "-c", code)
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    installed, needed = set(found["installed"]), set(found["needed"])
+    assert {"mqttwire", "paho-mqtt", "pydantic", "orjson"} <= needed
+    assert installed == needed, f"installed but not required: {sorted(installed - needed)}"
+    workspace_only = {
+        "aiomqtt",
+        "jinja2",
+        "datamodel-code-generator",
+        "jsonschema",
+        "pyyaml",
+        "pydantic-settings",
+        "amqtt",
+        "mqttwire-codegen",
+        "tars-mqtt",
+        "tars-demo",
+    }
+    assert not installed & workspace_only
 
 
 def test_generator_alone_lists_every_command(codegen_venv: Venv) -> None:
