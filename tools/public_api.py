@@ -1,4 +1,5 @@
-"""The public API pin: ``mqttwire.__all__``, ``mqttwire.testing.__all__`` and ``TarsClient``.
+"""The public API pin: ``mqttwire.__all__``, ``mqttwire.testing.__all__``, ``MQTTClient`` and
+``TarsClient``.
 
     python tools/public_api.py           # print the current API as JSON
     python tools/public_api.py --check   # exit 1 with a unified diff when the pin is stale
@@ -6,7 +7,7 @@
 
 ``tests/structure/test_public_api.py`` fails with the same diff until the pin is refreshed, so
 that a change of the public API is always a visible, reviewed change of that file.
-``TarsClient`` is listed with every public attribute it has (inherited ones too): methods with
+``MQTTClient`` and ``TarsClient`` are listed with every public attribute it has (inherited ones too): methods with
 their ``inspect.signature`` (annotations resolved), other attributes as ``<property>`` or
 ``<attribute>``.
 """
@@ -85,6 +86,7 @@ def current_api() -> dict[str, Any]:
     from tars_mqtt import TarsClient
 
     return {
+        "mqttwire.MQTTClient": _members(mqttwire.MQTTClient),
         "mqttwire.__all__": sorted(mqttwire.__all__),
         "mqttwire.testing.__all__": sorted(mqttwire.testing.__all__),
         "tars_mqtt.TarsClient": _members(TarsClient),

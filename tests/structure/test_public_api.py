@@ -1,5 +1,6 @@
-"""The public API is pinned: ``mqttwire.__all__``, ``mqttwire.testing.__all__`` and the
-generated ``TarsClient``'s public methods with their signatures (tests/structure/public_api.json).
+"""The public API is pinned: ``mqttwire.__all__``, ``mqttwire.testing.__all__``, and the public
+methods with their signatures of ``MQTTClient`` and of the generated ``TarsClient``
+(tests/structure/public_api.json).
 
 A change shows as a diff here; when it is intended, ``python tools/public_api.py --write``.
 """
@@ -33,6 +34,12 @@ def test_the_pin_covers_what_it_claims() -> None:
     pinned = json.loads((REPO / "tests" / "structure" / "public_api.json").read_text())
     assert "MQTTClient" in pinned["mqttwire.__all__"]
     assert "MemoryBroker" in pinned["mqttwire.testing.__all__"]
+    client = pinned["mqttwire.MQTTClient"]
+    assert client["publish_event"].startswith("(self, topic: str, event_type: str, data: ")
+    assert {"connect", "disconnect", "shutdown", "publish", "subscribe", "publish_health"} <= set(
+        client
+    )
+    assert client["connected"] == client["state"] == "<property>"
     methods = pinned["tars_mqtt.TarsClient"]
     assert methods["publish_tts_say"].startswith("(self, ")
     assert {"publish_tts_say", "subscribe_stt_final", "request_llm_request"} <= set(methods)
