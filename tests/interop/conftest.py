@@ -23,116 +23,24 @@ import os
 import platform
 import secrets
 import sys
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from broker_pool import BROKER_INFO, BrokerPool
 from interop_support import EXPECT, BrokerTarget, Matrix, MatrixNote
-from support.brokers import AmqttBroker, NatsMqttBroker, RabbitMqttBroker
 
 from mqttwire import MQTTClient
-from mqttwire.testing.broker import BrokerNotAvailableError, MosquittoBroker, find_mosquitto
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = Path(os.environ.get("MQTTWIRE_INTEROP_RESULTS", ROOT / ".cache" / "interop-results.json"))
 BROKER_KEYS = tuple(EXPECT)
-BROKER_KINDS = ("mosquitto", "nats", "rabbitmq", "amqtt")
-
-
-def required_brokers(environ: dict[str, str] | None = None) -> frozenset[str]:
-    """Broker kinds that must start: a skip would hide that nothing was checked."""
-    env = dict(os.environ) if environ is None else environ
-    named = {k.strip() for k in env.get("MQTTWIRE_REQUIRED_BROKERS", "").split(",") if k.strip()}
-    if "all" in named:
-        return frozenset(BROKER_KINDS)
-    if env.get("CI"):
-        named.add("mosquitto")
-    return frozenset(named)
-
-
-def _unavailable(kind: str, reason: str) -> None:
-    if kind in required_brokers():
-        pytest.fail(f"required broker {reason} (CI / MQTTWIRE_REQUIRED_BROKERS)", pytrace=False)
-    pytest.skip(reason)
-
-
-# ------------------------------------------------------------------------------ broker pool
-
-
-class _Pool:
-    """Brokers started on first use, once per session; failures remembered as skip reasons."""
-
-    def __init__(self) -> None:
-        self.brokers: dict[str, Any] = {}
-        self.versions: dict[str, str] = {}
-        self.unavailable: dict[str, str] = {}
-        self.start_seconds: dict[str, float] = {}
-
-    def get(self, kind: str) -> Any:
-        if kind in self.unavailable:
-            _unavailable(kind, self.unavailable[kind])
-        if kind not in self.brokers:
-            started = time.monotonic()
-            broker: Any = None
-            try:
-                broker = self._make(kind)
-                broker.start()
-            except BrokerNotAvailableError as exc:
-                self.unavailable[kind] = f"{kind} is not available here: {exc}"
-            except (RuntimeError, TimeoutError, OSError) as exc:
-                log = ""
-                with contextlib.suppress(Exception):
-                    log = broker.log()[-1500:] if broker is not None else ""
-                    broker.close()
-                self.unavailable[kind] = f"{kind} could not start here: {exc} {log}".strip()
-            if kind in self.unavailable:
-                _unavailable(kind, self.unavailable[kind])
-            self.brokers[kind] = broker
-            self.start_seconds[kind] = round(time.monotonic() - started, 2)
-            self.versions[kind] = self._version(kind, broker)
-            _BROKER_INFO[kind] = {
-                "version": self.versions[kind],
-                "start_seconds": self.start_seconds[kind],
-            }
-        return self.brokers[kind]
-
-    @staticmethod
-    def _make(kind: str) -> Any:
-        if kind == "mosquitto":
-            if find_mosquitto() is None:
-                raise BrokerNotAvailableError("mosquitto is not installed")
-            return MosquittoBroker()
-        if kind == "nats":
-            return NatsMqttBroker()
-        if kind == "rabbitmq":
-            return RabbitMqttBroker()
-        if kind == "amqtt":
-            return AmqttBroker()
-        raise KeyError(kind)
-
-    @staticmethod
-    def _version(kind: str, broker: Any) -> str:
-        if kind == "mosquitto":
-            import subprocess
-
-            out = subprocess.run(
-                [broker.binary, "-h"], capture_output=True, text=True, check=False
-            ).stdout
-            first = out.splitlines()[0] if out else ""
-            return first.removeprefix("mosquitto version ").strip() or "unknown"
-        return str(broker.version())
-
-    def close(self) -> None:
-        for broker in self.brokers.values():
-            with contextlib.suppress(Exception):
-                broker.close()
 
 
 @pytest.fixture(scope="session")
-def broker_pool() -> Iterator[_Pool]:
-    pool = _Pool()
+def broker_pool() -> Iterator[BrokerPool]:
+    pool = BrokerPool()
     try:
         yield pool
     finally:
@@ -144,13 +52,13 @@ def _kind(key: str) -> str:
 
 
 @pytest.fixture(params=BROKER_KEYS)
-def any_broker(request: pytest.FixtureRequest, broker_pool: _Pool) -> BrokerTarget:
+def any_broker(request: pytest.FixtureRequest, broker_pool: BrokerPool) -> BrokerTarget:
     """Every broker of the matrix in turn (skips where it cannot start, with the reason)."""
     key: str = request.param
     return _target(key, broker_pool, request)
 
 
-def _target(key: str, pool: _Pool, request: pytest.FixtureRequest) -> BrokerTarget:
+def _target(key: str, pool: BrokerPool, request: pytest.FixtureRequest) -> BrokerTarget:
     kind = _kind(key)
     request.node.user_properties.append(("matrix_broker", key))
     broker = pool.get(kind)
@@ -161,7 +69,7 @@ def _target(key: str, pool: _Pool, request: pytest.FixtureRequest) -> BrokerTarg
 
 @pytest.fixture
 def broker_target(
-    broker_pool: _Pool, request: pytest.FixtureRequest
+    broker_pool: BrokerPool, request: pytest.FixtureRequest
 ) -> Callable[[str], BrokerTarget]:
     """``broker_target("nats")``: one named column (for tests parametrized their own way)."""
 
@@ -256,7 +164,6 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 # pytest_runtest_logreport has no config argument: keep this run's results at module level.
 _RESULTS: dict[tuple[str, str], dict[str, Any]] = {}
-_BROKER_INFO: dict[str, dict[str, Any]] = {}
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -275,7 +182,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     for key, expect in EXPECT.items():
         entry = data["brokers"].setdefault(key, {})
         entry.update(label=expect.label, protocol=expect.protocol)
-        entry.update(_BROKER_INFO.get(_kind(key), {}))
+        entry.update(BROKER_INFO.get(_kind(key), {}))
     for (feature, broker), result in _RESULTS.items():
         data["results"].setdefault(feature, {})[broker] = result
     data["updated"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import _Pool, required_brokers
+from broker_pool import BrokerPool, required_brokers
 
 
 def test_required_brokers_follow_ci_and_the_variable() -> None:
@@ -14,7 +14,7 @@ def test_required_brokers_follow_ci_and_the_variable() -> None:
 
 
 def test_a_required_broker_that_cannot_start_fails(monkeypatch: pytest.MonkeyPatch) -> None:
-    pool = _Pool()
+    pool = BrokerPool()
     pool.unavailable["nats"] = "nats is not available here: no nats-server"
     monkeypatch.setenv("MQTTWIRE_REQUIRED_BROKERS", "nats")
     with pytest.raises(pytest.fail.Exception, match="required broker"):
