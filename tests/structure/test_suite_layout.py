@@ -3,7 +3,8 @@
 Every test directory has its own ``conftest.py``, and all of them are modules named ``conftest``:
 a test module that imports from ``conftest`` gets whichever directory's was imported first, so
 ``pytest tests/faults tests/observability`` once failed to collect. Helpers shared by a
-directory's tests live in a uniquely named module beside them (``fault_support.py``, ...).
+directory's tests live in a uniquely named module beside them (``fault_support.py``, ...). (A
+directory that is a package, like tests/contract, may import ``.conftest``: that name is its own.)
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ def test_no_test_module_imports_from_conftest() -> None:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             names = (
                 [node.module or ""]
-                if isinstance(node, ast.ImportFrom)
+                if isinstance(node, ast.ImportFrom) and node.level == 0
                 else [a.name for a in node.names]
                 if isinstance(node, ast.Import)
                 else []
