@@ -129,18 +129,55 @@ channels:
       message:
         bindings: {mqtt: {qos: 1}}
         payload: {type: object, properties: {n: {type: integer}}}
+  watch/multi:
+    subscribe:
+      message:
+        oneOf:
+          - bindings: {mqtt: {qos: 2}}
+            payload: {type: object, properties: {a: {type: integer}}}
+          - bindings: {mqtt: {qos: 2}}
+            payload: {type: object, properties: {b: {type: integer}}}
+          - bindings: {mqtt: {qos: 0, retain: true}}
+            payload: {type: object, properties: {c: {type: integer}}}
 """
     )
     contract, diags = load_contract(path)
-    hr, steps = contract.channels
+    hr, steps, multi = contract.channels
     assert (hr.publish_policy.qos, hr.publish_policy.retain, hr.subscribe_policy.qos) == (
         1,
         True,
         1,
     )
     assert steps.publish_policy.qos == 2  # the operation's binding wins
-    [warning] = [d for d in diags if d.rule == "message-binding-delivery"]
-    assert "watch/hr" in warning.message and warning.location.pointer.endswith("/bindings/mqtt")
+    assert (multi.publish_policy.qos, multi.publish_policy.retain) == (2, False)  # the first
+    warnings = {
+        d.location.pointer: d.message for d in diags if d.rule == "message-binding-delivery"
+    }
+    # honoured: said once, where it is written; not honoured: said too, never dropped silently
+    assert warnings == {
+        "/channels/watch~1hr/subscribe/message/bindings/mqtt": (
+            "channel 'watch/hr': qos 1 and retain True come from the message's MQTT binding; "
+            "AsyncAPI puts them on the operation"
+        ),
+        "/channels/watch~1steps/subscribe/message/bindings/mqtt": (
+            "channel 'watch/steps': qos 1 and retain False in the binding of message "
+            "WatchStepsMessage are ignored: the channel uses qos 2 and retain False from the "
+            "operation's binding"
+        ),
+        "/channels/watch~1multi/subscribe/message/oneOf/0/bindings/mqtt": (
+            "channel 'watch/multi': qos 2 and retain False come from the message's MQTT "
+            "binding; AsyncAPI puts them on the operation"
+        ),
+        "/channels/watch~1multi/subscribe/message/oneOf/2/bindings/mqtt": (
+            "channel 'watch/multi': qos 0 and retain True in the binding of message "
+            "WatchMultiMessage3 are ignored: the channel uses qos 2 and retain False from the "
+            "binding of message WatchMultiMessage"
+        ),
+    }
+    # the honoured values are what the generated client publishes with
+    channels_py = generate_package(path, "wear").files["channels.py"]
+    hr_spec = channels_py[channels_py.index("CH_WATCH_HR:") : channels_py.index("CH_WATCH_STEPS:")]
+    assert "publish_qos=1," in hr_spec and "publish_retain=True," in hr_spec
 
 
 def test_generated_files_and_folders_follow_the_umask(tmp_path: Path) -> None:
@@ -169,30 +206,83 @@ def test_percent_encoded_ref_fragments_load_like_a_faststream_export() -> None:
     assert {op.action for op in contract.operations} == {"send", "receive"}
 
 
+def test_a_real_faststream_export_loads_with_its_percent_encoded_refs() -> None:
+    """``faststream docs gen`` output, unedited (tests/codegen/data/faststream_export/README.md):
+    its ``$ref`` fragments are percent-encoded (``gate.%7Bgate_id%7D.state:Publisher``); every
+    one resolves, and the channels keep their addresses, parameters, models and actions
+    (generated, imported and type-checked in test_corpus_generate.py)."""
+    path = REPO / "tests" / "codegen" / "data" / "faststream_export" / "asyncapi.json"
+    assert "%7Bgate_id%7D" in path.read_text()
+    contract, diags = load_contract(path)
+    found = {
+        ch.topic.address: (
+            [m.class_name for m in ch.messages],
+            [p.name for p in ch.topic.parameters],
+        )
+        for ch in contract.channels
+    }
+    assert found == {
+        "gate/{gate_id}/command": (["GateCommand"], ["gate_id"]),
+        "gate/{gate_id}/state": (["GateState"], ["gate_id"]),
+        "parking/levels": (["OnLevelMessagePayload"], []),
+    }
+    actions = {op.channel_id: op.action for op in contract.operations}
+    assert actions == {
+        "gate.{gate_id}.command:OnGateCommand": "receive",
+        "parking.levels:OnLevel": "receive",
+        "gate.{gate_id}.state:Publisher": "send",
+    }
+    assert {d.rule for d in diags} == {"channel-parameters-missing"}
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "rule", "says"),
+    [
+        # text that YAML reads as a plain string
+        ("reading.avsc.txt", b"record Reading { double celsius; }\n", "invalid-ref", "not a YAML"),
+        ("reading.proto", b'syntax = "proto3";\nmessage R { double c = 1; }\n', "invalid-ref", ""),
+        # binary content: said in our words, not the YAML reader's
+        ("reading.png", b"\x89PNG\r\n\x1a\n\x00\xff", "invalid-ref", "binary content at byte 0"),
+        # a YAML file with a syntax error: its own line and column, at the $ref
+        ("reading.yaml", b"type: object\nproperties: [\n", "parse-error", "line 3, column 1"),
+    ],
+)
 def test_a_ref_to_a_file_that_is_not_yaml_or_json_is_reported_where_it_is_referenced(
     tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    content: bytes,
+    rule: str,
+    says: str,
 ) -> None:
+    from mqttwire_codegen.cli import main
     from mqttwire_codegen.diagnostics import ContractError
 
-    (tmp_path / "reading.avsc.txt").write_text("record Reading { double celsius; }\n")
+    (tmp_path / name).write_bytes(content)
     path = tmp_path / "api.yaml"
     path.write_text(
-        """
+        f"""
 asyncapi: 3.0.0
-info: {title: T, version: '1'}
-servers: {b: {host: localhost, protocol: mqtt}}
+info: {{title: T, version: '1'}}
+servers: {{b: {{host: localhost, protocol: mqtt}}}}
 channels:
   readings:
     address: readings
     messages:
-      reading: {payload: {$ref: './reading.avsc.txt'}}
+      reading: {{payload: {{$ref: './{name}'}}}}
 """
     )
     with pytest.raises(ContractError) as info:
         load_contract(path)
-    [diag] = [d for d in info.value.diagnostics if "reading.avsc.txt" in d.message]
+    [diag] = [d for d in info.value.diagnostics if name in d.message]
+    assert diag.rule == rule and says in diag.message
     assert diag.location.file == path.resolve()
     assert diag.location.pointer == "/channels/readings/messages/reading/payload/$ref"
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    # the line of the $ref in the referencing file; nothing of PyYAML's own wording
+    assert f"{path.resolve()}:9:/channels/readings/messages/reading/payload/$ref: error" in err
+    assert "<byte string>" not in err and "octet" not in err and "Traceback" not in err
 
 
 def test_a_misspelt_keyword_is_an_error_with_file_line_and_pointer(tmp_path: Path) -> None:
