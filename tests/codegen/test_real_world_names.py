@@ -471,3 +471,70 @@ def test_reserved_method_names_cover_the_client_base_class() -> None:
 
     public = {name for name in dir(TypedClient) if not name.startswith("_")}
     assert public <= _CLIENT_API
+
+
+HEADERS_FROM_TRAITS = """
+asyncapi: 2.6.0
+info: {title: Readers, version: '1'}
+servers: {b: {url: localhost, protocol: mqtt}}
+channels:
+  reader/event:
+    publish:
+      operationId: readerEvent
+      message:
+        traits: [{$ref: '#/components/messageTraits/traced'}]
+        payload: {type: object, properties: {tag: {type: string}}}
+    subscribe:
+      operationId: sendEvent
+      message:
+        traits: [{$ref: '#/components/messageTraits/traced'}]
+        payload: {type: object, properties: {tag: {type: string}}}
+components:
+  messageTraits:
+    traced:
+      headers:
+        type: object
+        properties:
+          traceId: {type: string}
+          hop: {type: integer}
+"""
+
+
+async def test_headers_declared_in_a_message_trait_are_a_typed_argument_sent_on_mqtt5(
+    tmp_path: Path,
+) -> None:
+    """``headers`` that come from a message trait become ``headers=`` (a model of the trait's
+    schema) and travel as MQTT 5 user properties; on MQTT 3.1.1 passing them is refused."""
+    import importlib
+    import typing
+
+    from mqttwire import MessageMeta, NeedsMQTT5Error
+    from mqttwire.testing import for_testing, kit_of
+    from mqttwire_codegen.writer import write_package
+
+    path = tmp_path / "readers.yaml"
+    path.write_text(HEADERS_FROM_TRAITS)
+    write_package(generate_package(path, "readers_traits").files, tmp_path / "readers_traits")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        module = importlib.import_module("readers_traits")
+    finally:
+        sys.path.remove(str(tmp_path))
+    models = module.models
+    hints = typing.get_type_hints(module.ReadersClient.send_event)
+    assert hints["headers"] == models.ReaderEventMessageHeaders | None
+    assert set(models.ReaderEventMessageHeaders.model_fields) == {"traceId", "hop"}
+    got: list[dict[str, str]] = []
+
+    async def keep(msg: object, meta: MessageMeta) -> None:
+        got.append(dict(meta.user_properties))
+
+    async with for_testing(module.ReadersClient, protocol="5") as client:
+        await client.reader_event(keep)
+        header = models.ReaderEventMessageHeaders(traceId="t1", hop=2)
+        await client.send_event(models.ReaderEventMessage(tag="x"), headers=header)
+        await kit_of(client).settle()
+    assert got == [{"traceId": "t1", "hop": "2"}]
+    async with for_testing(module.ReadersClient, protocol="3.1.1") as client:
+        with pytest.raises(NeedsMQTT5Error, match="message headers"):
+            await client.send_event(models.ReaderEventMessage(tag="x"), headers=header)
