@@ -392,12 +392,21 @@ class Builder:
         if rep is None:
             return None
         if rep.channel_id is None or rep.channel_id not in drafts:
+            what = (
+                "names no channel"
+                if rep.channel_id is None
+                else f"names channel {rep.channel_id!r}, which is not an MQTT channel here"
+            )
             self.diags.append(
                 Diagnostic(
                     rep.loc,
                     "reply-without-channel",
-                    "reply has no usable channel (dynamic reply addresses are not supported); request method skipped",
+                    f"operation {op.id!r}: its reply {what}, so what the reply carries is "
+                    f"unknown; no request method is generated for it (it still publishes)",
                     "warning",
+                    hint="add `channel: {$ref: '#/channels/<reply channel>'}` to the reply; "
+                    "keep `address` for a reply topic given at runtime "
+                    "(e.g. $message.header#/replyTo)",
                 )
             )
             return None

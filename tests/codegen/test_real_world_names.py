@@ -340,6 +340,9 @@ channels:
     assert [w for w in leaked if "not understood" in str(w.message)] == []
     [note] = [d for d in generated.warnings if d.rule == "model-generator"]
     assert "format of 'weird' not understood" in note.message
+    # where it is used, not the document root: the warning itself does not say
+    assert note.location.pointer == "/channels/a/subscribe/message/payload"
+    assert note.message.endswith("(first used by message AMessage of channel 'a')")
     capsys.readouterr()
     assert main(["generate", str(path), "--package", "fmt", "--out", str(tmp_path), "-q"]) == 0
     assert "not understood" not in capsys.readouterr().err
@@ -538,3 +541,37 @@ async def test_headers_declared_in_a_message_trait_are_a_typed_argument_sent_on_
     async with for_testing(module.ReadersClient, protocol="3.1.1") as client:
         with pytest.raises(NeedsMQTT5Error, match="message headers"):
             await client.send_event(models.ReaderEventMessage(tag="x"), headers=header)
+
+
+def test_a_reply_with_only_a_runtime_address_is_explained(tmp_path: Path) -> None:
+    """A reply without ``channel`` (only ``address: {location: $message.header#/replyTo}``)
+    says what the reply carries is unknown: the operation still publishes, no request method,
+    and a warning at the reply that says what to add."""
+    path = tmp_path / "rpc.yaml"
+    path.write_text(
+        """
+asyncapi: 3.0.0
+info: {title: Rpc, version: '1.0.0'}
+servers: {b: {host: localhost, protocol: mqtt}}
+channels:
+  ping:
+    address: diag/ping
+    messages:
+      ping: {payload: {type: object, required: [n], properties: {n: {type: integer}}}}
+operations:
+  ping:
+    action: send
+    channel: {$ref: '#/channels/ping'}
+    bindings: {mqtt: {qos: 1}}
+    reply:
+      address:
+        location: $message.header#/replyTo
+"""
+    )
+    contract, diags = load_contract(path)
+    assert not [op for op in contract.requests if op.reply]
+    [warning] = [d for d in diags if d.rule == "reply-without-channel"]
+    assert warning.location.pointer == "/operations/ping/reply"
+    assert "reply names no channel" in warning.message and "reply channel" in warning.hint
+    client = generate_package(path, "rpc_only_address").files["client.py"]
+    assert "async def ping(" in client and "async def request_" not in client
