@@ -348,6 +348,17 @@ channels:
     assert "not understood" not in capsys.readouterr().err
     assert main(["generate", str(path), "--package", "fmt", "--out", str(tmp_path)]) == 0
     assert "[model-generator] payload models: format of 'weird'" in capsys.readouterr().err
+    # validate takes -q too
+    warned = tmp_path / "warned.yaml"
+    warned.write_text(
+        "asyncapi: 3.0.0\ninfo: {title: W, version: '1'}\n"
+        "servers: {b: {host: localhost, protocol: mqtt}}\n"
+        "channels: {c: {address: 'a/{id}', messages: {m: {payload: {type: object}}}}}\n"
+    )
+    assert main(["validate", str(warned)]) == 0
+    assert "[channel-parameters-missing]" in capsys.readouterr().err
+    assert main(["validate", str(warned), "-q"]) == 0
+    assert capsys.readouterr().err == ""
 
 
 def test_standard_request_reply_diagnostics() -> None:
