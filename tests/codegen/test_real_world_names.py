@@ -586,3 +586,35 @@ operations:
     assert "reply names no channel" in warning.message and "reply channel" in warning.hint
     client = generate_package(path, "rpc_only_address").files["client.py"]
     assert "async def ping(" in client and "async def request_" not in client
+
+
+def test_the_defaults_docs_contract_md_states_are_the_generators(tmp_path: Path) -> None:
+    """docs/contract.md "Defaults of the generator": a contract that says nothing gets no
+    envelope, QoS 0 not retained, JSON, and ``publish_``/``subscribe_<channel>`` methods."""
+    docs = " ".join((REPO / "docs" / "contract.md").read_text().split())
+    for sentence in (
+        "**Envelope:** none. Payloads are bare unless `x-envelope: true`",
+        "**Content type:** JSON.",
+        "**Delivery:** QoS 0, not retained, unless the operation's `bindings.mqtt` says otherwise.",
+        "without one, `publish_<channel>` / `subscribe_<channel>`.",
+    ):
+        assert sentence in docs, sentence
+    path = tmp_path / "plain.yaml"
+    path.write_text(
+        """
+asyncapi: 3.0.0
+info: {title: Plain, version: '1'}
+servers: {b: {host: localhost, protocol: mqtt}}
+channels:
+  spots: {address: parking/spots, messages: {m: {payload: {type: object}}}}
+"""
+    )
+    contract, _ = load_contract(path)
+    [channel] = contract.channels
+    assert channel.envelope is False and not any(m.envelope for m in channel.messages)
+    assert (channel.publish_policy.qos, channel.publish_policy.retain) == (0, False)
+    assert channel.subscribe_policy.qos == 0
+    assert contract.default_content_type is None and channel.messages[0].content_type is None
+    client = generate_package(path, "plain").files["client.py"]
+    assert "async def publish_spots(" in client and "async def subscribe_spots(" in client
+    assert "bare JSON" in client
