@@ -85,6 +85,14 @@ def _parse_diagnostic(path: Path, referrer: Location, exc: BaseException) -> Dia
             problem += f" ({exc.context})"
     where = f"line {line}, column {column}: " if line is not None else ""
     message = f"{path.name} is not valid YAML/JSON: {where}{problem}"
+    if referenced and path.suffix.lower() not in (".yaml", ".yml", ".json"):
+        # e.g. a description written in Markdown: not a document with a syntax error
+        return Diagnostic(
+            referrer,
+            "parse-error",
+            f"$ref to {path.name}: not a YAML/JSON document (read as YAML, {where}{problem})",
+            hint="only YAML and JSON files can be referenced",
+        )
     if referenced:
         return Diagnostic(referrer, "parse-error", f"$ref to {message}")
     return Diagnostic(Location(path, ""), "parse-error", message, line=line)

@@ -243,6 +243,13 @@ def test_a_real_faststream_export_loads_with_its_percent_encoded_refs() -> None:
         ("reading.proto", b'syntax = "proto3";\nmessage R { double c = 1; }\n', "invalid-ref", ""),
         # binary content: said in our words, not the YAML reader's
         ("reading.png", b"\x89PNG\r\n\x1a\n\x00\xff", "invalid-ref", "binary content at byte 0"),
+        # Markdown (RuterNo__adt-doc refers to .md descriptions): not a YAML document at all
+        (
+            "notes.md",
+            b"### Gate message\n| Field | Value |\n|---|---|\n",
+            "parse-error",
+            "notes.md: not a YAML/JSON document (read as YAML, line 2",
+        ),
         # a YAML file with a syntax error: its own line and column, at the $ref
         ("reading.yaml", b"type: object\nproperties: [\n", "parse-error", "line 3, column 1"),
     ],
