@@ -392,12 +392,21 @@ class Builder:
         if rep is None:
             return None
         if rep.channel_id is None or rep.channel_id not in drafts:
+            what = (
+                "names no channel"
+                if rep.channel_id is None
+                else f"names channel {rep.channel_id!r}, which is not an MQTT channel here"
+            )
             self.diags.append(
                 Diagnostic(
                     rep.loc,
                     "reply-without-channel",
-                    "reply has no usable channel (dynamic reply addresses are not supported); request method skipped",
+                    f"operation {op.id!r}: its reply {what}, so what the reply carries is "
+                    f"unknown; no request method is generated for it (it still publishes)",
                     "warning",
+                    hint="add `channel: {$ref: '#/channels/<reply channel>'}` to the reply; "
+                    "keep `address` for a reply topic given at runtime "
+                    "(e.g. $message.header#/replyTo)",
                 )
             )
             return None
@@ -539,8 +548,7 @@ class Builder:
         publish = next((o.delivery for o in sends if o.delivery.declared_at), None) or next(
             (o.delivery for o in d.ops if o.delivery.declared_at), DeliveryPolicy()
         )
-        if publish.declared_at is None:
-            publish = self._message_level_delivery(d) or publish
+        publish = self._message_level_delivery(d, publish)
         subscribe = next((o.delivery for o in receives if o.delivery.declared_at), None) or publish
         share_group = next(
             (o.share_group for o in receives if o.share_group is not None),
@@ -590,9 +598,14 @@ class Builder:
             subscribe_method=subscribe_method,
         )
 
-    def _message_level_delivery(self, d: _ChannelDraft) -> DeliveryPolicy | None:
+    def _message_level_delivery(self, d: _ChannelDraft, declared: DeliveryPolicy) -> DeliveryPolicy:
         """QoS/retain written in a message's MQTT binding (not where the spec puts them, but
-        real documents do it): honoured when no operation declares them, with a warning."""
+        real documents do it): honoured when no operation declares them, with a warning; every
+        value that is not honoured (the operation's binding wins, another message of the
+        channel came first, not an MQTT value) is warned about, never dropped silently."""
+        chosen: tuple[DeliveryPolicy, str] | None = None
+        if declared.declared_at is not None:
+            chosen = (declared, "the operation's binding")
         for m in d.messages:
             mqtt = m.bindings.get("mqtt")
             if not isinstance(mqtt, dict) or not ({"qos", "retain"} & mqtt.keys()):
@@ -610,6 +623,22 @@ class Builder:
                     )
                 )
                 continue
+            if chosen is not None:
+                policy, source = chosen
+                if (policy.qos, policy.retain) != (qos, retain):
+                    self.diags.append(
+                        Diagnostic(
+                            loc,
+                            "message-binding-delivery",
+                            f"channel {d.id!r}: qos {qos} and retain {retain} in the binding of "
+                            f"message {m.class_name} are ignored: the channel uses qos {policy.qos} "
+                            f"and retain {policy.retain} from {source}",
+                            "warning",
+                            hint="QoS and retain are per channel operation: declare them once, "
+                            "in the operation's `bindings.mqtt`",
+                        )
+                    )
+                continue
             self.diags.append(
                 Diagnostic(
                     loc,
@@ -620,8 +649,9 @@ class Builder:
                     hint="move them to the operation's `bindings.mqtt`",
                 )
             )
-            return DeliveryPolicy(qos=qos, retain=retain, declared_at=loc)
-        return None
+            policy = DeliveryPolicy(qos=qos, retain=retain, declared_at=loc)
+            chosen = (policy, f"the binding of message {m.class_name}")
+        return chosen[0] if chosen is not None else declared
 
 
 def build_contract(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -50,6 +51,53 @@ def _stringify_keys(node: Any) -> Any:
     return node
 
 
+def _not_text(exc: BaseException) -> int | None:
+    """The byte offset at which ``exc`` found content that is not UTF-8 text, if that is what
+    it reports."""
+    if isinstance(exc, UnicodeDecodeError):
+        return exc.start
+    if isinstance(exc, yaml.reader.ReaderError):
+        return int(exc.position)
+    return None
+
+
+def _parse_diagnostic(path: Path, referrer: Location, exc: BaseException) -> Diagnostic:
+    """A syntax error of ``path`` in our own words: line and column of the document, the
+    problem, no parser internals. A file reached by ``$ref`` is reported at the ``$ref``."""
+    referenced = referrer.file != path
+    offset = _not_text(exc)
+    if offset is not None:
+        return Diagnostic(
+            referrer if referenced else Location(path, ""),
+            "invalid-ref" if referenced else "parse-error",
+            f"{'$ref to ' if referenced else ''}{path.name}: not a YAML/JSON document (binary "
+            f"content at byte {offset}, not UTF-8 text)",
+            hint="only YAML and JSON files can be referenced" if referenced else "",
+        )
+    line = column = None
+    problem = str(exc)
+    if isinstance(exc, json.JSONDecodeError):
+        line, column, problem = exc.lineno, exc.colno, exc.msg
+    elif isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        line, column = exc.problem_mark.line + 1, exc.problem_mark.column + 1
+        problem = exc.problem or problem
+        if exc.context:
+            problem += f" ({exc.context})"
+    where = f"line {line}, column {column}: " if line is not None else ""
+    message = f"{path.name} is not valid YAML/JSON: {where}{problem}"
+    if referenced and path.suffix.lower() not in (".yaml", ".yml", ".json"):
+        # e.g. a description written in Markdown: not a document with a syntax error
+        return Diagnostic(
+            referrer,
+            "parse-error",
+            f"$ref to {path.name}: not a YAML/JSON document (read as YAML, {where}{problem})",
+            hint="only YAML and JSON files can be referenced",
+        )
+    if referenced:
+        return Diagnostic(referrer, "parse-error", f"$ref to {message}")
+    return Diagnostic(Location(path, ""), "parse-error", message, line=line)
+
+
 class Resolver:
     """Reads documents (cached by absolute path) and follows ``$ref``s between them."""
 
@@ -86,10 +134,7 @@ class Resolver:
             else:
                 doc = yaml.load(data, Loader=_YamlLoader)
         except (ValueError, yaml.YAMLError) as exc:
-            at = referrer if referrer.file != path else Location(path, "")
-            raise ContractError(
-                [Diagnostic(at, "parse-error", f"{path.name} is not valid YAML/JSON: {exc}")]
-            ) from None
+            raise ContractError([_parse_diagnostic(path, referrer, exc)]) from None
         if referrer.file != path and not isinstance(doc, dict | list):
             raise ContractError(
                 [
@@ -196,7 +241,10 @@ class Resolver:
                     try:
                         target, tloc = self.resolve_ref(node["$ref"], loc.child("$ref"))
                     except ContractError as exc:
-                        found.extend(exc.diagnostics)
+                        found.extend(
+                            d if d.line else replace(d, line=self.line_of(d.location))
+                            for d in exc.diagnostics
+                        )
                     else:
                         if tloc.file != self.root_file and tloc not in visited:
                             visited.add(tloc)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mqttwire_codegen.api import load_contract
-from mqttwire_codegen.diagnostics import Diagnostic
+from mqttwire_codegen.diagnostics import Diagnostic, Location
 from mqttwire_codegen.errors import GeneratorError
 from mqttwire_codegen.formatting import format_python
 from mqttwire_codegen.ir import Contract
@@ -56,13 +58,7 @@ def generate_package(
             + f'"""Payload models of {context.title} (Pydantic v2, from the contract\'s JSON Schemas)."""',
         )
     notes = [
-        Diagnostic(
-            contract.source_file,
-            "model-generator",
-            f"payload models: {text}",
-            "warning",
-            "the field gets the plain type (a format the model generator does not know)",
-        )
+        _model_generator_note(contract, text)
         for text in dict.fromkeys(str(w.message) for w in caught)
     ]
     sources["models.py"] = models
@@ -75,3 +71,57 @@ def generate_package(
     return GeneratedPackage(
         contract, files, tuple(d for d in [*diagnostics, *notes] if d.severity != "error")
     )
+
+
+_UNKNOWN_FORMAT = re.compile(r"format of '([^']*)' not understood")
+
+
+def _model_generator_note(contract: Contract, text: str) -> Diagnostic:
+    """A warning of the model generator as our diagnostic: an unknown ``format`` is reported at
+    the payload of the first message that uses it (the warning itself says not where)."""
+    unknown = _UNKNOWN_FORMAT.search(text)
+    if unknown is None:
+        return Diagnostic(
+            contract.source_file, "model-generator", f"payload models: {text}", "warning"
+        )
+    fmt = unknown.group(1)
+    where: Location = contract.source_file
+    for channel in contract.channels:
+        found = next(
+            (
+                m
+                for m in channel.messages
+                if m.payload_location is not None
+                and _uses_format(m.payload_schema, fmt, contract.schema_defs, set())
+            ),
+            None,
+        )
+        if found is not None and found.payload_location is not None:
+            where = found.payload_location
+            text += f" (first used by message {found.class_name} of channel {channel.id!r})"
+            break
+    return Diagnostic(
+        where,
+        "model-generator",
+        f"payload models: {text}",
+        "warning",
+        "the field gets the plain type (a format the model generator does not know)",
+    )
+
+
+def _uses_format(node: Any, fmt: str, defs: Mapping[str, Any], seen: set[str]) -> bool:
+    """Whether a bundled schema uses ``format: fmt``, following ``#/$defs/<name>`` once each."""
+    if isinstance(node, Mapping):
+        if node.get("format") == fmt:
+            return True
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            name = ref.removeprefix("#/$defs/")
+            if name not in seen:
+                seen.add(name)
+                if _uses_format(defs.get(name), fmt, defs, seen):
+                    return True
+        return any(_uses_format(v, fmt, defs, seen) for k, v in node.items() if k != "$ref")
+    if isinstance(node, list):
+        return any(_uses_format(v, fmt, defs, seen) for v in node)
+    return False

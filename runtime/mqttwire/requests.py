@@ -510,9 +510,11 @@ class ReplyRouter:
                 spec.reply,
                 reply,
                 params,
-                correlation_id=meta.envelope_id,
+                correlation_id=meta.envelope_id if spec.reply.may_carry_envelopes else None,
                 topic=topic,
                 extra=extra,
             )
 
+        # errors are logged under the user's handler, not this wrapper
+        answer.__qualname__ = getattr(handler, "__qualname__", type(handler).__qualname__)
         return await self._subscribe(spec.request, answer, filters, share_group=share_group)

@@ -257,6 +257,9 @@ class TypedClient:
         )
         self._deferred: list[Callable[[], Awaitable[Any]]] = []
         self._deferred_handlers: list[str] = []  # what on_* registered before any loop ran
+        # handlers subscribed before the client ever connected (reported if it never does)
+        self._waiting_handlers: dict[str, None] = {}
+        self._connect_called = False
         self._order_group: str | None = None
         self._starting: set[asyncio.Task[Any]] = set()
         self._downgrades_logged: set[str] = set()
@@ -324,6 +327,7 @@ class TypedClient:
 
     async def connect(self) -> None:
         """Connect; subscriptions started by decorators are in place when this returns."""
+        self._connect_called = True
         deferred, self._deferred = self._deferred, []
         self._deferred_handlers = []
         for start in deferred:
@@ -345,14 +349,21 @@ class TypedClient:
         self._replies.cancel_all()
         await self._client.shutdown()
 
+    def _never_connected(self) -> bool:
+        metrics = getattr(self._client, "metrics", None)  # MQTTClient's; a stand-in may lack it
+        return not self._connect_called and getattr(metrics, "connects", 0) == 0
+
     def _report_unsubscribed(self) -> None:
-        """Handlers registered with ``on_*`` on a client that never connected never ran: say so
-        (typically the decorators were applied to another client than the one connected)."""
-        if self._deferred_handlers:
-            names, self._deferred_handlers = self._deferred_handlers, []
+        """Handlers registered (``on_*`` or ``subscribe_*``) on a client that never connected
+        never ran: say so at shutdown or when the client is dropped (typically the handlers were
+        registered on another client than the one connected, or ``connect`` was forgotten)."""
+        deferred, self._deferred_handlers = self._deferred_handlers, []
+        waiting, self._waiting_handlers = self._waiting_handlers, {}
+        names = list(dict.fromkeys([*deferred, *(waiting if self._never_connected() else ())]))
+        if names:
             log.warning(
-                "%s never connected: %d handler(s) registered with on_* never received "
-                "anything: %s",
+                "%s never connected: %d handler(s) registered with on_*/subscribe_* never "
+                "received anything: %s",
                 type(self).__name__,
                 len(names),
                 ", ".join(names),
@@ -430,9 +441,17 @@ class TypedClient:
         if retain is None:
             retain = spec.publish_retain
         message, model = self._codec.outgoing(spec, payload, event_type, topic)
+        enveloped = spec.enveloped(message)
+        if correlation_id is not None and not enveloped:
+            # the generated signature offers correlation_id= only on enveloped channels: an
+            # untyped caller is told, rather than the id being dropped on the way
+            raise TypeError(
+                f"correlation_id= on channel {spec.name}: its messages travel without the "
+                "envelope, which is where the correlation id goes (the contract decides)"
+            )
         properties = _outgoing_properties(spec, message, extra) if self.mqtt5 else None
         optional: dict[str, Any] = {"properties": properties} if properties else {}
-        if spec.enveloped(message):
+        if enveloped:
             return await self._client.publish_event(
                 topic,
                 message.event_type,
@@ -527,6 +546,8 @@ class TypedClient:
 
         # errors are logged under the user's handler, not this wrapper
         on_raw.__qualname__ = getattr(handler, "__qualname__", type(handler).__qualname__)
+        if self._never_connected():
+            self._waiting_handlers[f"{on_raw.__qualname__} ({spec.name})"] = None
         group = order_group or self._order_group
         if group is not None:
             return await self._client.subscribe(
@@ -545,9 +566,11 @@ class TypedClient:
 
         def register(handler: Handler[M]) -> Handler[M]:
             require_async(handler, spec.name)
-            label = f"{getattr(handler, '__qualname__', handler)} ({spec.name})"
+            label = f"{getattr(handler, '__qualname__', type(handler).__qualname__)} ({spec.name})"
             group = self._order_group  # the group in force where the decorator is applied
             self._spawn(lambda: self._subscribe(spec, handler, filters, order_group=group), label)
+            if self._never_connected():
+                self._waiting_handlers[label] = None
             return handler
 
         return register

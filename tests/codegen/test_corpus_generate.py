@@ -1,5 +1,6 @@
 """Every MQTT document the official parser accepts generates a package that imports and passes
-``mypy --strict`` (one mypy run over all of them); non-MQTT documents get a clear message."""
+``mypy --strict`` (one mypy run over all of them, with a real FastStream export); non-MQTT
+documents get a clear message, and a genuinely unsupported construct a precise diagnostic."""
 
 from __future__ import annotations
 
@@ -9,23 +10,32 @@ import sys
 from pathlib import Path
 
 import pytest
-from codegen_support import CORPUS, corpus_rows, mypy_strict
+from codegen_support import CORPUS, REPO, corpus_rows, mypy_strict
 
 from mqttwire_codegen.api import load_contract
 from mqttwire_codegen.cli import main
-from mqttwire_codegen.diagnostics import NotMQTTError
+from mqttwire_codegen.diagnostics import ContractError, NotMQTTError
 from mqttwire_codegen.pipeline import generate_package
 from mqttwire_codegen.writer import write_package
 
 ROWS = corpus_rows() if CORPUS.is_dir() else {}
+# valid documents with a construct mqttwire does not support: file -> (rule, JSON pointer)
+UNSUPPORTED = {
+    # payloads are JSON Schema / AsyncAPI schema; an OpenAPI 3.0 schemaFormat is refused
+    "parser-js/openapi-schema-parser/test/documents/valid-asyncapi.yaml": (
+        "unsupported-schema-format",
+        "/components/messages/testMessage/schemaFormat",
+    ),
+}
 VALID_MQTT = sorted(r for r, c in ROWS.items() if c[4] == "VALID" and "mqtt" in c[3])
 # protocol-neutral documents (no servers, no bindings) are generated too, as MQTT topics
-# (except the OpenAPI-schemaFormat one: only JSON Schema / AsyncAPI schema payloads are supported)
 VALID_NEUTRAL = sorted(
-    r
-    for r, c in ROWS.items()
-    if c[4] == "VALID" and c[3] == "-" and "openapi-schema-parser" not in r
+    r for r, c in ROWS.items() if c[4] == "VALID" and c[3] == "-" and r not in UNSUPPORTED
 )
+# MQTT by its title only (no servers): generated like the neutral ones
+BY_TITLE = sorted(r for r, c in ROWS.items() if c[4] == "VALID" and "MQTT per" in c[3])
+# documents kept outside the shared corpus, generated and type-checked in the same run
+EXTRA = {"faststream_export": REPO / "tests/codegen/data/faststream_export/asyncapi.json"}
 NOT_MQTT = sorted(
     r
     for r, c in ROWS.items()
@@ -40,21 +50,42 @@ def package_name(rel: str) -> str:
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("corpus")
-    for rel in [
-        *VALID_MQTT,
-        *VALID_NEUTRAL,
-        "community/bellflight-AVR-Python-Libraries/asyncapi.yml",
-    ]:
+    for rel in [*VALID_MQTT, *VALID_NEUTRAL, *BY_TITLE]:
         pkg = package_name(rel)
         write_package(generate_package(CORPUS / rel, pkg).files, out / pkg)
+    for pkg, path in EXTRA.items():
+        write_package(generate_package(path, pkg).files, out / pkg)
     return out
 
 
 def test_lists_are_not_empty() -> None:
-    assert len(VALID_MQTT) >= 30 and NOT_MQTT
+    assert len(VALID_MQTT) >= 30 and NOT_MQTT and BY_TITLE
 
 
-@pytest.mark.parametrize("rel", VALID_MQTT + VALID_NEUTRAL)
+def test_every_document_the_parser_accepts_is_covered_here() -> None:
+    """Each parser-valid document is generated, refused as not MQTT, or refused for a named
+    unsupported construct: none is left out of this file."""
+    valid = {r for r, c in ROWS.items() if c[4] == "VALID"}
+    lists = [VALID_MQTT, VALID_NEUTRAL, BY_TITLE, NOT_MQTT, sorted(UNSUPPORTED)]
+    assert sum(len(rows) for rows in lists) == len(valid)  # no document in two lists
+    assert set().union(*lists) == valid
+
+
+@pytest.mark.parametrize("rel", sorted(UNSUPPORTED))
+def test_an_unsupported_construct_gets_a_precise_diagnostic(
+    corpus: Path, rel: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rule, pointer = UNSUPPORTED[rel]
+    with pytest.raises(ContractError) as info:
+        load_contract(corpus / rel)
+    assert not isinstance(info.value, NotMQTTError)
+    assert [(d.rule, d.location.pointer) for d in info.value.diagnostics] == [(rule, pointer)]
+    assert main(["generate", str(corpus / rel), "--package", "x", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"[{rule}]" in err and "Traceback" not in err and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("rel", VALID_MQTT + VALID_NEUTRAL + BY_TITLE)
 def test_generated_package_imports(generated: Path, rel: str) -> None:
     sys.path.insert(0, str(generated))
     try:
@@ -109,3 +140,24 @@ def test_v26_publish_subscribe_semantics(corpus: Path) -> None:
     # qos comes from operation traits in 3.0 and from the operation binding in 2.6
     assert {ch.publish_policy.qos for ch in v3.channels} == {1}
     assert {ch.publish_policy.qos for ch in contract.channels} == {1}
+
+
+def test_the_faststream_export_imports_and_its_models_validate(generated: Path) -> None:
+    """The real ``faststream docs gen`` export (tests/codegen/data/faststream_export) is in the
+    mypy run above; its package imports and its models take what the FastStream service sends."""
+    sys.path.insert(0, str(generated))
+    try:
+        module = importlib.import_module("faststream_export")
+        models = module.models
+        state = models.GateState.model_validate({"gate_id": "g1", "state": "moving", "battery": 90})
+        assert state.state == "moving"
+        assert models.GateCommand(open=True).model_dump(mode="json", exclude_none=True) == {
+            "open": True
+        }
+        assert module.channels.CHANNELS.keys() == {
+            "gate_gate_id_command_on_gate_command",
+            "parking_levels_on_level",
+            "gate_gate_id_state_publisher",
+        }
+    finally:
+        sys.path.remove(str(generated))

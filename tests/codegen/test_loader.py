@@ -80,3 +80,14 @@ def test_parse_error_is_a_diagnostic(tmp_path: Path) -> None:
     with pytest.raises(ContractError) as info:
         Resolver(root)
     assert info.value.rules == {"parse-error"}
+    [diag] = info.value.diagnostics
+    # in our words: the line and column in the document, PyYAML's problem, not its internals
+    assert diag.line == 2 and diag.message.startswith("api.yaml is not valid YAML/JSON: line 2,")
+    assert "<byte string>" not in diag.message
+    binary = write(tmp_path, "api.json", "")
+    binary.write_bytes(b'{"a": "\xff"}')
+    with pytest.raises(ContractError) as info:
+        Resolver(binary)
+    assert [d.message for d in info.value.diagnostics] == [
+        "api.json: not a YAML/JSON document (binary content at byte 7, not UTF-8 text)"
+    ]

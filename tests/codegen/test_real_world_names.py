@@ -129,18 +129,55 @@ channels:
       message:
         bindings: {mqtt: {qos: 1}}
         payload: {type: object, properties: {n: {type: integer}}}
+  watch/multi:
+    subscribe:
+      message:
+        oneOf:
+          - bindings: {mqtt: {qos: 2}}
+            payload: {type: object, properties: {a: {type: integer}}}
+          - bindings: {mqtt: {qos: 2}}
+            payload: {type: object, properties: {b: {type: integer}}}
+          - bindings: {mqtt: {qos: 0, retain: true}}
+            payload: {type: object, properties: {c: {type: integer}}}
 """
     )
     contract, diags = load_contract(path)
-    hr, steps = contract.channels
+    hr, steps, multi = contract.channels
     assert (hr.publish_policy.qos, hr.publish_policy.retain, hr.subscribe_policy.qos) == (
         1,
         True,
         1,
     )
     assert steps.publish_policy.qos == 2  # the operation's binding wins
-    [warning] = [d for d in diags if d.rule == "message-binding-delivery"]
-    assert "watch/hr" in warning.message and warning.location.pointer.endswith("/bindings/mqtt")
+    assert (multi.publish_policy.qos, multi.publish_policy.retain) == (2, False)  # the first
+    warnings = {
+        d.location.pointer: d.message for d in diags if d.rule == "message-binding-delivery"
+    }
+    # honoured: said once, where it is written; not honoured: said too, never dropped silently
+    assert warnings == {
+        "/channels/watch~1hr/subscribe/message/bindings/mqtt": (
+            "channel 'watch/hr': qos 1 and retain True come from the message's MQTT binding; "
+            "AsyncAPI puts them on the operation"
+        ),
+        "/channels/watch~1steps/subscribe/message/bindings/mqtt": (
+            "channel 'watch/steps': qos 1 and retain False in the binding of message "
+            "WatchStepsMessage are ignored: the channel uses qos 2 and retain False from the "
+            "operation's binding"
+        ),
+        "/channels/watch~1multi/subscribe/message/oneOf/0/bindings/mqtt": (
+            "channel 'watch/multi': qos 2 and retain False come from the message's MQTT "
+            "binding; AsyncAPI puts them on the operation"
+        ),
+        "/channels/watch~1multi/subscribe/message/oneOf/2/bindings/mqtt": (
+            "channel 'watch/multi': qos 0 and retain True in the binding of message "
+            "WatchMultiMessage3 are ignored: the channel uses qos 2 and retain False from the "
+            "binding of message WatchMultiMessage"
+        ),
+    }
+    # the honoured values are what the generated client publishes with
+    channels_py = generate_package(path, "wear").files["channels.py"]
+    hr_spec = channels_py[channels_py.index("CH_WATCH_HR:") : channels_py.index("CH_WATCH_STEPS:")]
+    assert "publish_qos=1," in hr_spec and "publish_retain=True," in hr_spec
 
 
 def test_generated_files_and_folders_follow_the_umask(tmp_path: Path) -> None:
@@ -169,30 +206,90 @@ def test_percent_encoded_ref_fragments_load_like_a_faststream_export() -> None:
     assert {op.action for op in contract.operations} == {"send", "receive"}
 
 
+def test_a_real_faststream_export_loads_with_its_percent_encoded_refs() -> None:
+    """``faststream docs gen`` output, unedited (tests/codegen/data/faststream_export/README.md):
+    its ``$ref`` fragments are percent-encoded (``gate.%7Bgate_id%7D.state:Publisher``); every
+    one resolves, and the channels keep their addresses, parameters, models and actions
+    (generated, imported and type-checked in test_corpus_generate.py)."""
+    path = REPO / "tests" / "codegen" / "data" / "faststream_export" / "asyncapi.json"
+    assert "%7Bgate_id%7D" in path.read_text()
+    contract, diags = load_contract(path)
+    found = {
+        ch.topic.address: (
+            [m.class_name for m in ch.messages],
+            [p.name for p in ch.topic.parameters],
+        )
+        for ch in contract.channels
+    }
+    assert found == {
+        "gate/{gate_id}/command": (["GateCommand"], ["gate_id"]),
+        "gate/{gate_id}/state": (["GateState"], ["gate_id"]),
+        "parking/levels": (["OnLevelMessagePayload"], []),
+    }
+    actions = {op.channel_id: op.action for op in contract.operations}
+    assert actions == {
+        "gate.{gate_id}.command:OnGateCommand": "receive",
+        "parking.levels:OnLevel": "receive",
+        "gate.{gate_id}.state:Publisher": "send",
+    }
+    assert {d.rule for d in diags} == {"channel-parameters-missing"}
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "rule", "says"),
+    [
+        # text that YAML reads as a plain string
+        ("reading.avsc.txt", b"record Reading { double celsius; }\n", "invalid-ref", "not a YAML"),
+        ("reading.proto", b'syntax = "proto3";\nmessage R { double c = 1; }\n', "invalid-ref", ""),
+        # binary content: said in our words, not the YAML reader's
+        ("reading.png", b"\x89PNG\r\n\x1a\n\x00\xff", "invalid-ref", "binary content at byte 0"),
+        # Markdown (RuterNo__adt-doc refers to .md descriptions): not a YAML document at all
+        (
+            "notes.md",
+            b"### Gate message\n| Field | Value |\n|---|---|\n",
+            "parse-error",
+            "notes.md: not a YAML/JSON document (read as YAML, line 2",
+        ),
+        # a YAML file with a syntax error: its own line and column, at the $ref
+        ("reading.yaml", b"type: object\nproperties: [\n", "parse-error", "line 3, column 1"),
+    ],
+)
 def test_a_ref_to_a_file_that_is_not_yaml_or_json_is_reported_where_it_is_referenced(
     tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    content: bytes,
+    rule: str,
+    says: str,
 ) -> None:
+    from mqttwire_codegen.cli import main
     from mqttwire_codegen.diagnostics import ContractError
 
-    (tmp_path / "reading.avsc.txt").write_text("record Reading { double celsius; }\n")
+    (tmp_path / name).write_bytes(content)
     path = tmp_path / "api.yaml"
     path.write_text(
-        """
+        f"""
 asyncapi: 3.0.0
-info: {title: T, version: '1'}
-servers: {b: {host: localhost, protocol: mqtt}}
+info: {{title: T, version: '1'}}
+servers: {{b: {{host: localhost, protocol: mqtt}}}}
 channels:
   readings:
     address: readings
     messages:
-      reading: {payload: {$ref: './reading.avsc.txt'}}
+      reading: {{payload: {{$ref: './{name}'}}}}
 """
     )
     with pytest.raises(ContractError) as info:
         load_contract(path)
-    [diag] = [d for d in info.value.diagnostics if "reading.avsc.txt" in d.message]
+    [diag] = [d for d in info.value.diagnostics if name in d.message]
+    assert diag.rule == rule and says in diag.message
     assert diag.location.file == path.resolve()
     assert diag.location.pointer == "/channels/readings/messages/reading/payload/$ref"
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    # the line of the $ref in the referencing file; nothing of PyYAML's own wording
+    assert f"{path.resolve()}:9:/channels/readings/messages/reading/payload/$ref: error" in err
+    assert "<byte string>" not in err and "octet" not in err and "Traceback" not in err
 
 
 def test_a_misspelt_keyword_is_an_error_with_file_line_and_pointer(tmp_path: Path) -> None:
@@ -250,11 +347,25 @@ channels:
     assert [w for w in leaked if "not understood" in str(w.message)] == []
     [note] = [d for d in generated.warnings if d.rule == "model-generator"]
     assert "format of 'weird' not understood" in note.message
+    # where it is used, not the document root: the warning itself does not say
+    assert note.location.pointer == "/channels/a/subscribe/message/payload"
+    assert note.message.endswith("(first used by message AMessage of channel 'a')")
     capsys.readouterr()
     assert main(["generate", str(path), "--package", "fmt", "--out", str(tmp_path), "-q"]) == 0
     assert "not understood" not in capsys.readouterr().err
     assert main(["generate", str(path), "--package", "fmt", "--out", str(tmp_path)]) == 0
     assert "[model-generator] payload models: format of 'weird'" in capsys.readouterr().err
+    # validate takes -q too
+    warned = tmp_path / "warned.yaml"
+    warned.write_text(
+        "asyncapi: 3.0.0\ninfo: {title: W, version: '1'}\n"
+        "servers: {b: {host: localhost, protocol: mqtt}}\n"
+        "channels: {c: {address: 'a/{id}', messages: {m: {payload: {type: object}}}}}\n"
+    )
+    assert main(["validate", str(warned)]) == 0
+    assert "[channel-parameters-missing]" in capsys.readouterr().err
+    assert main(["validate", str(warned), "-q"]) == 0
+    assert capsys.readouterr().err == ""
 
 
 def test_standard_request_reply_diagnostics() -> None:
@@ -381,3 +492,136 @@ def test_reserved_method_names_cover_the_client_base_class() -> None:
 
     public = {name for name in dir(TypedClient) if not name.startswith("_")}
     assert public <= _CLIENT_API
+
+
+HEADERS_FROM_TRAITS = """
+asyncapi: 2.6.0
+info: {title: Readers, version: '1'}
+servers: {b: {url: localhost, protocol: mqtt}}
+channels:
+  reader/event:
+    publish:
+      operationId: readerEvent
+      message:
+        traits: [{$ref: '#/components/messageTraits/traced'}]
+        payload: {type: object, properties: {tag: {type: string}}}
+    subscribe:
+      operationId: sendEvent
+      message:
+        traits: [{$ref: '#/components/messageTraits/traced'}]
+        payload: {type: object, properties: {tag: {type: string}}}
+components:
+  messageTraits:
+    traced:
+      headers:
+        type: object
+        properties:
+          traceId: {type: string}
+          hop: {type: integer}
+"""
+
+
+async def test_headers_declared_in_a_message_trait_are_a_typed_argument_sent_on_mqtt5(
+    tmp_path: Path,
+) -> None:
+    """``headers`` that come from a message trait become ``headers=`` (a model of the trait's
+    schema) and travel as MQTT 5 user properties; on MQTT 3.1.1 passing them is refused."""
+    import importlib
+    import typing
+
+    from mqttwire import MessageMeta, NeedsMQTT5Error
+    from mqttwire.testing import for_testing, kit_of
+    from mqttwire_codegen.writer import write_package
+
+    path = tmp_path / "readers.yaml"
+    path.write_text(HEADERS_FROM_TRAITS)
+    write_package(generate_package(path, "readers_traits").files, tmp_path / "readers_traits")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        module = importlib.import_module("readers_traits")
+    finally:
+        sys.path.remove(str(tmp_path))
+    models = module.models
+    hints = typing.get_type_hints(module.ReadersClient.send_event)
+    assert hints["headers"] == models.ReaderEventMessageHeaders | None
+    assert set(models.ReaderEventMessageHeaders.model_fields) == {"traceId", "hop"}
+    got: list[dict[str, str]] = []
+
+    async def keep(msg: object, meta: MessageMeta) -> None:
+        got.append(dict(meta.user_properties))
+
+    async with for_testing(module.ReadersClient, protocol="5") as client:
+        await client.reader_event(keep)
+        header = models.ReaderEventMessageHeaders(traceId="t1", hop=2)
+        await client.send_event(models.ReaderEventMessage(tag="x"), headers=header)
+        await kit_of(client).settle()
+    assert got == [{"traceId": "t1", "hop": "2"}]
+    async with for_testing(module.ReadersClient, protocol="3.1.1") as client:
+        with pytest.raises(NeedsMQTT5Error, match="message headers"):
+            await client.send_event(models.ReaderEventMessage(tag="x"), headers=header)
+
+
+def test_a_reply_with_only_a_runtime_address_is_explained(tmp_path: Path) -> None:
+    """A reply without ``channel`` (only ``address: {location: $message.header#/replyTo}``)
+    says what the reply carries is unknown: the operation still publishes, no request method,
+    and a warning at the reply that says what to add."""
+    path = tmp_path / "rpc.yaml"
+    path.write_text(
+        """
+asyncapi: 3.0.0
+info: {title: Rpc, version: '1.0.0'}
+servers: {b: {host: localhost, protocol: mqtt}}
+channels:
+  ping:
+    address: diag/ping
+    messages:
+      ping: {payload: {type: object, required: [n], properties: {n: {type: integer}}}}
+operations:
+  ping:
+    action: send
+    channel: {$ref: '#/channels/ping'}
+    bindings: {mqtt: {qos: 1}}
+    reply:
+      address:
+        location: $message.header#/replyTo
+"""
+    )
+    contract, diags = load_contract(path)
+    assert not [op for op in contract.requests if op.reply]
+    [warning] = [d for d in diags if d.rule == "reply-without-channel"]
+    assert warning.location.pointer == "/operations/ping/reply"
+    assert "reply names no channel" in warning.message and "reply channel" in warning.hint
+    client = generate_package(path, "rpc_only_address").files["client.py"]
+    assert "async def ping(" in client and "async def request_" not in client
+
+
+def test_the_defaults_docs_contract_md_states_are_the_generators(tmp_path: Path) -> None:
+    """docs/contract.md "Defaults of the generator": a contract that says nothing gets no
+    envelope, QoS 0 not retained, JSON, and ``publish_``/``subscribe_<channel>`` methods."""
+    docs = " ".join((REPO / "docs" / "contract.md").read_text().split())
+    for sentence in (
+        "**Envelope:** none. Payloads are bare unless `x-envelope: true`",
+        "**Content type:** JSON.",
+        "**Delivery:** QoS 0, not retained, unless the operation's `bindings.mqtt` says otherwise.",
+        "without one, `publish_<channel>` / `subscribe_<channel>`.",
+    ):
+        assert sentence in docs, sentence
+    path = tmp_path / "plain.yaml"
+    path.write_text(
+        """
+asyncapi: 3.0.0
+info: {title: Plain, version: '1'}
+servers: {b: {host: localhost, protocol: mqtt}}
+channels:
+  spots: {address: parking/spots, messages: {m: {payload: {type: object}}}}
+"""
+    )
+    contract, _ = load_contract(path)
+    [channel] = contract.channels
+    assert channel.envelope is False and not any(m.envelope for m in channel.messages)
+    assert (channel.publish_policy.qos, channel.publish_policy.retain) == (0, False)
+    assert channel.subscribe_policy.qos == 0
+    assert contract.default_content_type is None and channel.messages[0].content_type is None
+    client = generate_package(path, "plain").files["client.py"]
+    assert "async def publish_spots(" in client and "async def subscribe_spots(" in client
+    assert "bare JSON" in client

@@ -93,9 +93,41 @@ def test_bounds_replaced_by_an_enum_inside_them_is_a_tightening(tmp_path: Path) 
     outside = contract(tmp_path / "c.json", wider)
     changes = ContractDiff(load_contract(before)[0], load_contract(outside)[0]).changes()
     assert {c.rule.id for c in changes} == {"enum-added", "constraint-loosened"}
+    assert main(["diff", str(before), str(after)]) == 1  # breaking: publishers
 
 
-def test_a_message_shared_by_two_channels_is_reported_once_naming_both(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("bounds", "expected"),
+    [
+        # every old enum value is inside the new range: only a loosening (breaks subscribers)
+        ({"minimum": 0, "maximum": 9}, {("enum-removed", Breaks.SUBSCRIBERS)}),
+        ({"minimum": 1, "maximum": 3}, {("enum-removed", Breaks.SUBSCRIBERS)}),
+        # 1 was allowed and no longer is: a tightening too
+        (
+            {"minimum": 2, "maximum": 9},
+            {("enum-removed", Breaks.SUBSCRIBERS), ("constraint-tightened", Breaks.PUBLISHERS)},
+        ),
+    ],
+)
+def test_an_enum_replaced_by_bounds_around_it_is_a_loosening(
+    tmp_path: Path, bounds: dict[str, int], expected: set[tuple[str, Breaks]]
+) -> None:
+    enum = {"type": "object", "properties": {"n": {"type": "integer", "enum": [1, 2, 3]}}}
+    ranged = {"type": "object", "properties": {"n": {"type": "integer", **bounds}}}
+    before, after = contract(tmp_path / "a.json", enum), contract(tmp_path / "b.json", ranged)
+    changes = ContractDiff(load_contract(before)[0], load_contract(after)[0]).changes()
+    assert {(c.rule.id, c.rule.breaks) for c in changes} == expected
+    # a bound added next to an enum whose values all satisfy it changes nothing
+    both = {"type": "object", "properties": {"n": {"type": "integer", "enum": [1, 2, 3], **bounds}}}
+    if len(expected) == 1:
+        same = contract(tmp_path / "c.json", both)
+        assert ContractDiff(load_contract(before)[0], load_contract(same)[0]).changes() == []
+
+
+@pytest.mark.parametrize("roles", [("send", "send"), ("send", "receive")])
+def test_a_message_shared_by_two_channels_is_reported_once_naming_both(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], roles: tuple[str, str]
+) -> None:
     def shared(maximum: int) -> dict[str, Any]:
         payload = {"type": "object", "properties": {"n": {"type": "integer", "maximum": maximum}}}
         return {
@@ -107,8 +139,8 @@ def test_a_message_shared_by_two_channels_is_reported_once_naming_both(tmp_path:
                 for ch in ("a", "b")
             },
             "operations": {
-                f"send_{ch}": {"action": "send", "channel": {"$ref": f"#/channels/{ch}"}}
-                for ch in ("a", "b")
+                f"{action}_{ch}": {"action": action, "channel": {"$ref": f"#/channels/{ch}"}}
+                for ch, action in zip(("a", "b"), roles, strict=True)
             },
             "components": {"messages": {"M": {"payload": payload}}},
         }
@@ -118,3 +150,14 @@ def test_a_message_shared_by_two_channels_is_reported_once_naming_both(tmp_path:
     old, new = load_contract(tmp_path / "old.json")[0], load_contract(tmp_path / "new.json")[0]
     [change] = ContractDiff(old, new).changes()
     assert change.rule.id == "constraint-tightened" and change.detail.endswith("(on a, b)")
+    assert change.rule.breaks is Breaks.PUBLISHERS
+    # what a user reads: one entry, the breaking exit code
+    capsys.readouterr()
+    args = ["diff", str(tmp_path / "old.json"), str(tmp_path / "new.json")]
+    assert main([*args, "--format", "json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert [(c["rule"], c["breaks"]) for c in report["changes"]] == [
+        ("constraint-tightened", "publishers")
+    ]
+    assert main(args) == 1
+    assert capsys.readouterr().out.count("[constraint-tightened]") == 1

@@ -313,6 +313,32 @@ def test_handlers_on_a_client_that_never_connects_are_reported(
     assert "door_watcher (home_door)" in record.getMessage()
 
 
+async def test_handlers_subscribed_in_a_running_loop_are_reported_when_connect_never_comes(
+    smart: ModuleType, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``on_*`` and ``subscribe_*`` inside ``async def main`` on a client whose ``connect`` is
+    forgotten: ``shutdown`` names both handlers; a client that connected reports nothing."""
+    forgotten = for_testing(smart.SmartHomeClient)
+
+    @forgotten.on_home_door
+    async def door_watcher(msg: Any, meta: MessageMeta) -> None:
+        return None
+
+    async def alarm_watcher(msg: Any, meta: MessageMeta) -> None:
+        return None
+
+    await forgotten.subscribe_home_room_alarm(alarm_watcher)
+    await forgotten.shutdown()
+    [record] = [r for r in caplog.records if "never connected" in r.getMessage()]
+    assert "door_watcher (home_door)" in record.getMessage()
+    assert "alarm_watcher (home_room_alarm)" in record.getMessage()
+    assert "2 handler(s)" in record.getMessage()
+    caplog.clear()
+    async with for_testing(smart.SmartHomeClient) as connected:
+        await connected.subscribe_home_room_alarm(alarm_watcher)
+    assert not [r for r in caplog.records if "never connected" in r.getMessage()]
+
+
 def test_tars_health_is_refused_where_the_contract_does_not_declare_it(smart: ModuleType) -> None:
     from mqttwire.errors import ConfigError
     from tars_mqtt import TarsClient
@@ -324,3 +350,32 @@ def test_tars_health_is_refused_where_the_contract_does_not_declare_it(smart: Mo
     with pytest.raises(ConfigError, match="MQTT_ENABLE_HEARTBEAT"):
         smart.SmartHomeClient(heartbeat)
     assert TarsClient(config).client is not None  # the TARS contract declares both channels
+
+
+async def test_correlation_id_is_offered_only_where_the_envelope_carries_it(
+    smart: ModuleType,
+) -> None:
+    """A bare channel's ``publish_*`` has no ``correlation_id=`` (its options are
+    ``PublishOptions``); an enveloped channel's has (TARS); an untyped caller passing it to a
+    bare channel gets a ``TypeError`` instead of the id silently going nowhere."""
+    import typing
+
+    from mqttwire.typed import EnvelopePublishOptions, PublishOptions
+    from tars_mqtt import TarsClient
+
+    def options_of(method: Any) -> Any:
+        (options,) = typing.get_args(typing.get_type_hints(method)["options"])
+        return options
+
+    publishers = [n for n in dir(smart.SmartHomeClient) if n.startswith(("publish_", "set_"))]
+    assert len(publishers) >= 5
+    for name in publishers:
+        assert options_of(getattr(smart.SmartHomeClient, name)) is PublishOptions, name
+    assert "correlation_id" not in PublishOptions.__optional_keys__
+    assert options_of(TarsClient.publish_llm_stream) is EnvelopePublishOptions
+    assert "correlation_id" in EnvelopePublishOptions.__optional_keys__
+
+    async with for_testing(smart.SmartHomeClient) as client:
+        with pytest.raises(TypeError, match="correlation_id= on channel home_door"):
+            await client.publish_home_door(smart.models.HomeDoorMessage(), correlation_id="c1")
+        assert [m for m in kit_of(client).broker.log if m.sender == "test-client"] == []

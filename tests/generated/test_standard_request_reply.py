@@ -174,3 +174,21 @@ async def test_message_headers_travel_as_mqtt5_user_properties(
     await sender.open_door(models.Open(door="back"), headers=headers)
     msg, meta = await asyncio.wait_for(got.get(), 10)
     assert msg.door == "back" and meta.user_properties["correlationId"] == "h-1"
+
+
+async def test_errors_of_a_serve_handler_are_logged_under_the_users_function(
+    lockers: ModuleType, caplog: pytest.LogCaptureFixture
+) -> None:
+    from mqttwire.testing import for_testing, kit_of
+
+    async def locker_server(cmd: Any, meta: MessageMeta) -> Any:
+        raise ValueError("jammed")
+
+    async with for_testing(lockers.LockersClient) as server:
+        await server.serve_lock_command(locker_server)
+        with pytest.raises(ValueError, match="jammed"):
+            await kit_of(server).deliver_raw(
+                "lockers/7/command", b'{"request_id": "r1", "action": "open"}'
+            )
+    failures = [r.getMessage() for r in caplog.records if "failed on topic" in r.getMessage()]
+    assert failures and "locker_server" in failures[0] and "answer" not in failures[0]

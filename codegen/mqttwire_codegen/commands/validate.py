@@ -12,13 +12,17 @@ from mqttwire_codegen.commands._common import EXIT_OK, guarded, print_diagnostic
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("validate", help="check a contract and print diagnostics")
     parser.add_argument("contract", type=Path)
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="do not print warnings (errors still are)"
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     def body() -> int:
         contract, diagnostics = load_contract(args.contract)
-        print_diagnostics(diagnostics)
+        if not args.quiet:
+            print_diagnostics(diagnostics)
         print(
             f"{args.contract}: valid AsyncAPI {contract.asyncapi_version} MQTT contract "
             f"({len(contract.channels)} channels, {len(contract.operations)} operations, "

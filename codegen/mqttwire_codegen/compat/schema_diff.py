@@ -125,6 +125,8 @@ class SchemaDiff:
                 tightened = False
             else:
                 tightened = after > before if lower else after < before
+            if tightened and _closed_set_within(old.schema, keyword, after):
+                continue  # every value the old enum/const allowed is inside the new bound
             rule = r.CONSTRAINT_TIGHTENED if tightened else r.CONSTRAINT_LOOSENED
             yield _change(rule, old, new, f"{keyword} {before!r} -> {after!r}", keyword)
         for keyword in ("pattern", "multipleOf", "uniqueItems"):
