@@ -10,42 +10,19 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from support.private_reads import private_reads
+
 import mqttwire
 from mqttwire.codec import Codec
 from mqttwire.testing import for_testing, kit_of
 from tars_mqtt import TarsClient
 
 RUNTIME = Path(mqttwire.__file__).resolve().parent
-# The documented API of ``typing.NamedTuple`` / ``collections.namedtuple`` (underscored so as not
-# to clash with field names): public, whatever the object.
-NAMEDTUPLE_API = frozenset({"_asdict", "_field_defaults", "_fields", "_make", "_replace"})
 
 
 def foreign_private_reads(source: str) -> list[tuple[int, str]]:
-    """``(line, expression)`` of every read of another object's private attribute: ``x._y``
-    where ``x`` is not ``self``/``cls`` (``x.__y__`` and the namedtuple API are public), and
-    ``getattr``/``setattr``/``hasattr``/``delattr`` with a private name. Module-level private
-    names (``_helper``) are plain names, not attribute reads, and are allowed."""
-    found: list[tuple[int, str]] = []
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Attribute):
-            attr = node.attr
-            private = attr.startswith("_") and not (attr.startswith("__") and attr.endswith("__"))
-            own = isinstance(node.value, ast.Name) and node.value.id in {"self", "cls"}
-            if private and not own and attr not in NAMEDTUPLE_API:
-                found.append((node.lineno, ast.unparse(node)))
-        elif (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Name)
-            and node.func.id in {"getattr", "setattr", "hasattr", "delattr"}
-            and len(node.args) >= 2
-            and isinstance(node.args[1], ast.Constant)
-            and isinstance(node.args[1].value, str)
-            and node.args[1].value.startswith("_")
-            and not node.args[1].value.endswith("__")
-        ):
-            found.append((node.lineno, ast.unparse(node)))
-    return found
+    """``(line, expression)`` of every read of another object's private attribute."""
+    return [(line, expr) for line, _name, expr in private_reads(ast.parse(source))]
 
 
 def test_no_runtime_module_reads_a_private_attribute_of_another_object() -> None:

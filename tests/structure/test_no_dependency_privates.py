@@ -17,11 +17,11 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
+from support.private_reads import is_private, private_reads
+
 REPO = Path(__file__).resolve().parents[2]
 CHECKED = ("runtime", "tests", "benchmarks")
 OURS = (*CHECKED, "codegen", "generated", "demo", "tools")
-# The documented API of namedtuples, underscored so as not to clash with field names.
-NAMEDTUPLE_API = frozenset({"_asdict", "_field_defaults", "_fields", "_make", "_replace"})
 # paho-mqtt and aiomqtt internals the runtime and a 336-line test once reached into (issue 16).
 KNOWN_DEPENDENCY_PRIVATES = frozenset(
     {
@@ -40,7 +40,6 @@ KNOWN_DEPENDENCY_PRIVATES = frozenset(
     }
 )
 MQTT_LIBRARIES = ("paho", "aiomqtt")
-ATTR_FUNCTIONS = frozenset({"getattr", "setattr", "hasattr", "delattr"})
 
 
 def _sources(roots: tuple[str, ...]) -> Iterator[tuple[Path, ast.Module]]:
@@ -49,10 +48,6 @@ def _sources(roots: tuple[str, ...]) -> Iterator[tuple[Path, ast.Module]]:
             if ".venv" in path.parts or "__pycache__" in path.parts:
                 continue
             yield path, ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-
-
-def _private(name: str) -> bool:
-    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
 
 
 def defined_private_names(trees: list[ast.Module]) -> set[str]:
@@ -78,27 +73,7 @@ def defined_private_names(trees: list[ast.Module]) -> set[str]:
                     for c in ast.walk(node.value)
                     if isinstance(c, ast.Constant) and isinstance(c.value, str)
                 )
-    return {n for n in names if _private(n)}
-
-
-def private_reads(tree: ast.Module) -> Iterator[tuple[int, str, str]]:
-    """``(line, name, expression)`` of private attribute reads on other objects."""
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and _private(node.attr):
-            own = isinstance(node.value, ast.Name) and node.value.id in {"self", "cls"}
-            if not own and node.attr not in NAMEDTUPLE_API:
-                yield node.lineno, node.attr, ast.unparse(node)
-        elif isinstance(node, ast.Call) and len(node.args) >= 2:
-            func = node.func
-            called = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
-            name = node.args[1]
-            if (
-                called in ATTR_FUNCTIONS
-                and isinstance(name, ast.Constant)
-                and isinstance(name.value, str)
-                and _private(name.value)
-            ):
-                yield node.lineno, name.value, ast.unparse(node)
+    return {n for n in names if is_private(n)}
 
 
 def mqtt_library_subclasses(tree: ast.Module) -> Iterator[tuple[int, str]]:
